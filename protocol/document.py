@@ -1,0 +1,155 @@
+"""The node document, published at ``GET /.well-known/tagshare``.
+
+It binds a node id to a name, a URL, an X25519 encryption key and the
+protocol versions the node speaks, signed by the node itself and valid
+until ``valid_until`` (unix seconds).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from protocol import _fields as f
+from protocol.encoding import PROTOCOL_VERSION, b64u_decode, b64u_encode, canonical_json, parse_json
+from protocol.errors import BadSignature, LocalProtocolError, MalformedMessage, StaleMessage
+from protocol.keys import KEY_BYTES, SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
+
+MAX_NAME_CHARS = 200
+MAX_URL_CHARS = 2048
+MAX_DOCUMENT_BYTES = 64 * 1024
+
+_URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
+_WIRE_KEYS = frozenset(
+    {"node", "name", "url", "box_key", "versions", "created", "valid_until", "signature"}
+)
+
+
+def check_url(value: object, what: str = "url") -> str:
+    url = f.check_str(value, what, min_len=8, max_len=MAX_URL_CHARS)
+    if not _URL_RE.match(url):
+        raise LocalProtocolError(f"{what} must start with http:// or https://, no spaces")
+    return url
+
+
+@dataclass(frozen=True)
+class NodeDocument:
+    node_id: str
+    name: str
+    url: str
+    box_key: str
+    versions: tuple[int, ...]
+    created: int
+    valid_until: int
+    signature: str = ""
+
+    def __post_init__(self) -> None:
+        if not is_node_id(self.node_id):
+            raise LocalProtocolError("node_id must be base64url of a 32-byte key")
+        f.check_text(self.name, "name", max_len=MAX_NAME_CHARS)
+        check_url(self.url)
+        f.check_b64(self.box_key, KEY_BYTES, "box_key")
+        if not isinstance(self.versions, tuple) or not self.versions:
+            raise LocalProtocolError("versions must be a non-empty tuple")
+        for version in self.versions:
+            f.check_int(version, "version", minimum=1)
+        if len(set(self.versions)) != len(self.versions):
+            raise LocalProtocolError("versions must not repeat")
+        f.check_int(self.created, "created")
+        f.check_int(self.valid_until, "valid_until")
+        if self.valid_until <= self.created:
+            raise LocalProtocolError("valid_until must be after created")
+        if self.signature != "":
+            f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
+
+    @property
+    def box_public(self) -> bytes:
+        return b64u_decode(self.box_key)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "node": self.node_id,
+            "name": self.name,
+            "url": self.url,
+            "box_key": self.box_key,
+            "versions": list(self.versions),
+            "created": self.created,
+            "valid_until": self.valid_until,
+            "signature": self.signature,
+        }
+
+    def signed_bytes(self) -> bytes:
+        """The signature input: canonical JSON of the wire form minus ``signature``."""
+        unsigned = self.to_dict()
+        del unsigned["signature"]
+        return canonical_json(unsigned)
+
+    @classmethod
+    def from_dict(cls, data: object) -> NodeDocument:
+        """Strictly validate a peer's document (it must carry a signature)."""
+        obj = f.require_object(data, _WIRE_KEYS, "node document")
+        versions = []
+        for item in f.get_list(obj, "versions"):
+            if isinstance(item, bool) or not isinstance(item, int):
+                raise MalformedMessage("versions must be integers")
+            versions.append(item)
+        signature = f.get_str(obj, "signature")
+        if signature == "":
+            raise MalformedMessage("node document is not signed")
+        return f.build(
+            lambda: cls(
+                node_id=f.get_str(obj, "node"),
+                name=f.get_str(obj, "name"),
+                url=f.get_str(obj, "url"),
+                box_key=f.get_str(obj, "box_key"),
+                versions=tuple(versions),
+                created=f.get_int(obj, "created"),
+                valid_until=f.get_int(obj, "valid_until"),
+                signature=signature,
+            )
+        )
+
+
+def sign_document(
+    keys: NodeKeys,
+    *,
+    name: str,
+    url: str,
+    created: int,
+    valid_until: int,
+    versions: tuple[int, ...] = (PROTOCOL_VERSION,),
+) -> NodeDocument:
+    unsigned = NodeDocument(
+        node_id=keys.node_id,
+        name=name,
+        url=url,
+        box_key=keys.box_public_b64,
+        versions=versions,
+        created=created,
+        valid_until=valid_until,
+    )
+    signature = b64u_encode(keys.sign(unsigned.signed_bytes()))
+    return replace(unsigned, signature=signature)
+
+
+def verify_document(
+    doc: NodeDocument, *, now: int, expected_node_id: str | None = None
+) -> None:
+    """BadSignature if forged or not ``expected_node_id``'s; StaleMessage if expired."""
+    verify_document_signature(doc, expected_node_id=expected_node_id)
+    if now > doc.valid_until:
+        raise StaleMessage("node document has expired")
+
+
+def verify_document_signature(doc: NodeDocument, *, expected_node_id: str | None = None) -> None:
+    """BadSignature if forged or not ``expected_node_id``'s (validity not checked)."""
+    if expected_node_id is not None and doc.node_id != expected_node_id:
+        raise BadSignature("node document belongs to another node")
+    if doc.signature == "":
+        raise BadSignature("node document is not signed")
+    verify_signature(doc.node_id, doc.signed_bytes(), b64u_decode(doc.signature))
+
+
+def parse_document(raw: bytes) -> NodeDocument:
+    """Bytes of a node document -> NodeDocument (shape only; see verify_document)."""
+    return NodeDocument.from_dict(parse_json(raw, max_bytes=MAX_DOCUMENT_BYTES))

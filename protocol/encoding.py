@@ -1,0 +1,190 @@
+"""Wire encodings: base64url without padding, canonical JSON, strict JSON parsing.
+
+Everything signed is signed over ``canonical_json`` bytes: sorted keys, no
+whitespace, UTF-8, no floats (the Matrix spec's canonical JSON, minus its
+float handling). ``parse_json`` is the only way peer bytes become Python
+objects, and it raises only ``ProtocolError`` subclasses, whatever the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from protocol.errors import LocalProtocolError, MalformedMessage, TooLarge
+
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+PROTOCOL_VERSION = 1
+CLOCK_WINDOW_SECONDS = 300
+
+# Integers must survive a round trip through an IEEE double (JavaScript).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+_B64U_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+# A JSON string (so brackets inside it are skipped) or a single bracket.
+_DEPTH_TOKEN_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+# Longest decimal integer we even try to convert (2**53 has 16 digits).
+_MAX_INT_DIGITS = 20
+
+
+def b64u_encode(data: bytes) -> str:
+    """Base64url (RFC 4648 section 5) without ``=`` padding."""
+    if not isinstance(data, bytes | bytearray):
+        raise LocalProtocolError(f"b64u_encode needs bytes, got {type(data).__name__}")
+    return base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str) -> bytes:
+    """Strict inverse of ``b64u_encode``.
+
+    Rejects padding, characters outside the url-safe alphabet, impossible
+    lengths and non-canonical trailing bits, so every byte string has exactly
+    one accepted text form.
+    """
+    if not isinstance(text, str):
+        raise MalformedMessage(f"expected base64url text, got {type(text).__name__}")
+    if not _B64U_RE.match(text) or len(text) % 4 == 1:
+        raise MalformedMessage("invalid base64url (unpadded, url-safe alphabet expected)")
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        data = base64.urlsafe_b64decode(padded)
+    except ValueError as exc:  # binascii.Error is a ValueError
+        raise MalformedMessage("invalid base64url") from exc
+    if b64u_encode(data) != text:
+        raise MalformedMessage("non-canonical base64url")
+    return data
+
+
+def b64u_decode_exact(text: str, length: int, what: str) -> bytes:
+    """``b64u_decode`` that also requires the decoded length."""
+    data = b64u_decode(text)
+    if len(data) != length:
+        raise MalformedMessage(f"{what} must encode {length} bytes, got {len(data)}")
+    return data
+
+
+def canonical_json(obj: object) -> bytes:
+    """The one byte form of a JSON value that we sign and send.
+
+    Allowed: dict with str keys, list, tuple (as a list), str, int within
+    +-(2**53 - 1), bool, None. Anything else is our bug: LocalProtocolError.
+    """
+    _check_canonical(obj, 0)
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
+
+
+def _check_canonical(obj: object, depth: int) -> None:
+    if depth > 64:
+        raise LocalProtocolError("value nested too deeply for canonical JSON")
+    if obj is None or isinstance(obj, bool):
+        return
+    if isinstance(obj, int):
+        if not -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER:
+            raise LocalProtocolError(f"integer out of the safe range: {obj}")
+        return
+    if isinstance(obj, str):
+        if _SURROGATE_RE.search(obj):
+            raise LocalProtocolError("string contains a lone surrogate")
+        return
+    if isinstance(obj, list | tuple):
+        for item in obj:
+            _check_canonical(item, depth + 1)
+        return
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise LocalProtocolError(f"object keys must be str, got {type(key).__name__}")
+            _check_canonical(key, depth + 1)
+            _check_canonical(value, depth + 1)
+        return
+    raise LocalProtocolError(f"{type(obj).__name__} is not allowed in canonical JSON")
+
+
+def parse_json(
+    raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = 32
+) -> object:
+    """Parse peer bytes as strict JSON.
+
+    Raises TooLarge over ``max_bytes``; MalformedMessage for non-UTF-8, a BOM,
+    invalid JSON, floats, NaN/Infinity, integers outside +-(2**53 - 1),
+    duplicate object keys, lone surrogates, or nesting deeper than
+    ``max_depth`` (checked by a linear scan before parsing, so hostile
+    nesting cannot exhaust the stack).
+    """
+    if not isinstance(raw, bytes | bytearray):
+        raise LocalProtocolError(f"parse_json needs bytes, got {type(raw).__name__}")
+    if len(raw) > max_bytes:
+        raise TooLarge(f"message is {len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        text = bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedMessage("message is not valid UTF-8") from exc
+    _check_depth(text, max_depth)
+    try:
+        value: object = json.loads(
+            text,
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_float=_reject_float,
+            parse_int=_parse_int,
+            parse_constant=_reject_constant,
+        )
+    except MalformedMessage:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise MalformedMessage(f"invalid JSON: {exc}") from exc
+    # Strict UTF-8 never decodes to a surrogate, so only \u escapes can make one.
+    if "\\u" in text and _has_surrogate(value):
+        raise MalformedMessage("JSON contains a lone surrogate")
+    return value
+
+
+def _check_depth(text: str, max_depth: int) -> None:
+    depth = 0
+    for match in _DEPTH_TOKEN_RE.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > max_depth:
+                raise MalformedMessage(f"JSON nested deeper than {max_depth} levels")
+        elif token == "]" or token == "}":
+            depth -= 1
+
+
+def _has_surrogate(value: object) -> bool:
+    # Only reached for already depth-checked values, so recursion is bounded.
+    if isinstance(value, str):
+        return _SURROGATE_RE.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return False
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise MalformedMessage(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_float(text: str) -> object:
+    raise MalformedMessage("floats are not allowed")
+
+
+def _reject_constant(text: str) -> object:
+    raise MalformedMessage(f"{text} is not allowed")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INT_DIGITS:
+        raise MalformedMessage("integer out of range")
+    value = int(text)
+    if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise MalformedMessage("integer out of range")
+    return value

@@ -1,0 +1,87 @@
+"""The `tagshare` command: one node's command line."""
+
+import click
+
+from cli import output
+from cli.context import TagshareGroup, home_option, home_path, open_current_node
+from cli.people import people
+from cli.records import contact, donation, tag
+from node import people as people_ops
+from node.node import init_node
+
+
+@click.group(cls=TagshareGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@home_option
+@click.version_option(package_name="tagshare")
+def cli() -> None:
+    """tagshare: a federated relationship database for political organizing.
+
+    Each organization runs one node; nodes that trust each other pair and share
+    tags, signed and encrypted, directly from node to node.
+    """
+
+
+@cli.command()
+@home_option
+@click.option("--name", required=True, help="The organization's name, e.g. 'Ohio Senate 12'.")
+@click.option("--url", help="The URL peers reach this node at (default http://127.0.0.1:7440).")
+def init(name: str, url: str | None) -> None:
+    """Create a new node: database, signing and encryption keys, config."""
+    node = init_node(home_path(), name=name, url=url)
+    try:
+        click.echo(f"Created node {node.config.name!r} in {node.home}")
+        click.echo(f"node id:     {node.node_id}")
+        click.echo(f"fingerprint: {node.fingerprint}")
+    finally:
+        node.close()
+
+
+@cli.command("id")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show_id(as_json: bool) -> None:
+    """Show this node's id, fingerprint, name and URL."""
+    identity = open_current_node().identity()
+    if as_json:
+        output.print_json(identity)
+    else:
+        output.print_fields(list(identity.items()))
+
+
+@cli.command()
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status(as_json: bool) -> None:
+    """Counts of people, tags, contacts and donations."""
+    counts = people_ops.counts(open_current_node())
+    if as_json:
+        output.print_json(counts)
+    else:
+        output.print_fields(list(counts.items()))
+
+
+@cli.command()
+@home_option
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the newest N entries.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def audit(limit: int | None, as_json: bool) -> None:
+    """The audit log: who exported, imported, erased or granted what, and when."""
+    entries = people_ops.audit_log(open_current_node(), limit)
+    if as_json:
+        output.print_json(entries)
+        return
+    output.print_table(
+        ["at", "actor", "action", "detail"],
+        [[e["at"], e["actor"], e["action"],
+          " ".join(f"{k}={v}" for k, v in e["detail"].items())] for e in entries],
+    )
+
+
+cli.add_command(people)
+cli.add_command(tag)
+cli.add_command(contact)
+cli.add_command(donation)
+
+
+def main() -> None:
+    cli(prog_name="tagshare")

@@ -1,0 +1,155 @@
+"""`tagshare people ...`: add, edit, show, list, import, export, erase."""
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli import output
+from cli.context import home_option, open_current_node
+from node import csvio
+from node import people as ops
+from node.storage.people import PERSON_FIELDS
+
+
+def person_field_options(func: Any) -> Any:
+    for field in reversed(PERSON_FIELDS):
+        flag = "--" + field.replace("_", "-")
+        func = click.option(flag, field, help=f"The person's {field.replace('_', ' ')}.")(func)
+    return func
+
+
+@click.group()
+def people() -> None:
+    """People in this node's relationship database."""
+
+
+@people.command("add")
+@home_option
+@person_field_options
+@click.option("--tag", "tags", multiple=True, help="Tag the new person (repeatable).")
+def add(tags: tuple[str, ...], **fields: str | None) -> None:
+    """Add a person; prints the new uuid."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    click.echo(ops.add_person(open_current_node(), given, list(tags)))
+
+
+@people.command("edit")
+@home_option
+@click.argument("person")
+@person_field_options
+def edit(person: str, **fields: str | None) -> None:
+    """Change fields of PERSON (a uuid, an email or a phone). An empty value clears a field."""
+    given = {k: v for k, v in fields.items() if v is not None}
+    click.echo(ops.edit_person(open_current_node(), person, given))
+
+
+@people.command("show")
+@home_option
+@click.argument("person")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(person: str, as_json: bool) -> None:
+    """Show PERSON with tags, contact history and donations."""
+    data = ops.show_person(open_current_node(), person)
+    if as_json:
+        output.print_json(data)
+        return
+    pairs = [(k, data[k]) for k in ("uuid", "origin", *PERSON_FIELDS, "tags",
+                                    "created_at", "updated_at", "version")]
+    output.print_fields(pairs)
+    if data["contacts"]:
+        click.echo("\ncontacts:")
+        output.print_table(["at", "method", "outcome", "by", "note"],
+                           [[c["at"], c["method"], c["outcome"], c["by"], c["note"]]
+                            for c in data["contacts"]])
+    if data["donations"]:
+        click.echo("\ndonations:")
+        output.print_table(["at", "amount", "currency"],
+                           [[d["at"], d["amount"], d["currency"]] for d in data["donations"]])
+
+
+@people.command("list")
+@home_option
+@click.option("--tag", help="Only people with this tag.")
+@click.option("--search", help="Only people whose name, email or phone contains this text.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N people.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(tag: str | None, search: str | None, limit: int | None, as_json: bool) -> None:
+    """List people, oldest first."""
+    rows = ops.list_people(open_current_node(), tag=tag, search=search, limit=limit)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["uuid", "name", "email", "phone", "tags"],
+        [[r["uuid"], " ".join(filter(None, [r["first_name"], r["last_name"]])), r["email"],
+          r["phone"], r["tags"]] for r in rows],
+    )
+
+
+@people.command("import")
+@home_option
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tag", "tags", multiple=True, help="Tag every imported person (repeatable).")
+@click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_(file: Path, tags: tuple[str, ...], strict: bool, as_json: bool) -> None:
+    """Import people from a CSV file (our column names or NationBuilder's).
+
+    Rows match existing people by uuid, email, then phone: importing a file
+    twice updates, never duplicates. Empty cells never erase data.
+    """
+    node = open_current_node()
+    size = file.stat().st_size if file.exists() else 0
+    show_bar = sys.stderr.isatty() and not as_json
+    with click.progressbar(length=size, label="importing", file=sys.stderr,
+                           hidden=not show_bar) as bar:
+        try:
+            report = csvio.import_csv(node, file, tags=list(tags), strict=strict,
+                                      progress=lambda pos: bar.update(pos - bar.pos))
+        except csvio.ImportRejected as exc:
+            _print_row_errors(exc.report)
+            raise
+    if as_json:
+        output.print_json(report.to_dict())
+        return
+    _print_row_errors(report)
+    if report.ignored_columns:
+        click.echo("ignored columns: " + ", ".join(report.ignored_columns), err=True)
+    click.echo(f"added {report.added}, updated {report.updated}, "
+               f"unchanged {report.unchanged}, skipped {report.skipped}")
+
+
+def _print_row_errors(report: csvio.ImportReport, most: int = 20) -> None:
+    for line, reason in report.errors[:most]:
+        click.echo(f"line {line}: {reason}", err=True)
+    if len(report.errors) > most:
+        click.echo(f"... and {len(report.errors) - most} more bad rows", err=True)
+
+
+@people.command("export")
+@home_option
+@click.argument("file")
+@click.option("--tag", help="Only people with this tag.")
+def export(file: str, tag: str | None) -> None:
+    """Export people as CSV to FILE, or to standard output with '-'. Audited."""
+    node = open_current_node()
+    if file == "-":
+        count = csvio.export_csv(node, sys.stdout, tag=tag, target="-")
+    else:
+        with open(file, "w", newline="", encoding="utf-8") as handle:
+            count = csvio.export_csv(node, handle, tag=tag, target=file)
+        click.echo(f"exported {count} people to {file}", err=True)
+
+
+@people.command("erase")
+@home_option
+@click.argument("person")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(person: str, yes: bool) -> None:
+    """Erase PERSON with their tags, contacts and donations; keeps an anonymous tombstone."""
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Erase {person} and everything about them?", abort=True)
+    uuid = ops.erase_person(open_current_node(), person)
+    click.echo(f"erased {uuid}")

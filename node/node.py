@@ -1,0 +1,94 @@
+"""Opening and creating a node: home folder, keys, config, database."""
+
+import getpass
+import hashlib
+import hmac
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from node import home as homes
+from node.keystore import generate_keys, load_keys, save_keys
+from node.normalize import now_iso
+from node.storage import db, meta
+from protocol.keys import NodeKeys, fingerprint
+
+
+@dataclass
+class Node:
+    """One organization's node, open for use."""
+
+    home: Path
+    config: homes.NodeConfig
+    keys: NodeKeys
+    conn: sqlite3.Connection
+
+    @property
+    def node_id(self) -> str:
+        return self.keys.node_id
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.keys.node_id)
+
+    @property
+    def region(self) -> str:
+        return self.config.default_country
+
+    def identity(self) -> dict[str, str]:
+        return {
+            "node_id": self.node_id,
+            "fingerprint": self.fingerprint,
+            "name": self.config.name,
+            "url": self.config.url,
+        }
+
+    def tombstone_key(self, uuid: str, origin: str | None = None) -> str:
+        """A keyed hash naming an erased person without holding anything about them."""
+        secret = bytes.fromhex(meta.get_meta(self.conn, "tombstone_secret") or "")
+        message = f"{origin or ''}/{uuid}".encode()
+        return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+    def audit(self, action: str, **detail: object) -> None:
+        meta.record_audit(self.conn, at=now_iso(), actor=current_actor(), action=action,
+                          detail=detail)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def current_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def init_node(home: Path, *, name: str, url: str | None = None) -> Node:
+    """Create a new node in `home`; refuses to touch an existing one."""
+    config = homes.NodeConfig(
+        name=homes.validate_name(name),
+        url=homes.validate_url(url) if url else homes.DEFAULT_URL,
+    )
+    homes.prepare_new_home(home)
+    keys = generate_keys()
+    conn = db.connect(home / homes.DB_FILE, create=True)
+    with db.transaction(conn):
+        meta.set_meta(conn, "tombstone_secret", os.urandom(32).hex())
+        meta.set_meta(conn, "node_id", keys.node_id)
+    save_keys(home, keys)
+    config.save(home)
+    node = Node(home=home, config=config, keys=keys, conn=conn)
+    with db.transaction(conn):
+        node.audit("init", name=config.name, node_id=keys.node_id)
+    return node
+
+
+def open_node(home: Path) -> Node:
+    """Open an existing node; NoNode if there is none, SchemaTooNew if it is from the future."""
+    homes.require_home(home)
+    config = homes.NodeConfig.load(home)
+    keys = load_keys(home)
+    conn = db.connect(home / homes.DB_FILE)
+    return Node(home=home, config=config, keys=keys, conn=conn)

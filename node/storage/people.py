@@ -1,0 +1,220 @@
+"""SQL for people, tags and taggings."""
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+
+PERSON_FIELDS = (
+    "first_name", "last_name", "email", "phone",
+    "address1", "address2", "city", "state", "zip",
+)
+_COLUMNS = ("uuid", "origin", "origin_uuid", *PERSON_FIELDS, "created_at", "updated_at", "version")
+
+
+def insert_people(conn: sqlite3.Connection, rows: Iterable[dict[str, object]]) -> None:
+    """Insert new people; each row has uuid, created_at, updated_at and any person fields."""
+    names = ", ".join(_COLUMNS)
+    marks = ", ".join(f":{c}" for c in _COLUMNS)
+    conn.executemany(
+        f"INSERT INTO people ({names}) VALUES ({marks})",
+        ({c: row.get(c, 1 if c == "version" else None) for c in _COLUMNS} for row in rows),
+    )
+
+
+def update_person(
+    conn: sqlite3.Connection, uuid: str, changes: dict[str, object], updated_at: str
+) -> None:
+    """Set some fields of a person and bump its version."""
+    unknown = set(changes) - set(PERSON_FIELDS)
+    if unknown:
+        raise ValueError(f"not person fields: {sorted(unknown)}")
+    sets = ", ".join(f"{field} = :{field}" for field in changes)
+    conn.execute(
+        f"UPDATE people SET {sets}, updated_at = :updated_at, version = version + 1 "
+        "WHERE uuid = :uuid",
+        {**changes, "updated_at": updated_at, "uuid": uuid},
+    )
+
+
+def get_person(conn: sqlite3.Connection, uuid: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM people WHERE uuid = ?", (uuid,)
+    ).fetchone()
+    return row
+
+
+def uuids_by_email(conn: sqlite3.Connection, email: str, *, local_only: bool = False) -> list[str]:
+    sql = "SELECT uuid FROM people WHERE email = ?"
+    if local_only:
+        sql += " AND origin IS NULL"
+    return [row[0] for row in conn.execute(sql, (email,))]
+
+
+def uuids_by_phone(conn: sqlite3.Connection, phone: str, *, local_only: bool = False) -> list[str]:
+    sql = "SELECT uuid FROM people WHERE phone = ?"
+    if local_only:
+        sql += " AND origin IS NULL"
+    return [row[0] for row in conn.execute(sql, (phone,))]
+
+
+def list_people(
+    conn: sqlite3.Connection,
+    *,
+    tag: str | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+) -> Iterator[sqlite3.Row]:
+    """People in creation order (uuids are time-ordered), optionally by tag and text."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if tag is not None:
+        source = "taggings t JOIN people p ON p.uuid = t.person"
+        clauses.append("t.tag = (SELECT id FROM tags WHERE name = ?)")
+        params.append(tag)
+        order = "t.person"
+    else:
+        source = "people p"
+        order = "p.uuid"
+    if search:
+        pattern = f"%{_escape_like(search)}%"
+        clauses.append(
+            "(p.first_name LIKE ? ESCAPE '\\' OR p.last_name LIKE ? ESCAPE '\\' "
+            "OR (coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) LIKE ? ESCAPE '\\' "
+            "OR p.email LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\')"
+        )
+        params.extend([pattern] * 5)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT p.* FROM {source} {where} ORDER BY {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    yield from conn.execute(sql, params)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def tags_of(conn: sqlite3.Connection, uuids: Sequence[str]) -> dict[str, list[str]]:
+    """Tag names for each of the given people (sorted)."""
+    result: dict[str, list[str]] = {uuid: [] for uuid in uuids}
+    for start in range(0, len(uuids), 500):
+        chunk = uuids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT t.person, g.name FROM taggings t JOIN tags g ON g.id = t.tag "
+            f"WHERE t.person IN ({marks}) ORDER BY g.name",
+            chunk,
+        )
+        for person, name in rows:
+            result[person].append(name)
+    return result
+
+
+def tag_id(conn: sqlite3.Connection, name: str, *, create: bool) -> int | None:
+    row = conn.execute("SELECT id FROM tags WHERE name = ?", (name,)).fetchone()
+    if row is not None:
+        return int(row[0])
+    if not create:
+        return None
+    cursor = conn.execute("INSERT INTO tags (name) VALUES (?)", (name,))
+    return int(cursor.lastrowid or 0)
+
+
+def add_taggings(conn: sqlite3.Connection, pairs: Iterable[tuple[int, str]]) -> int:
+    """Tag people: (tag id, person uuid) pairs; returns how many were new."""
+    before = conn.total_changes
+    conn.executemany("INSERT OR IGNORE INTO taggings (tag, person) VALUES (?, ?)", pairs)
+    return conn.total_changes - before
+
+
+def remove_tagging(conn: sqlite3.Connection, tag: int, person: str) -> bool:
+    cursor = conn.execute("DELETE FROM taggings WHERE tag = ? AND person = ?", (tag, person))
+    return cursor.rowcount > 0
+
+
+def tag_counts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT g.name AS name, count(t.person) AS people FROM tags g "
+        "LEFT JOIN taggings t ON t.tag = g.id GROUP BY g.id ORDER BY g.name"
+    ).fetchall()
+
+
+def delete_person(conn: sqlite3.Connection, uuid: str) -> None:
+    """Remove a person and everything hanging off them."""
+    conn.execute("DELETE FROM taggings WHERE person = ?", (uuid,))
+    conn.execute("DELETE FROM contacts WHERE person = ?", (uuid,))
+    conn.execute("DELETE FROM donations WHERE person = ?", (uuid,))
+    conn.execute("DELETE FROM people WHERE uuid = ?", (uuid,))
+
+
+def add_tombstone(conn: sqlite3.Connection, key: str, erased_at: str) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO tombstones (key, erased_at) VALUES (?, ?)", (key, erased_at)
+    )
+
+
+def has_tombstone(conn: sqlite3.Connection, key: str) -> bool:
+    return conn.execute("SELECT 1 FROM tombstones WHERE key = ?", (key,)).fetchone() is not None
+
+
+def count(conn: sqlite3.Connection, table: str) -> int:
+    if table not in ("people", "tags", "contacts", "donations", "tombstones", "taggings"):
+        raise ValueError(table)
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def uuids_for_keys(
+    conn: sqlite3.Connection, column: str, values: Sequence[str]
+) -> dict[str, list[str]]:
+    """Local people by email or phone, many values at once (imports look up in bulk)."""
+    if column not in ("email", "phone"):
+        raise ValueError(column)
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT {column}, uuid FROM people WHERE origin IS NULL AND {column} IN ({marks})",
+            chunk,
+        )
+        for value, uuid in rows:
+            key = value.lower() if column == "email" else value
+            found.setdefault(key, []).append(uuid)
+    return found
+
+
+def existing_uuids(conn: sqlite3.Connection, uuids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(uuids), 500):
+        chunk = uuids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(r[0] for r in conn.execute(
+            f"SELECT uuid FROM people WHERE origin IS NULL AND uuid IN ({marks})", chunk))
+    return found
+
+
+def people_fields(conn: sqlite3.Connection, uuids: Sequence[str]) -> dict[str, sqlite3.Row]:
+    rows: dict[str, sqlite3.Row] = {}
+    for start in range(0, len(uuids), 500):
+        chunk = uuids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT * FROM people WHERE uuid IN ({marks})", chunk):
+            rows[row["uuid"]] = row
+    return rows
+
+
+def all_tag_ids(conn: sqlite3.Connection) -> dict[str, int]:
+    return {name: int(ident) for ident, name in conn.execute("SELECT id, name FROM tags")}
+
+
+def uuid_by_name_address(
+    conn: sqlite3.Connection, first: str | None, last: str | None,
+    address1: str | None, zip_code: str | None,
+) -> str | None:
+    """A local person with exactly this name and street address and no email or phone."""
+    row = conn.execute(
+        "SELECT uuid FROM people WHERE origin IS NULL AND last_name IS ? AND first_name IS ? "
+        "AND address1 IS ? AND zip IS ? AND email IS NULL AND phone IS NULL LIMIT 1",
+        (last, first, address1, zip_code),
+    ).fetchone()
+    return None if row is None else str(row[0])

@@ -1,0 +1,151 @@
+"""Versioned schema: a list of migrations, applied in order, recorded in user_version.
+
+A database whose user_version is higher than the last migration here was
+written by a newer tagshare: it is refused untouched. Before upgrading an
+existing database we copy it aside (`<file>.pre-v<N>.bak`) with SQLite's
+online backup, so a failed upgrade never costs data.
+"""
+
+import sqlite3
+from pathlib import Path
+
+from node.errors import SchemaTooNew
+
+MIGRATION_1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE people (
+    uuid TEXT PRIMARY KEY,
+    origin TEXT,
+    origin_uuid TEXT,
+    first_name TEXT,
+    last_name TEXT,
+    email TEXT COLLATE NOCASE,
+    phone TEXT,
+    address1 TEXT,
+    address2 TEXT,
+    city TEXT,
+    state TEXT,
+    zip TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX people_email ON people(email) WHERE email IS NOT NULL;
+CREATE INDEX people_phone ON people(phone) WHERE phone IS NOT NULL;
+CREATE UNIQUE INDEX people_origin ON people(origin, origin_uuid) WHERE origin IS NOT NULL;
+CREATE INDEX people_name ON people(last_name, first_name);
+
+CREATE TABLE tags (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+CREATE TABLE taggings (
+    tag INTEGER NOT NULL REFERENCES tags(id),
+    person TEXT NOT NULL REFERENCES people(uuid),
+    PRIMARY KEY (tag, person)
+) WITHOUT ROWID;
+CREATE INDEX taggings_person ON taggings(person);
+
+CREATE TABLE contacts (
+    uuid TEXT PRIMARY KEY,
+    person TEXT NOT NULL REFERENCES people(uuid),
+    method TEXT NOT NULL,
+    outcome TEXT,
+    note TEXT,
+    at TEXT NOT NULL,
+    by TEXT,
+    origin TEXT
+);
+CREATE INDEX contacts_person ON contacts(person, at);
+CREATE INDEX contacts_at ON contacts(at);
+
+CREATE TABLE donations (
+    uuid TEXT PRIMARY KEY,
+    person TEXT NOT NULL REFERENCES people(uuid),
+    amount_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    at TEXT NOT NULL,
+    origin TEXT
+);
+CREATE INDEX donations_person ON donations(person, at);
+
+CREATE TABLE tombstones (
+    key TEXT PRIMARY KEY,
+    erased_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [MIGRATION_1]
+LATEST = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_not_newer(conn: sqlite3.Connection, path: Path) -> None:
+    version = current_version(conn)
+    if version > LATEST:
+        raise SchemaTooNew(
+            f"{path} has schema version {version}, but this tagshare knows only up to "
+            f"{LATEST}: upgrade tagshare (the database was left untouched)"
+        )
+
+
+def migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema to LATEST, one migration per transaction."""
+    check_not_newer(conn, path)
+    version = current_version(conn)
+    if version == LATEST:
+        return
+    if version > 0:
+        _backup_before_upgrade(conn, path, version)
+    for number in range(version + 1, LATEST + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) >= number:  # another process got there first
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (each ends with ';' outside a trigger body)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def _backup_before_upgrade(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    target = path.with_name(f"{path.name}.pre-v{version}.bak")
+    if target.exists():
+        return
+    with sqlite3.connect(target) as copy:
+        conn.backup(copy)
+    copy.close()
+    target.chmod(0o600)

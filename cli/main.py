@@ -4,6 +4,7 @@ import click
 
 from cli import output
 from cli.context import TagshareGroup, home_option, home_path, open_current_node
+from cli.federation import invite, peer, serve
 from cli.people import people
 from cli.records import contact, donation, tag
 from node import people as people_ops
@@ -81,6 +82,9 @@ cli.add_command(people)
 cli.add_command(tag)
 cli.add_command(contact)
 cli.add_command(donation)
+cli.add_command(serve)
+cli.add_command(invite)
+cli.add_command(peer)
 
 
 def main() -> None:

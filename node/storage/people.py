@@ -78,7 +78,8 @@ def list_people(
         pattern = f"%{_escape_like(search)}%"
         clauses.append(
             "(p.first_name LIKE ? ESCAPE '\\' OR p.last_name LIKE ? ESCAPE '\\' "
-            "OR (coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) LIKE ? ESCAPE '\\' "
+            "OR (coalesce(p.first_name, '') || ' ' || coalesce(p.last_name, '')) "
+            "LIKE ? ESCAPE '\\' "
             "OR p.email LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\')"
         )
         params.extend([pattern] * 5)

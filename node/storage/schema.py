@@ -86,7 +86,44 @@ CREATE TABLE audit (
 );
 """
 
-MIGRATIONS: list[str] = [MIGRATION_1]
+MIGRATION_2 = """
+CREATE TABLE peers (
+    node_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    alias TEXT,
+    url TEXT NOT NULL,
+    box_key TEXT NOT NULL,
+    document TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'removed')),
+    auto_accept INTEGER NOT NULL DEFAULT 0,
+    added_at TEXT NOT NULL,
+    removed_at TEXT
+);
+CREATE UNIQUE INDEX peers_alias ON peers(alias) WHERE alias IS NOT NULL AND status = 'active';
+
+CREATE TABLE invites (
+    id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires INTEGER NOT NULL,
+    used_at TEXT,
+    used_by TEXT
+);
+
+CREATE TABLE pairing_failures (
+    at INTEGER NOT NULL
+);
+
+CREATE TABLE inbox_seen (
+    sender TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (sender, message_id)
+) WITHOUT ROWID;
+CREATE INDEX inbox_seen_at ON inbox_seen(received_at);
+"""
+
+MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,0 +1,133 @@
+"""`tagshare serve`, `invite` and `peer ...`: running a node and pairing with others."""
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from cli import output
+from cli.context import home_option, open_current_node
+from node import pairing
+from node import peers as ops
+from node.client import FederationClient
+from node.clock import system_clock
+from node.normalize import parse_duration
+from node.service import serve as run_server
+
+
+@click.command()
+@home_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=7440, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0 picks a free one).")
+def serve(host: str, port: int) -> None:
+    """Run the node's federation server until Ctrl-C or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    node = open_current_node()
+
+    def ready(url: str) -> None:
+        click.echo(f"tagshare node {node.config.name!r} listening on {url}", err=True)
+
+    asyncio.run(run_server(node, host, port, on_ready=ready))
+
+
+@click.command()
+@home_option
+@click.option("--expires", default="24h", show_default=True,
+              help="How long the invite stays valid (e.g. 30m, 24h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def invite(expires: str, as_json: bool) -> None:
+    """Print a one-time invite token for another node to pair with this one."""
+    node = open_current_node()
+    token = pairing.create_invite(node, parse_duration(expires), system_clock())
+    if as_json:
+        output.print_json({"token": token.encode(), "expires": token.expires,
+                           "url": token.url, "node_id": token.node_id,
+                           "fingerprint": node.fingerprint})
+        return
+    click.echo(token.encode())
+    click.echo(f"(one use; expires in {expires}; this node's fingerprint: {node.fingerprint})",
+               err=True)
+
+
+@click.group()
+def peer() -> None:
+    """Nodes this node is paired with."""
+
+
+@peer.command("add")
+@home_option
+@click.argument("token")
+@click.option("--name", "alias", help="A local alias for the peer.")
+@click.option("--auto-accept", is_flag=True, help="Activate this peer's share offers at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def peer_add(token: str, alias: str | None, auto_accept: bool, as_json: bool) -> None:
+    """Pair with the node that printed TOKEN (it must be running `tagshare serve`)."""
+    node = open_current_node()
+
+    async def run() -> dict[str, object]:
+        client = FederationClient()
+        try:
+            return await pairing.join(node, token, alias=alias, auto_accept=auto_accept,
+                                      client=client, now=system_clock())
+        finally:
+            await client.close()
+
+    peer_info = asyncio.run(run())
+    if as_json:
+        output.print_json(peer_info)
+        return
+    click.echo(f"paired with {peer_info['name']!r}")
+    click.echo(f"fingerprint: {peer_info['fingerprint']}")
+    click.echo("Compare the fingerprint with the other operator, by voice.", err=True)
+
+
+@peer.command("list")
+@home_option
+@click.option("--all", "include_removed", is_flag=True, help="Include removed peers.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def peer_list(include_removed: bool, as_json: bool) -> None:
+    """List peers."""
+    rows = ops.list_peers(open_current_node(), include_removed=include_removed)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(["name", "alias", "node id", "url", "status"],
+                       [[r["name"], r["alias"], r["node_id"][:12] + "…", r["url"], r["status"]]
+                        for r in rows])
+
+
+@peer.command("show")
+@home_option
+@click.argument("peer_ref", metavar="PEER")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def peer_show(peer_ref: str, as_json: bool) -> None:
+    """Show PEER (alias, name, node id or a unique prefix) with its fingerprint."""
+    data = ops.show_peer(open_current_node(), peer_ref)
+    if as_json:
+        output.print_json(data)
+        return
+    output.print_fields([(k, data[k]) for k in ("name", "alias", "node_id", "fingerprint", "url",
+                                                "status", "auto_accept", "added_at")])
+
+
+@peer.command("remove")
+@home_option
+@click.argument("peer_ref", metavar="PEER")
+def peer_remove(peer_ref: str) -> None:
+    """Remove PEER: its messages are refused from now on."""
+    data = ops.remove_peer(open_current_node(), peer_ref)
+    click.echo(f"removed peer {data['name']!r} ({data['node_id']})")
+
+
+@peer.command("trust")
+@home_option
+@click.argument("peer_ref", metavar="PEER")
+@click.option("--undo", is_flag=True, help="Stop auto-accepting this peer's offers.")
+def peer_trust(peer_ref: str, undo: bool) -> None:
+    """Auto-accept PEER's share offers from now on."""
+    data = ops.trust_peer(open_current_node(), peer_ref, trusted=not undo)
+    state = "auto-accepted" if data["auto_accept"] else "held for manual accept"
+    click.echo(f"offers from {data['name']!r} are now {state}")

@@ -1,0 +1,11 @@
+"""The node's signed, published document (GET /.well-known/tagshare)."""
+
+from node.node import Node
+from protocol import NodeDocument, sign_document
+
+DOCUMENT_VALIDITY_SECONDS = 30 * 24 * 3600
+
+
+def node_document(node: Node, now: int) -> NodeDocument:
+    return sign_document(node.keys, name=node.config.name, url=node.config.url,
+                         created=now, valid_until=now + DOCUMENT_VALIDITY_SECONDS)

@@ -1,0 +1,97 @@
+"""Peers as the operator sees them: list, show, resolve by alias/name/id prefix, remove, trust."""
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+from node.errors import Ambiguous, InvalidInput, NotFound
+from node.node import Node
+from node.normalize import now_iso
+from node.storage import db
+from node.storage import peers as store
+from protocol import fingerprint
+
+
+def slug(name: str) -> str:
+    """'Ohio Senate 12' -> 'ohio-senate-12' (the prefix of received tags)."""
+    text = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return text or "peer"
+
+
+def peer_dict(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "node_id": row["node_id"],
+        "name": row["name"],
+        "alias": row["alias"],
+        "slug": slug(row["alias"] or row["name"]),
+        "url": row["url"],
+        "fingerprint": fingerprint(row["node_id"]),
+        "status": row["status"],
+        "auto_accept": bool(row["auto_accept"]),
+        "added_at": row["added_at"],
+        "removed_at": row["removed_at"],
+    }
+
+
+def resolve_peer(conn: sqlite3.Connection, ref: str, *, include_removed: bool = False) -> str:
+    """PEER on the command line: alias, name, node id, or a unique prefix of the id."""
+    text = ref.strip()
+    rows = store.list_peers(conn, include_removed=include_removed)
+    for predicate in (
+        lambda r: r["node_id"] == text,
+        lambda r: r["alias"] == text,
+        lambda r: r["name"] == text,
+        lambda r: slug(r["alias"] or r["name"]) == text,
+        lambda r: len(text) >= 4 and r["node_id"].startswith(text),
+    ):
+        found = [r["node_id"] for r in rows if predicate(r)]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise Ambiguous(f"{ref!r} matches {len(found)} peers: give more of the node id")
+    raise NotFound(f"no peer {ref!r}: see `tagshare peer list`")
+
+
+def list_peers(node: Node, *, include_removed: bool = False) -> list[dict[str, Any]]:
+    return [peer_dict(r) for r in store.list_peers(node.conn, include_removed=include_removed)]
+
+
+def show_peer(node: Node, ref: str) -> dict[str, Any]:
+    node_id = resolve_peer(node.conn, ref, include_removed=True)
+    row = store.get_peer(node.conn, node_id)
+    assert row is not None
+    data = peer_dict(row)
+    data["document"] = json.loads(row["document"])
+    return data
+
+
+def remove_peer(node: Node, ref: str) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        node_id = resolve_peer(conn, ref)
+        store.mark_peer_removed(conn, node_id, now_iso())
+        node.audit("peer.remove", peer=node_id)
+        row = store.get_peer(conn, node_id)
+    assert row is not None
+    return peer_dict(row)
+
+
+def trust_peer(node: Node, ref: str, *, trusted: bool = True) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        node_id = resolve_peer(conn, ref)
+        store.set_auto_accept(conn, node_id, trusted)
+        node.audit("peer.trust" if trusted else "peer.distrust", peer=node_id)
+        row = store.get_peer(conn, node_id)
+    assert row is not None
+    return peer_dict(row)
+
+
+def check_alias(conn: sqlite3.Connection, alias: str | None, node_id: str) -> str | None:
+    if alias is None:
+        return None
+    text = alias.strip()
+    if not text or len(text) > 100:
+        raise InvalidInput("--name must be 1 to 100 characters")
+    if store.alias_taken(conn, text, node_id):
+        raise InvalidInput(f"another peer is already called {text!r}: choose another --name")
+    return text

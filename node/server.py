@@ -1,0 +1,110 @@
+"""The node's HTTP server: the node document, the inbox, pairing.
+
+Handlers only read the request, hand the bytes to the inbox or pairing code,
+and write the answer. Every database call runs on one dedicated thread, so
+the event loop never blocks on SQLite and the connection is never used by
+two threads at once.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from aiohttp import web
+
+from node import clock as clocks
+from node.identity import node_document
+from node.inbox import Inbox
+from node.node import Node
+from node.pairing import PAIR_PATH, accept_pair_request
+from node.refusals import http_status
+from protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
+
+log = logging.getLogger("tagshare.server")
+
+NODE = web.AppKey("node", Node)
+INBOX = web.AppKey("inbox", Inbox)
+CLOCK = web.AppKey("clock", Callable[[], int])
+DB_THREAD = web.AppKey("db_thread", ThreadPoolExecutor)
+MAX_BODY = web.AppKey("max_body", int)
+
+INBOX_PATH = "/federation/v1/inbox"
+DOCUMENT_PATH = "/.well-known/tagshare"
+T = TypeVar("T")
+
+
+def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
+               inbox: Inbox | None = None, max_body: int = MAX_MESSAGE_BYTES) -> web.Application:
+    app = web.Application(client_max_size=max_body)
+    app[NODE] = node
+    app[CLOCK] = clock
+    app[INBOX] = inbox or Inbox(node, clock=clock)
+    app[MAX_BODY] = max_body
+    app[DB_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-db")
+    app.cleanup_ctx.append(_db_thread_ctx)
+    app.router.add_get(DOCUMENT_PATH, get_document)
+    app.router.add_post(INBOX_PATH, post_inbox)
+    app.router.add_post(PAIR_PATH, post_pair)
+    return app
+
+
+async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    app[DB_THREAD].shutdown(wait=True)
+
+
+async def in_db_thread(app: web.Application, func: Callable[[], T]) -> T:
+    return await asyncio.get_running_loop().run_in_executor(app[DB_THREAD], func)
+
+
+async def get_document(request: web.Request) -> web.Response:
+    app = request.app
+    document = node_document(app[NODE], app[CLOCK]())
+    return web.json_response(document.to_dict())
+
+
+async def post_inbox(request: web.Request) -> web.Response:
+    app = request.app
+    try:
+        raw = await read_limited(request, app[MAX_BODY])
+        ack = await in_db_thread(app, lambda: app[INBOX].receive(raw))
+    except RemoteProtocolError as error:
+        return refusal(error)
+    return web.Response(body=ack, content_type="application/json")
+
+
+async def post_pair(request: web.Request) -> web.Response:
+    app = request.app
+    try:
+        raw = await read_limited(request, app[MAX_BODY])
+        reply = await in_db_thread(app, lambda: accept_pair_request(app[NODE], raw, app[CLOCK]()))
+    except RemoteProtocolError as error:
+        return refusal(error)
+    return web.Response(body=reply, content_type="application/json")
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, refusing more than `limit` bytes by Content-Length or while reading."""
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"body of {request.content_length} bytes exceeds {limit}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > limit:
+            raise TooLarge(f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def refusal(error: RemoteProtocolError) -> web.Response:
+    status = http_status(error)
+    log.info("refused: %s (%s): %s", error.code, status, error.message)
+    return web.Response(
+        status=status,
+        text=json.dumps({"error": error.code, "message": error.message}),
+        content_type="application/json",
+    )

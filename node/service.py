@@ -1,0 +1,34 @@
+"""Running a node: the HTTP server (and the sync worker) until SIGINT or SIGTERM."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from node.node import Node
+from node.server import create_app
+
+log = logging.getLogger("tagshare.serve")
+
+
+async def serve(node: Node, host: str, port: int,
+                on_ready: Callable[[str], None] = lambda url: None) -> None:
+    """Serve until a stop signal, then shut down cleanly."""
+    app = create_app(node)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    on_ready(f"http://{bound[0]}:{bound[1]}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await runner.cleanup()

@@ -1,0 +1,266 @@
+"""POST /federation/v1/inbox between two real, paired nodes: acks and every refusal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from federation_helpers import (
+    FakeClock,
+    RunningNode,
+    StartNode,
+    assert_unchanged,
+    counts,
+    expect_refusal,
+    pair,
+    post_inbox,
+    sealed,
+)
+
+from node.keystore import generate_keys
+from node.peers import remove_peer
+from node.server import INBOX_PATH
+from protocol import Ack, Envelope, Ping, open_envelope, parse_envelope, verify_envelope
+
+SMALL_BODY = 4096
+
+
+@pytest.fixture
+async def paired(alice: RunningNode, bob: RunningNode) -> tuple[RunningNode, RunningNode]:
+    await pair(alice, bob)
+    return alice, bob
+
+
+async def refused(http: aiohttp.ClientSession, target: RunningNode, body: object, *,
+                  status: int, code: str, nodes: list[RunningNode]) -> None:
+    await expect_refusal(http, target, INBOX_PATH, body, status=status, code=code, nodes=nodes)
+
+
+def flip(text: str, index: int) -> str:
+    """Change one base64url character in the middle (still canonical base64url)."""
+    replacement = "B" if text[index] == "A" else "A"
+    return text[:index] + replacement + text[index + 1:]
+
+
+def tampered(envelope: Envelope, field: str) -> bytes:
+    data = envelope.to_dict()
+    value = data[field]
+    assert isinstance(value, str)
+    data[field] = flip(value, len(value) // 2)
+    return json.dumps(data).encode()
+
+
+async def test_ping_is_acked_by_an_envelope_sealed_to_the_sender(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    before = alice.snapshot()
+    ping = sealed(bob.keys, alice, created=clock())
+    status, body = await post_inbox(http, alice, ping.to_bytes())
+    assert status == 200, body
+    ack_envelope = parse_envelope(body)
+    assert (ack_envelope.sender, ack_envelope.recipient) == (alice.node_id, bob.node_id)
+    verify_envelope(ack_envelope)
+    ack = open_envelope(ack_envelope, recipient=bob.keys, sender_box_key=alice.keys.box_public)
+    assert ack == Ack(message_id=ping.id, status="ok", detail={"pong": True})
+    after = alice.snapshot()
+    assert_unchanged(before, after, grown={"inbox_seen": 1})
+    assert [row["message_id"] for row in alice.rows("inbox_seen")] == [ping.id]
+
+
+async def test_replayed_message_is_refused_and_applied_once(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    raw = sealed(bob.keys, alice, created=clock()).to_bytes()
+    status, _ = await post_inbox(http, alice, raw)
+    assert status == 200
+    await refused(http, alice, raw, status=409, code="replayed", nodes=[alice, bob])
+    assert counts(alice.snapshot())["inbox_seen"] == 1
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(b"\xff\xfe garbage \x00", id="garbage"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b'{"v": 1, "type": "ping", "sender": "', id="truncated-json"),
+    pytest.param(b"[" * 100_000, id="deeply-nested"),
+    pytest.param(b'{"v": 1}', id="wrong-shape"),
+    pytest.param(b"[]", id="not-an-object"),
+])
+async def test_malformed_bodies_are_refused(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        body: bytes) -> None:
+    alice, bob = paired
+    await refused(http, alice, body, status=400, code="malformed", nodes=[alice, bob])
+
+
+async def test_truncated_envelope_is_refused(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    raw = sealed(bob.keys, alice, created=clock()).to_bytes()
+    await refused(http, alice, raw[: len(raw) // 2], status=400, code="malformed",
+                  nodes=[alice, bob])
+
+
+async def test_oversized_body_with_content_length_is_refused(
+        http: aiohttp.ClientSession, start_node: StartNode, clock: FakeClock) -> None:
+    small = await start_node("Small Org", max_body=SMALL_BODY)
+    body = b"x" * (SMALL_BODY * 4)
+    await refused(http, small, body, status=413, code="too_large", nodes=[small])
+
+
+async def test_oversized_chunked_body_is_refused_while_reading(
+        http: aiohttp.ClientSession, start_node: StartNode, clock: FakeClock) -> None:
+    small = await start_node("Small Org", max_body=SMALL_BODY)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b"[" * 1024
+
+    before = small.snapshot()
+    async with http.post(small.url + INBOX_PATH, data=chunks()) as response:
+        assert "Content-Length" not in response.request_info.headers
+        assert response.status == 413
+        payload = await response.json()
+    assert payload["error"] == "too_large" and payload["message"]
+    assert_unchanged(before, small.snapshot())
+
+
+async def test_body_of_exactly_the_limit_is_read(
+        http: aiohttp.ClientSession, start_node: StartNode) -> None:
+    small = await start_node("Small Org", max_body=SMALL_BODY)
+    await refused(http, small, b" " * SMALL_BODY, status=400, code="malformed", nodes=[small])
+
+
+async def test_wrong_recipient_is_refused(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    elsewhere = generate_keys()
+    envelope = sealed(bob.keys, alice, created=clock(), recipient_id=elsewhere.node_id,
+                      box_key=elsewhere.box_public)
+    await refused(http, alice, envelope.to_bytes(), status=421, code="wrong_recipient",
+                  nodes=[alice, bob])
+
+
+@pytest.mark.parametrize("field", ["signature", "ciphertext", "id", "nonce"])
+async def test_tampered_envelope_fails_the_signature(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock, field: str) -> None:
+    alice, bob = paired
+    body = tampered(sealed(bob.keys, alice, created=clock()), field)
+    await refused(http, alice, body, status=401, code="bad_signature", nodes=[alice, bob])
+
+
+async def test_tampered_timestamp_fails_the_signature(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    data = sealed(bob.keys, alice, created=clock()).to_dict()
+    data["created"] = clock() + 1
+    await refused(http, alice, json.dumps(data).encode(), status=401, code="bad_signature",
+                  nodes=[alice, bob])
+
+
+async def test_validly_signed_envelope_from_a_stranger_is_refused(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    envelope = sealed(generate_keys(), alice, created=clock())
+    await refused(http, alice, envelope.to_bytes(), status=403, code="unknown_peer",
+                  nodes=[alice, bob])
+
+
+async def test_stranger_claiming_a_peers_id_fails_the_signature(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    forged = sealed(generate_keys(), alice, created=clock()).to_dict()
+    forged["sender"] = bob.node_id
+    await refused(http, alice, json.dumps(forged).encode(), status=401, code="bad_signature",
+                  nodes=[alice, bob])
+
+
+async def test_removed_peer_is_refused(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    status, _ = await post_inbox(http, alice, sealed(bob.keys, alice, created=clock()).to_bytes())
+    assert status == 200
+    remove_peer(alice.node, bob.node_id)
+    envelope = sealed(bob.keys, alice, created=clock())
+    await refused(http, alice, envelope.to_bytes(), status=403, code="unknown_peer",
+                  nodes=[alice, bob])
+
+
+async def test_ciphertext_for_the_wrong_box_key_does_not_decrypt(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    envelope = sealed(bob.keys, alice, created=clock(), box_key=generate_keys().box_public)
+    await refused(http, alice, envelope.to_bytes(), status=400, code="decryption_failed",
+                  nodes=[alice, bob])
+
+
+@pytest.mark.parametrize("offset", [-600, 600, -301, 301], ids=lambda s: f"{s:+d}s")
+async def test_message_outside_the_clock_window_is_stale(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock, offset: int) -> None:
+    alice, bob = paired
+    envelope = sealed(bob.keys, alice, created=clock() + offset)
+    await refused(http, alice, envelope.to_bytes(), status=401, code="stale_message",
+                  nodes=[alice, bob])
+
+
+@pytest.mark.parametrize("offset", [-300, 300], ids=lambda s: f"{s:+d}s")
+async def test_message_at_the_edge_of_the_clock_window_is_accepted(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock, offset: int) -> None:
+    alice, bob = paired
+    status, _ = await post_inbox(http, alice,
+                                 sealed(bob.keys, alice, created=clock() + offset).to_bytes())
+    assert status == 200
+
+
+async def test_replay_stays_refused_until_it_is_stale(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    """Pruning old message ids must never let a replay through: it is stale by then."""
+    alice, bob = paired
+    raw = sealed(bob.keys, alice, created=clock() + 300).to_bytes()
+    assert (await post_inbox(http, alice, raw))[0] == 200
+    for step in range(12):
+        clock.advance(60)
+        # Another message triggers pruning of old ids at the new time.
+        fresh = sealed(bob.keys, alice, created=clock()).to_bytes()
+        assert (await post_inbox(http, alice, fresh))[0] == 200
+        status, body = await post_inbox(http, alice, raw)
+        assert status in (409, 401), (step, body)
+        assert json.loads(body)["error"] in ("replayed", "stale_message")
+
+
+async def test_ack_is_not_accepted_at_the_inbox(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    """An Ack is not a message the inbox accepts (and nothing is remembered for it)."""
+    alice, bob = paired
+    envelope = sealed(bob.keys, alice, created=clock(),
+                      message=Ack(message_id=sealed(bob.keys, alice, created=clock()).id,
+                                  status="ok"))
+    await refused(http, alice, envelope.to_bytes(), status=400, code="malformed",
+                  nodes=[alice, bob])
+
+
+async def test_many_pings_each_acked_once(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    envelopes = [sealed(bob.keys, alice, created=clock(), message=Ping()) for _ in range(5)]
+    for envelope in envelopes:
+        status, body = await post_inbox(http, alice, envelope.to_bytes())
+        assert status == 200, body
+    assert sorted(row["message_id"] for row in alice.rows("inbox_seen")) == sorted(
+        envelope.id for envelope in envelopes)

@@ -105,6 +105,7 @@ def import_csv(
                     importer.apply(batch)
                     if progress is not None:
                         progress(raw.tell())
+                report.errors.sort()
                 if strict and report.errors:
                     raise ImportRejected(report)
                 node.audit("import", file=str(path), added=report.added,
@@ -181,21 +182,22 @@ class _Importer:
 
     def apply(self, batch: list[tuple[int, dict[str, str]]]) -> None:
         rows = [row for row in (self._parse(line, cells) for line, cells in batch) if row]
-        matches = self._match(rows)
+        known, by_email, by_phone = self._lookup(rows)
         inserts: dict[str, dict[str, Any]] = {}
-        updates: dict[str, dict[str, str | None]] = {}
+        updates: dict[str, dict[str, object]] = {}
         taggings: list[tuple[int, str]] = []
         now = normalize.now_iso()
-        for row, target in zip(rows, matches, strict=True):
+        for row in rows:
+            target = self._match_one(row, known, by_email, by_phone)
             if target is None:
                 target = uuid7()
                 inserts[target] = {**row.fields, "uuid": target, "created_at": now,
                                    "updated_at": now}
-                self._remember(row, target)
             elif target in inserts:
                 inserts[target].update({k: v for k, v in row.fields.items() if v})
             else:
                 updates.setdefault(target, {}).update({k: v for k, v in row.fields.items() if v})
+            self._remember(row, target)
             taggings.extend((self._tag_id(name), target) for name in row.tags)
         store.insert_people(self.conn, inserts.values())
         self.report.added += len(inserts)
@@ -221,7 +223,9 @@ class _Importer:
             return None
         return _Row(line, fields, [*tags, *self.extra_tags], uuid)
 
-    def _match(self, rows: list[_Row]) -> list[str | None]:
+    def _lookup(
+        self, rows: list[_Row]
+    ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
         known_uuids = store.existing_uuids(self.conn, [r.uuid for r in rows if r.uuid])
         by_email = store.uuids_for_keys(
             self.conn, "email", [e for r in rows if (e := r.fields.get("email"))])
@@ -230,7 +234,7 @@ class _Importer:
         self.batch_email: dict[str, str] = {}
         self.batch_phone: dict[str, str] = {}
         self.batch_name: dict[tuple[str | None, ...], str] = {}
-        return [self._match_one(r, known_uuids, by_email, by_phone) for r in rows]
+        return known_uuids, by_email, by_phone
 
     def _match_one(
         self, row: _Row, known: set[str], by_email: dict[str, list[str]],
@@ -264,7 +268,7 @@ class _Importer:
     def _by_name(self, fields: dict[str, str | None]) -> str | None:
         return store.uuid_by_name_address(self.conn, *_name_key(fields))
 
-    def _update(self, updates: dict[str, dict[str, str | None]], now: str) -> None:
+    def _update(self, updates: dict[str, dict[str, object]], now: str) -> None:
         current = store.people_fields(self.conn, list(updates))
         for uuid, fields in updates.items():
             row = current[uuid]

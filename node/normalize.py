@@ -17,7 +17,7 @@ from node.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
-_NANP_DIGITS = re.compile(r"1?(\d{10})")
+_NANP_DIGITS = re.compile(r"1?([0-9]{10})")
 _MAX_TAG = 100
 
 
@@ -112,11 +112,11 @@ def parse_amount_cents(raw: str) -> int:
         raise InvalidInput(f"amount {raw!r} is not a number: give it like 25.00") from None
     if not value.is_finite() or value <= 0:
         raise InvalidInput(f"amount {raw!r} must be a positive number such as 25.00")
-    cents = value * 100
-    if cents != cents.to_integral_value():
-        raise InvalidInput(f"amount {raw!r} has fractions of a cent")
-    if cents > 10**13:
+    if value > 10**11:
         raise InvalidInput(f"amount {raw!r} is too large")
+    cents = value * 100
+    if cents != cents.to_integral_value() or cents < 1:
+        raise InvalidInput(f"amount {raw!r} has fractions of a cent")
     return int(cents)
 
 
@@ -144,7 +144,10 @@ def parse_when(raw: str) -> str:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
+    try:
+        return iso(moment)
+    except OverflowError:
+        raise InvalidInput(f"time {raw!r} is outside the years 1 to 9999") from None
 
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")

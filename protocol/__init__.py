@@ -74,6 +74,18 @@ from protocol.messages import (
     message_to_dict,
     register_message,
 )
+from protocol.shares import (
+    Item,
+    ShareAccept,
+    ShareBatch,
+    ShareBatchAck,
+    ShareDecline,
+    ShareLeave,
+    ShareOffer,
+    SharePull,
+    ShareResync,
+    ShareRevoke,
+)
 
 __all__ = [
     "CLOCK_WINDOW_SECONDS",
@@ -86,6 +98,7 @@ __all__ = [
     "DecryptionFailed",
     "Envelope",
     "InviteToken",
+    "Item",
     "LocalProtocolError",
     "MalformedMessage",
     "Message",
@@ -96,6 +109,15 @@ __all__ = [
     "Ping",
     "ProtocolError",
     "RemoteProtocolError",
+    "ShareAccept",
+    "ShareBatch",
+    "ShareBatchAck",
+    "ShareDecline",
+    "ShareLeave",
+    "ShareOffer",
+    "SharePull",
+    "ShareResync",
+    "ShareRevoke",
     "StaleMessage",
     "TooLarge",
     "UnsupportedVersion",

@@ -23,7 +23,11 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    schema.check_not_newer(conn, path)
+    try:
+        schema.check_not_newer(conn, path)
+    except BaseException:
+        conn.close()
+        raise
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")

@@ -123,7 +123,174 @@ CREATE TABLE inbox_seen (
 CREATE INDEX inbox_seen_at ON inbox_seen(received_at);
 """
 
-MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2]
+# Shares, the transactional outbox and what subscribers received. The triggers
+# write a pending row for every (active outgoing share, person) that a change
+# touches, in the writer's own transaction, whoever the writer is. Rows
+# collapse per (share, person); `version` comes from one node-wide counter, so
+# a later change always carries a higher version.
+MIGRATION_3 = """
+CREATE TABLE shares (
+    id TEXT PRIMARY KEY,
+    direction TEXT NOT NULL CHECK (direction IN ('outgoing', 'incoming')),
+    peer TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    tag_id INTEGER,
+    local_tag TEXT,
+    fields TEXT NOT NULL,
+    on_revoke TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL
+        CHECK (status IN ('offered', 'active', 'declined', 'revoked', 'left')),
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0,
+    pull INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_delivery_at TEXT,
+    last_error TEXT
+);
+CREATE INDEX shares_tag ON shares(tag_id, direction, status);
+CREATE INDEX shares_peer ON shares(peer);
+
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('change', 0);
+
+CREATE TABLE pending (
+    share TEXT NOT NULL,
+    person TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    inflight INTEGER,
+    PRIMARY KEY (share, person)
+) WITHOUT ROWID;
+CREATE INDEX pending_ready ON pending(share, inflight);
+
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    peer TEXT NOT NULL,
+    type TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX outbox_peer ON outbox(peer, id);
+
+CREATE TABLE delivery (
+    peer TEXT PRIMARY KEY,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_success_at TEXT,
+    last_error TEXT,
+    parked INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE received (
+    share TEXT NOT NULL,
+    origin_uuid TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    person TEXT,
+    state TEXT NOT NULL CHECK (state IN ('member', 'withdrawn', 'erased')),
+    PRIMARY KEY (share, origin_uuid)
+) WITHOUT ROWID;
+CREATE INDEX received_person ON received(person);
+
+ALTER TABLE people ADD COLUMN link TEXT;
+CREATE INDEX people_link ON people(link) WHERE link IS NOT NULL;
+
+CREATE TRIGGER pending_tagging_added AFTER INSERT ON taggings
+WHEN EXISTS (SELECT 1 FROM shares s WHERE s.tag_id = NEW.tag
+             AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, NEW.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM shares s WHERE s.tag_id = NEW.tag
+        AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_tagging_removed AFTER DELETE ON taggings
+WHEN EXISTS (SELECT 1 FROM shares s WHERE s.tag_id = OLD.tag
+             AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, OLD.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM shares s WHERE s.tag_id = OLD.tag
+        AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_person_changed AFTER UPDATE ON people
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = NEW.uuid AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, NEW.uuid, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = NEW.uuid AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_contact_added AFTER INSERT ON contacts
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, NEW.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_contact_changed AFTER UPDATE ON contacts
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, NEW.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_contact_removed AFTER DELETE ON contacts
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = OLD.person AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, OLD.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = OLD.person AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_donation_added AFTER INSERT ON donations
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, NEW.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_donation_changed AFTER UPDATE ON donations
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, NEW.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = NEW.person AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+CREATE TRIGGER pending_donation_removed AFTER DELETE ON donations
+WHEN EXISTS (SELECT 1 FROM taggings t JOIN shares s ON s.tag_id = t.tag
+             WHERE t.person = OLD.person AND s.direction = 'outgoing' AND s.status = 'active')
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT OR REPLACE INTO pending (share, person, version, inflight)
+        SELECT s.id, OLD.person, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM taggings t JOIN shares s ON s.tag_id = t.tag
+        WHERE t.person = OLD.person AND s.direction = 'outgoing' AND s.status = 'active';
+END;
+"""
+
+MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3]
 LATEST = len(MIGRATIONS)
 
 

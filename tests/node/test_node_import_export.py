@@ -128,12 +128,8 @@ def test_import_matches_existing_people_by_email_then_phone(node, tmp_path):
     assert (shown["last_name"], shown["city"], shown["first_name"]) == ("Diaz", "NYC", "Bo")
 
 
-DUPLICATES_BUG = ("BUG: csvio._Importer.apply matches every row of a batch before "
-                  "remembering any insert, so duplicate rows within one batch each become a "
-                  "new person")
 
 
-@pytest.mark.xfail(strict=True, reason=DUPLICATES_BUG)
 def test_identical_rows_within_one_file_collapse(node, tmp_path):
     path = write(tmp_path, "first_name,email\nAnn,ann@example.org\nAnn,ann@example.org\n")
     assert summary(node.ok("people", "import", path)) \
@@ -141,7 +137,6 @@ def test_identical_rows_within_one_file_collapse(node, tmp_path):
     assert node.json("status")["people"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason=DUPLICATES_BUG)
 def test_duplicate_rows_within_one_file_merge_by_email_then_phone(node, tmp_path):
     path = write(tmp_path, "first_name,email,phone,tags\n"
                            "Ann,ann@example.org,,a\n"
@@ -211,19 +206,14 @@ def test_strict_import_with_a_bad_row_applies_nothing(node, tmp_path):
     assert not [e for e in node.json("audit") if e["action"] == "import"]
 
 
-ORDER_BUG = ("BUG: column-count errors are recorded while batches are read, parse errors "
-             "when a batch is applied, so errors come out of line order and --strict names "
-             "the wrong first line")
 
 
-@pytest.mark.xfail(strict=True, reason=ORDER_BUG)
 def test_bad_rows_are_reported_in_line_order(node, tmp_path):
     result = node.ok("people", "import", write(tmp_path, BAD_ROWS))
     lines = [int(e.split(":")[0].split()[1]) for e in _line_errors(result.stderr)]
     assert lines == sorted(lines)
 
 
-@pytest.mark.xfail(strict=True, reason=ORDER_BUG)
 def test_strict_import_names_the_first_bad_line(node, tmp_path):
     stderr = node.fails("people", "import", write(tmp_path, BAD_ROWS), "--strict")
     assert "5 bad rows (first on line 3)" in stderr

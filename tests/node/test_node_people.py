@@ -300,14 +300,10 @@ def test_donation_bad_amount_is_rejected(node, ann, amount):
     assert node.count("donations") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: decimal.Overflow escapes parse_amount_cents "
-                   "and the CLI prints a traceback")
 def test_donation_absurd_amount_is_a_clean_error(node, ann):
     node.fails("donation", "add", ann, "--amount", "1e999999")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: OverflowError escapes parse_when and the CLI "
-                   "prints a traceback")
 def test_donation_time_past_the_calendar_is_a_clean_error(node, ann):
     node.fails("donation", "add", ann, "--amount", "5", "--at", "9999-12-31T23:00:00-05:00")
 

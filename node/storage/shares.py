@@ -1,0 +1,317 @@
+"""SQL for shares (both directions), the pending outbox, control messages,
+per-peer delivery state, and what a subscriber received."""
+
+import sqlite3
+from collections.abc import Sequence
+
+# --- shares -----------------------------------------------------------------
+
+
+def insert_share(conn: sqlite3.Connection, row: dict[str, object]) -> None:
+    conn.execute(
+        "INSERT INTO shares (id, direction, peer, tag, tag_id, local_tag, fields, on_revoke, "
+        "note, status, epoch, created_at, updated_at) VALUES (:id, :direction, :peer, :tag, "
+        ":tag_id, :local_tag, :fields, :on_revoke, :note, :status, :epoch, :now, :now)",
+        row,
+    )
+
+
+def get_share(conn: sqlite3.Connection, share_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM shares WHERE id = ?", (share_id,)
+    ).fetchone()
+    return row
+
+
+def find_shares(conn: sqlite3.Connection, prefix: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM shares WHERE id LIKE ? ESCAPE '\\' ORDER BY id",
+        (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+    ).fetchall()
+
+
+def list_shares(conn: sqlite3.Connection, direction: str | None = None) -> list[sqlite3.Row]:
+    if direction is None:
+        return conn.execute("SELECT * FROM shares ORDER BY created_at, id").fetchall()
+    return conn.execute(
+        "SELECT * FROM shares WHERE direction = ? ORDER BY created_at, id", (direction,)
+    ).fetchall()
+
+
+def set_share_status(conn: sqlite3.Connection, share_id: str, status: str, now: str) -> None:
+    conn.execute("UPDATE shares SET status = ?, updated_at = ? WHERE id = ?",
+                 (status, now, share_id))
+
+
+def update_share(conn: sqlite3.Connection, share_id: str, now: str, **values: object) -> None:
+    allowed = {"local_tag", "pull", "epoch", "seq", "last_delivery_at", "last_error", "status"}
+    if set(values) - allowed:
+        raise ValueError(sorted(set(values) - allowed))
+    sets = ", ".join(f"{key} = :{key}" for key in values)
+    conn.execute(f"UPDATE shares SET {sets}, updated_at = :now WHERE id = :id",
+                 {**values, "now": now, "id": share_id})
+
+
+def next_seq(conn: sqlite3.Connection, share_id: str) -> int:
+    conn.execute("UPDATE shares SET seq = seq + 1 WHERE id = ?", (share_id,))
+    return int(conn.execute("SELECT seq FROM shares WHERE id = ?", (share_id,)).fetchone()[0])
+
+
+def note_delivery(conn: sqlite3.Connection, share_id: str, *, at: str,
+                  error: str | None) -> None:
+    if error is None:
+        conn.execute("UPDATE shares SET last_delivery_at = ?, last_error = NULL WHERE id = ?",
+                     (at, share_id))
+    else:
+        conn.execute("UPDATE shares SET last_error = ? WHERE id = ?", (error, share_id))
+
+
+# --- pending: the per-(share, person) outbox ----------------------------------
+
+
+def enqueue_tagged(conn: sqlite3.Connection, share_id: str, tag_id: int) -> int:
+    """Owe the subscriber everyone who carries the tag now (initial sync, resync)."""
+    conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'change'")
+    cursor = conn.execute(
+        "INSERT OR REPLACE INTO pending (share, person, version, inflight) "
+        "SELECT ?, person, (SELECT value FROM counters WHERE name = 'change'), NULL "
+        "FROM taggings WHERE tag = ?",
+        (share_id, tag_id),
+    )
+    return cursor.rowcount
+
+
+def take_pending(conn: sqlite3.Connection, share_id: str, seq: int,
+                 limit: int) -> list[sqlite3.Row]:
+    """Mark up to `limit` ready rows as carried by batch `seq` and return them."""
+    rows = conn.execute(
+        "SELECT person, version FROM pending WHERE share = ? AND inflight IS NULL LIMIT ?",
+        (share_id, limit),
+    ).fetchall()
+    conn.executemany(
+        "UPDATE pending SET inflight = ? WHERE share = ? AND person = ?",
+        [(seq, share_id, row["person"]) for row in rows],
+    )
+    return rows
+
+
+def settle_pending(conn: sqlite3.Connection, share_id: str, seq: int) -> int:
+    """The subscriber acknowledged batch `seq`: drop what it carried (unless changed since)."""
+    cursor = conn.execute("DELETE FROM pending WHERE share = ? AND inflight = ?",
+                          (share_id, seq))
+    return cursor.rowcount
+
+
+def release_inflight(conn: sqlite3.Connection, share_id: str | None = None) -> None:
+    """Delivery failed (or the worker restarted): make in-flight rows ready again."""
+    if share_id is None:
+        conn.execute("UPDATE pending SET inflight = NULL WHERE inflight IS NOT NULL")
+    else:
+        conn.execute("UPDATE pending SET inflight = NULL WHERE share = ? AND inflight IS NOT NULL",
+                     (share_id,))
+
+
+def drop_pending(conn: sqlite3.Connection, share_id: str) -> None:
+    conn.execute("DELETE FROM pending WHERE share = ?", (share_id,))
+
+
+def pending_count(conn: sqlite3.Connection, share_id: str) -> int:
+    return int(conn.execute("SELECT count(*) FROM pending WHERE share = ?",
+                            (share_id,)).fetchone()[0])
+
+
+def has_ready(conn: sqlite3.Connection, share_id: str) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM pending WHERE share = ? AND inflight IS NULL LIMIT 1", (share_id,)
+    ).fetchone() is not None
+
+
+def active_outgoing(conn: sqlite3.Connection, peer: str | None = None) -> list[sqlite3.Row]:
+    sql = "SELECT * FROM shares WHERE direction = 'outgoing' AND status = 'active'"
+    params: tuple[object, ...] = ()
+    if peer is not None:
+        sql += " AND peer = ?"
+        params = (peer,)
+    return conn.execute(sql + " ORDER BY id", params).fetchall()
+
+
+def active_incoming(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM shares WHERE direction = 'incoming' AND status = 'active' ORDER BY id"
+    ).fetchall()
+
+
+# --- reading what a batch carries --------------------------------------------
+
+
+def _in_chunks(conn: sqlite3.Connection, sql: str, values: Sequence[str],
+               before: Sequence[object] = ()) -> list[sqlite3.Row]:
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows.extend(conn.execute(sql.format(marks=marks), [*before, *chunk]))
+    return rows
+
+
+def people_by_uuid(conn: sqlite3.Connection, uuids: Sequence[str]) -> dict[str, sqlite3.Row]:
+    rows = _in_chunks(conn, "SELECT * FROM people WHERE uuid IN ({marks})", uuids)
+    return {row["uuid"]: row for row in rows}
+
+
+def tagged_among(conn: sqlite3.Connection, tag_id: int, uuids: Sequence[str]) -> set[str]:
+    rows = _in_chunks(conn, "SELECT person FROM taggings WHERE tag = ? AND person IN ({marks})",
+                      uuids, (tag_id,))
+    return {row[0] for row in rows}
+
+
+def own_contacts_of(conn: sqlite3.Connection, uuids: Sequence[str]) -> list[sqlite3.Row]:
+    return _in_chunks(
+        conn, "SELECT * FROM contacts WHERE origin IS NULL AND person IN ({marks}) "
+        "ORDER BY person, at, uuid", uuids)
+
+
+def own_donations_of(conn: sqlite3.Connection, uuids: Sequence[str]) -> list[sqlite3.Row]:
+    return _in_chunks(
+        conn, "SELECT * FROM donations WHERE origin IS NULL AND person IN ({marks}) "
+        "ORDER BY person, at, uuid", uuids)
+
+
+# --- control messages and per-peer delivery state ------------------------------
+
+
+def queue_message(conn: sqlite3.Connection, *, peer: str, type: str, body: str,
+                  now: str) -> None:
+    conn.execute("INSERT INTO outbox (peer, type, body, created_at) VALUES (?, ?, ?, ?)",
+                 (peer, type, body, now))
+
+
+def queued_messages(conn: sqlite3.Connection, peer: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM outbox WHERE peer = ? ORDER BY id", (peer,)).fetchall()
+
+
+def drop_message(conn: sqlite3.Connection, message_id: int) -> None:
+    conn.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
+
+
+def peers_with_work(conn: sqlite3.Connection) -> list[str]:
+    """Peers owed a control message or a batch (the worker's index-only question)."""
+    rows = conn.execute(
+        "SELECT DISTINCT peer FROM outbox UNION "
+        "SELECT s.peer FROM shares s WHERE s.direction = 'outgoing' AND s.status = 'active' "
+        "AND s.pull = 0 AND EXISTS (SELECT 1 FROM pending p WHERE p.share = s.id "
+        "AND p.inflight IS NULL)"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def delivery_state(conn: sqlite3.Connection, peer: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM delivery WHERE peer = ?", (peer,)).fetchone()
+    return row
+
+
+def record_success(conn: sqlite3.Connection, peer: str, at: str) -> None:
+    conn.execute(
+        "INSERT INTO delivery (peer, attempts, next_attempt, last_success_at, last_error, parked) "
+        "VALUES (?, 0, 0, ?, NULL, 0) ON CONFLICT(peer) DO UPDATE SET attempts = 0, "
+        "next_attempt = 0, last_success_at = excluded.last_success_at, last_error = NULL, "
+        "parked = 0",
+        (peer, at),
+    )
+
+
+def record_failure(conn: sqlite3.Connection, peer: str, *, error: str, next_attempt: float,
+                   parked: bool) -> int:
+    conn.execute(
+        "INSERT INTO delivery (peer, attempts, next_attempt, last_error, parked) "
+        "VALUES (?, 1, ?, ?, ?) ON CONFLICT(peer) DO UPDATE SET attempts = attempts + 1, "
+        "next_attempt = excluded.next_attempt, last_error = excluded.last_error, "
+        "parked = excluded.parked",
+        (peer, next_attempt, error, int(parked)),
+    )
+    return int(conn.execute("SELECT attempts FROM delivery WHERE peer = ?",
+                            (peer,)).fetchone()[0])
+
+
+# --- what a subscriber received ---------------------------------------------------
+
+
+def received_rows(conn: sqlite3.Connection, share_id: str,
+                  origin_uuids: Sequence[str]) -> dict[str, sqlite3.Row]:
+    rows = _in_chunks(conn, "SELECT * FROM received WHERE share = ? AND origin_uuid IN ({marks})",
+                      origin_uuids, (share_id,))
+    return {row["origin_uuid"]: row for row in rows}
+
+
+def set_received(conn: sqlite3.Connection, share_id: str, origin_uuid: str, *, version: int,
+                 person: str | None, state: str) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO received (share, origin_uuid, version, person, state) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (share_id, origin_uuid, version, person, state),
+    )
+
+
+def members_of(conn: sqlite3.Connection, share_id: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM received WHERE share = ? AND state = 'member'", (share_id,)
+    ).fetchall()
+
+
+def memberships(conn: sqlite3.Connection, person: str) -> int:
+    return int(conn.execute(
+        "SELECT count(*) FROM received WHERE person = ? AND state = 'member'", (person,)
+    ).fetchone()[0])
+
+
+def received_person(conn: sqlite3.Connection, origin: str, origin_uuid: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM people WHERE origin = ? AND origin_uuid = ?", (origin, origin_uuid)
+    ).fetchone()
+    return row
+
+
+def replace_received_records(conn: sqlite3.Connection, table: str, person: str, origin: str,
+                             records: Sequence[dict[str, object]]) -> None:
+    """Make the origin's contacts (or donations) on `person` exactly `records`."""
+    if table not in ("contacts", "donations"):
+        raise ValueError(table)
+    keep = [str(r["uuid"]) for r in records]
+    existing = {row[0] for row in conn.execute(
+        f"SELECT uuid FROM {table} WHERE person = ? AND origin = ?", (person, origin))}
+    gone = existing - set(keep)
+    if gone:
+        conn.executemany(f"DELETE FROM {table} WHERE uuid = ?", [(u,) for u in gone])
+    if table == "contacts":
+        conn.executemany(
+            "INSERT OR REPLACE INTO contacts (uuid, person, method, outcome, note, at, by, origin) "
+            "VALUES (:uuid, :person, :method, :outcome, :note, :at, :by, :origin)",
+            [{**r, "person": person, "origin": origin} for r in records])
+    else:
+        conn.executemany(
+            "INSERT OR REPLACE INTO donations (uuid, person, amount_cents, currency, at, origin) "
+            "VALUES (:uuid, :person, :amount_cents, :currency, :at, :origin)",
+            [{**r, "person": person, "origin": origin} for r in records])
+
+
+def drop_received_records(conn: sqlite3.Connection, person: str, origin: str) -> None:
+    conn.execute("DELETE FROM contacts WHERE person = ? AND origin = ?", (person, origin))
+    conn.execute("DELETE FROM donations WHERE person = ? AND origin = ?", (person, origin))
+
+
+def has_own_records(conn: sqlite3.Connection, person: str) -> bool:
+    """Does the subscriber hold its own contacts or donations on this received person?"""
+    return conn.execute(
+        "SELECT 1 FROM contacts WHERE person = ? AND origin IS NULL UNION ALL "
+        "SELECT 1 FROM donations WHERE person = ? AND origin IS NULL LIMIT 1",
+        (person, person),
+    ).fetchone() is not None
+
+
+def set_link(conn: sqlite3.Connection, person: str, local: str | None) -> None:
+    conn.execute("UPDATE people SET link = ? WHERE uuid = ?", (local, person))
+
+
+def linked_copies(conn: sqlite3.Connection, local: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM people WHERE link = ? ORDER BY uuid", (local,)).fetchall()

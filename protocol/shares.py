@@ -1,0 +1,334 @@
+"""Share messages: offer, accept, decline, revoke, leave, resync, batches and pulls.
+
+How a share moves (granter G, subscriber S):
+
+    G: share.offer  ->  S       S answers share.accept or share.decline
+    G: share.batch  ->  S       items (upsert / withdraw / erase), acked
+    S: share.pull   ->  G       (subscriber that cannot be reached) G answers
+                                with an envelope carrying share.batch; S then
+                                sends share.ack with the batch's seq
+    S: share.resync ->  G       G re-sends every person in the share
+    G: share.revoke ->  S       or S: share.leave -> G; nothing flows after
+
+A batch names its share, the share's epoch (random, changes when the granter's
+state is reset) and a sequence number; each item carries a per-person version
+that only grows, so applying batches twice or out of order changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import ClassVar, Self
+
+from protocol import _fields as f
+from protocol.errors import LocalProtocolError, MalformedMessage
+from protocol.messages import ID_BYTES, Message, register_message
+
+FIELD_GROUPS = ("name", "email", "phone", "address", "contacts", "donations")
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("first_name", "last_name"),
+    "email": ("email",),
+    "phone": ("phone",),
+    "address": ("address1", "address2", "city", "state", "zip"),
+}
+PERSON_COLUMNS = tuple(c for group in FIELD_COLUMNS.values() for c in group)
+ON_REVOKE = ("purge", "keep")
+OPS = ("upsert", "withdraw", "erase")
+CONTACT_KEYS = frozenset({"uuid", "method", "outcome", "note", "at", "by"})
+DONATION_KEYS = frozenset({"uuid", "amount_cents", "currency", "at"})
+MAX_ITEMS = 5000
+MAX_RECORDS_PER_PERSON = 10_000
+MAX_VALUE_CHARS = 2000
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def check_uuid(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _UUID_RE.match(value):
+        raise LocalProtocolError(f"{what} must be a lowercase uuid")
+    return value
+
+
+def columns_for(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """The person columns that a set of granted field groups covers."""
+    return tuple(c for group in fields if group in FIELD_COLUMNS for c in FIELD_COLUMNS[group])
+
+
+def check_fields(fields: object) -> tuple[str, ...]:
+    if not isinstance(fields, tuple) or not fields:
+        raise LocalProtocolError("fields must be a non-empty tuple")
+    for name in fields:
+        if name not in FIELD_GROUPS:
+            raise LocalProtocolError(f"unknown field group {name!r}")
+    if list(fields) != sorted(set(fields), key=FIELD_GROUPS.index):
+        raise LocalProtocolError("fields must be unique and in canonical order")
+    return fields
+
+
+def canonical_fields(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(set(names), key=FIELD_GROUPS.index))
+
+
+def _optional_text(value: object, what: str) -> None:
+    if value is not None:
+        f.check_str(value, what, max_len=MAX_VALUE_CHARS)
+
+
+def _check_record(record: object, keys: frozenset[str], what: str) -> None:
+    if not isinstance(record, dict) or set(record) != keys:
+        raise LocalProtocolError(f"{what} must have exactly {sorted(keys)}")
+    check_uuid(record["uuid"], f"{what} uuid")
+    f.check_str(record["at"], f"{what} at", min_len=1, max_len=40)
+    for key in keys - {"uuid", "at", "amount_cents"}:
+        _optional_text(record[key], f"{what} {key}")
+    if "amount_cents" in keys:
+        f.check_int(record["amount_cents"], "amount_cents", minimum=1)
+        f.check_str(record["currency"], "currency", min_len=3, max_len=3)
+    if "method" in keys:
+        f.check_str(record["method"], "method", min_len=1, max_len=20)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One person's change in a batch.
+
+    ``fields`` holds the granted person columns (upsert only). ``contacts`` and
+    ``donations`` are the person's complete current lists, or None when the
+    share does not grant them.
+    """
+
+    op: str
+    uuid: str
+    version: int
+    fields: dict[str, str | None] | None = None
+    contacts: tuple[dict[str, object], ...] | None = None
+    donations: tuple[dict[str, object], ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.op not in OPS:
+            raise LocalProtocolError(f"unknown op {self.op!r}")
+        check_uuid(self.uuid, "uuid")
+        f.check_int(self.version, "version", minimum=1)
+        if self.op != "upsert":
+            if (self.fields, self.contacts, self.donations) != (None, None, None):
+                raise LocalProtocolError(f"{self.op} carries no data")
+            return
+        if not isinstance(self.fields, dict):
+            raise LocalProtocolError("upsert needs fields")
+        for key, value in self.fields.items():
+            if key not in PERSON_COLUMNS:
+                raise LocalProtocolError(f"unknown person field {key!r}")
+            _optional_text(value, key)
+        for records, keys, what in ((self.contacts, CONTACT_KEYS, "contact"),
+                                    (self.donations, DONATION_KEYS, "donation")):
+            if records is None:
+                continue
+            if not isinstance(records, tuple) or len(records) > MAX_RECORDS_PER_PERSON:
+                raise LocalProtocolError(f"{what}s must be a tuple of records")
+            for record in records:
+                _check_record(record, keys, what)
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {"op": self.op, "uuid": self.uuid, "version": self.version}
+        if self.op == "upsert":
+            data["fields"] = dict(self.fields or {})
+            data["contacts"] = None if self.contacts is None else list(self.contacts)
+            data["donations"] = None if self.donations is None else list(self.donations)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object) -> Item:
+        if not isinstance(data, dict) or data.get("op") not in OPS:
+            raise MalformedMessage("item must be an object with op upsert, withdraw or erase")
+        if data["op"] != "upsert":
+            obj = f.require_object(data, frozenset({"op", "uuid", "version"}), "item")
+            return f.build(lambda: cls(op=f.get_str(obj, "op"), uuid=f.get_str(obj, "uuid"),
+                                       version=f.get_int(obj, "version")))
+        obj = f.require_object(
+            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations"}), "item")
+        contacts, donations = obj["contacts"], obj["donations"]
+        return f.build(lambda: cls(
+            op="upsert", uuid=f.get_str(obj, "uuid"), version=f.get_int(obj, "version"),
+            fields=f.get_object(obj, "fields"),  # type: ignore[arg-type]
+            contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
+            donations=None if donations is None else tuple(f.get_list(obj, "donations")),  # type: ignore[arg-type]
+        ))
+
+
+@dataclass(frozen=True)
+class _ShareMessage(Message):
+    """Messages that only name a share."""
+
+    share: str
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share"}), f"{cls.TYPE} body")
+        return f.build(lambda: cls(share=f.get_str(obj, "share")))
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareDecline(_ShareMessage):
+    """Subscriber -> granter: no, thank you."""
+
+    TYPE: ClassVar[str] = "share.decline"
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareRevoke(_ShareMessage):
+    """Granter -> subscriber: the share has ended."""
+
+    TYPE: ClassVar[str] = "share.revoke"
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareLeave(_ShareMessage):
+    """Subscriber -> granter: stop sending."""
+
+    TYPE: ClassVar[str] = "share.leave"
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareResync(_ShareMessage):
+    """Subscriber -> granter: send everything again."""
+
+    TYPE: ClassVar[str] = "share.resync"
+
+
+@register_message
+@dataclass(frozen=True)
+class SharePull(_ShareMessage):
+    """Subscriber -> granter, at /federation/v1/outbox: what is waiting for me?"""
+
+    TYPE: ClassVar[str] = "share.pull"
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareOffer(Message):
+    """Granter -> subscriber: the terms of a share."""
+
+    TYPE: ClassVar[str] = "share.offer"
+    share: str
+    tag: str
+    fields: tuple[str, ...]
+    on_revoke: str
+    note: str
+    epoch: str
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        f.check_text(self.tag, "tag", max_len=100)
+        check_fields(self.fields)
+        if self.on_revoke not in ON_REVOKE:
+            raise LocalProtocolError("on_revoke must be purge or keep")
+        f.check_str(self.note, "note", max_len=MAX_VALUE_CHARS)
+        f.check_b64(self.epoch, ID_BYTES, "epoch")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "tag": self.tag, "fields": list(self.fields),
+                "on_revoke": self.on_revoke, "note": self.note, "epoch": self.epoch}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        keys = frozenset({"share", "tag", "fields", "on_revoke", "note", "epoch"})
+        obj = f.require_object(body, keys, "share.offer body")
+        return f.build(lambda: cls(
+            share=f.get_str(obj, "share"), tag=f.get_str(obj, "tag"),
+            fields=tuple(f.get_list(obj, "fields")),  # type: ignore[arg-type]
+            on_revoke=f.get_str(obj, "on_revoke"), note=f.get_str(obj, "note"),
+            epoch=f.get_str(obj, "epoch")))
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareAccept(Message):
+    """Subscriber -> granter: yes. ``pull`` says the subscriber cannot be reached."""
+
+    TYPE: ClassVar[str] = "share.accept"
+    share: str
+    pull: bool
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        if not isinstance(self.pull, bool):
+            raise LocalProtocolError("pull must be a boolean")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "pull": self.pull}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share", "pull"}), "share.accept body")
+        return f.build(lambda: cls(share=f.get_str(obj, "share"), pull=obj["pull"]))  # type: ignore[arg-type]
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareBatch(Message):
+    """Granter -> subscriber: changed people of one share."""
+
+    TYPE: ClassVar[str] = "share.batch"
+    share: str
+    epoch: str
+    seq: int
+    items: tuple[Item, ...]
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        f.check_b64(self.epoch, ID_BYTES, "epoch")
+        f.check_int(self.seq, "seq")
+        if not isinstance(self.items, tuple) or len(self.items) > MAX_ITEMS:
+            raise LocalProtocolError(f"items must be a tuple of at most {MAX_ITEMS}")
+        if not all(isinstance(item, Item) for item in self.items):
+            raise LocalProtocolError("items must be Item values")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "epoch": self.epoch, "seq": self.seq,
+                "items": [item.to_dict() for item in self.items]}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share", "epoch", "seq", "items"}),
+                               "share.batch body")
+        raw_items = f.get_list(obj, "items")
+        if len(raw_items) > MAX_ITEMS:
+            raise MalformedMessage(f"a batch holds at most {MAX_ITEMS} items")
+        items = tuple(Item.from_dict(item) for item in raw_items)
+        return f.build(lambda: cls(share=f.get_str(obj, "share"), epoch=f.get_str(obj, "epoch"),
+                                   seq=f.get_int(obj, "seq"), items=items))
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareBatchAck(Message):
+    """Subscriber -> granter, after applying a pulled batch."""
+
+    TYPE: ClassVar[str] = "share.ack"
+    share: str
+    epoch: str
+    seq: int
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        f.check_b64(self.epoch, ID_BYTES, "epoch")
+        f.check_int(self.seq, "seq")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "epoch": self.epoch, "seq": self.seq}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share", "epoch", "seq"}), "share.ack body")
+        return f.build(lambda: cls(share=f.get_str(obj, "share"), epoch=f.get_str(obj, "epoch"),
+                                   seq=f.get_int(obj, "seq")))

@@ -1,0 +1,244 @@
+"""Pairing two real nodes by invite: end to end, through the CLI, and every refusal."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from click.testing import CliRunner, Result
+from federation_helpers import (
+    FakeClock,
+    RunningNode,
+    StartNode,
+    assert_unchanged,
+    expect_refusal,
+    join_with,
+    pair,
+    pair_request,
+)
+
+from cli.main import cli
+from node.client import PeerRefused
+from node.errors import InvalidInput
+from node.keystore import generate_keys
+from node.pairing import FAILURE_WINDOW_SECONDS, MAX_FAILURES, PAIR_PATH, create_invite
+from node.peers import list_peers, show_peer
+from protocol import fingerprint
+
+
+def tagshare(home: Path, *args: str) -> Result:
+    """`tagshare ARGS --home HOME`, in-process; must succeed."""
+    result = CliRunner().invoke(cli, [*args, "--home", str(home)], catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"tagshare {' '.join(args)} raised {result.exception!r}\n{result.output}")
+    assert result.exit_code == 0, f"tagshare {' '.join(args)}:\n{result.output}"
+    return result
+
+
+def assert_knows(node: RunningNode, other: RunningNode) -> None:
+    [peer] = list_peers(node.node)
+    assert peer["node_id"] == other.node_id
+    assert peer["name"] == other.name
+    assert peer["url"] == other.url
+    assert peer["status"] == "active"
+    assert peer["fingerprint"] == other.node.fingerprint
+    [row] = node.rows("peers")
+    assert row["box_key"] == other.keys.box_public_b64
+    document = show_peer(node.node, other.node_id)["document"]
+    assert document["box_key"] == other.keys.box_public_b64
+    assert document["url"] == other.url
+
+
+async def test_pairing_end_to_end(alice: RunningNode, bob: RunningNode) -> None:
+    info = await pair(alice, bob, alias="bobs-friends")
+    assert info["node_id"] == alice.node_id and info["alias"] == "bobs-friends"
+    assert_knows(alice, bob)
+    assert_knows(bob, alice)
+    [invite] = alice.rows("invites")
+    assert invite["used_by"] == bob.node_id and invite["used_at"]
+    assert [row["action"] for row in alice.rows("audit")][-1] == "peer.add"
+    assert [row["action"] for row in bob.rows("audit")][-1] == "peer.add"
+
+
+async def test_pairing_through_the_cli(alice: RunningNode, bob: RunningNode) -> None:
+    token = json.loads(tagshare(alice.home, "invite", "--json", "--expires", "1h").stdout)
+    assert token["url"] == alice.url and token["node_id"] == alice.node_id
+    # `peer add` runs its own event loop, so it runs off this one while the servers answer.
+    added = await asyncio.to_thread(tagshare, bob.home, "peer", "add", token["token"],
+                                    "--name", "alice")
+    assert "paired with 'Alice Org'" in added.stdout
+    assert f"fingerprint: {alice.node.fingerprint}" in added.stdout
+
+    assert_knows(alice, bob)
+    assert_knows(bob, alice)
+    [on_bob] = json.loads(tagshare(bob.home, "peer", "list", "--json").stdout)
+    assert (on_bob["node_id"], on_bob["alias"], on_bob["url"]) == (alice.node_id, "alice",
+                                                                   alice.url)
+    [on_alice] = json.loads(tagshare(alice.home, "peer", "list", "--json").stdout)
+    assert (on_alice["node_id"], on_alice["name"]) == (bob.node_id, "Bob Org")
+
+    # Operators compare fingerprints by voice: `peer show` here, `id` there.
+    for here, there, ref in ((alice, bob, "Bob Org"), (bob, alice, "alice")):
+        identity = json.loads(tagshare(there.home, "id", "--json").stdout)
+        shown = tagshare(here.home, "peer", "show", ref).stdout
+        assert identity["fingerprint"] == fingerprint(there.node_id)
+        assert identity["fingerprint"] in shown
+        assert json.loads(tagshare(here.home, "peer", "show", ref, "--json").stdout)[
+            "fingerprint"] == identity["fingerprint"]
+
+
+async def test_pairing_against_a_dead_inviter_fails_cleanly(
+        start_node: StartNode, bob: RunningNode) -> None:
+    gone = await start_node("Gone Org")
+    token = create_invite(gone.node, timedelta(hours=1), gone.clock())
+    await gone.runner.cleanup()
+    before = bob.snapshot()
+    result = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["peer", "add", token.encode(), "--home", str(bob.home)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot reach")
+    assert_unchanged(before, bob.snapshot())
+
+
+async def test_reused_invite_is_refused(start_node: StartNode, alice: RunningNode,
+                                        bob: RunningNode) -> None:
+    carol = await start_node("Carol Org")
+    token = create_invite(alice.node, timedelta(hours=1), alice.clock()).encode()
+    await join_with(bob, token)
+    before = [alice.snapshot(), carol.snapshot()]
+    with pytest.raises(PeerRefused) as refused:
+        await join_with(carol, token)
+    assert (refused.value.status, refused.value.code) == (403, "bad_invite")
+    assert_unchanged(before[0], alice.snapshot(), grown={"pairing_failures": 1})
+    assert_unchanged(before[1], carol.snapshot())
+    [peer] = list_peers(alice.node)
+    assert peer["node_id"] == bob.node_id
+
+
+async def test_reused_invite_is_refused_over_http(
+        http: aiohttp.ClientSession, start_node: StartNode, alice: RunningNode,
+        bob: RunningNode, clock: FakeClock) -> None:
+    carol = await start_node("Carol Org")
+    token = create_invite(alice.node, timedelta(hours=1), clock())
+    await join_with(bob, token.encode())
+    await expect_refusal(http, alice, PAIR_PATH, pair_request(carol, token, created=clock()),
+                         status=403, code="bad_invite", nodes=[alice, bob, carol],
+                         grown={"pairing_failures": 1})
+
+
+async def test_expired_invite_is_refused_by_the_inviter(
+        http: aiohttp.ClientSession, alice: RunningNode, bob: RunningNode,
+        clock: FakeClock) -> None:
+    token = create_invite(alice.node, timedelta(minutes=30), clock())
+    clock.advance(31 * 60)
+    await expect_refusal(http, alice, PAIR_PATH, pair_request(bob, token, created=clock()),
+                         status=403, code="bad_invite", nodes=[alice, bob],
+                         grown={"pairing_failures": 1})
+    [invite] = alice.rows("invites")
+    assert invite["used_at"] is None
+
+
+async def test_expired_invite_is_refused_by_the_joiner_before_any_request(
+        alice: RunningNode, bob: RunningNode, clock: FakeClock) -> None:
+    token = create_invite(alice.node, timedelta(minutes=30), clock())
+    clock.advance(31 * 60)
+    before = [alice.snapshot(), bob.snapshot()]
+    with pytest.raises(InvalidInput, match="expired"):
+        await join_with(bob, token.encode())
+    assert_unchanged(before[0], alice.snapshot())
+    assert_unchanged(before[1], bob.snapshot())
+
+
+async def test_wrong_secret_is_refused(http: aiohttp.ClientSession, alice: RunningNode,
+                                       bob: RunningNode, clock: FakeClock) -> None:
+    token = create_invite(alice.node, timedelta(hours=1), clock())
+    body = pair_request(bob, token, created=clock(), secret=os.urandom(16))
+    await expect_refusal(http, alice, PAIR_PATH, body, status=403, code="bad_invite",
+                         nodes=[alice, bob], grown={"pairing_failures": 1})
+    # The invite is still good for the right secret.
+    await join_with(bob, token.encode())
+    assert_knows(alice, bob)
+
+
+async def test_unknown_invite_is_refused(http: aiohttp.ClientSession, alice: RunningNode,
+                                         bob: RunningNode, clock: FakeClock) -> None:
+    token = create_invite(alice.node, timedelta(hours=1), clock())
+    other = create_invite(bob.node, timedelta(hours=1), clock())
+    forged = dataclasses.replace(token, invite_id=other.invite_id)
+    await expect_refusal(http, alice, PAIR_PATH, pair_request(bob, forged, created=clock()),
+                         status=403, code="bad_invite", nodes=[alice, bob],
+                         grown={"pairing_failures": 1})
+
+
+async def test_many_wrong_secrets_are_rate_limited(
+        http: aiohttp.ClientSession, alice: RunningNode, bob: RunningNode,
+        clock: FakeClock) -> None:
+    token = create_invite(alice.node, timedelta(hours=1), clock())
+    stranger = generate_keys()
+    for _ in range(MAX_FAILURES):
+        body = pair_request(stranger, token, created=clock(), secret=os.urandom(16))
+        await expect_refusal(http, alice, PAIR_PATH, body, status=403, code="bad_invite",
+                             nodes=[alice], grown={"pairing_failures": 1})
+    body = pair_request(stranger, token, created=clock(), secret=os.urandom(16))
+    await expect_refusal(http, alice, PAIR_PATH, body, status=429, code="rate_limited",
+                         nodes=[alice, bob])
+    # While limited, even the right secret is refused, and the invite stays unused.
+    await expect_refusal(http, alice, PAIR_PATH, pair_request(bob, token, created=clock()),
+                         status=429, code="rate_limited", nodes=[alice, bob])
+    with pytest.raises(PeerRefused) as refused:
+        await join_with(bob, token.encode())
+    assert (refused.value.status, refused.value.code) == (429, "rate_limited")
+    assert list_peers(alice.node) == [] and list_peers(bob.node) == []
+
+    # Once the failures fall out of the window, the invite works.
+    clock.advance(FAILURE_WINDOW_SECONDS + 1)
+    await join_with(bob, token.encode())
+    assert_knows(alice, bob)
+    assert_knows(bob, alice)
+
+
+@pytest.mark.parametrize("offset", [-600, 600], ids=lambda s: f"{s:+d}s")
+async def test_stale_pair_request_is_refused(
+        http: aiohttp.ClientSession, alice: RunningNode, bob: RunningNode,
+        clock: FakeClock, offset: int) -> None:
+    token = create_invite(alice.node, timedelta(hours=1), clock())
+    body = pair_request(bob, token, created=clock() + offset)
+    await expect_refusal(http, alice, PAIR_PATH, body, status=401, code="stale_message",
+                         nodes=[alice, bob])
+
+
+async def test_pair_request_with_a_forged_signature_is_refused(
+        http: aiohttp.ClientSession, alice: RunningNode, bob: RunningNode,
+        clock: FakeClock) -> None:
+    token = create_invite(alice.node, timedelta(hours=1), clock())
+    data = json.loads(pair_request(bob, token, created=clock()))
+    signature = data["envelope"]["signature"]
+    middle = len(signature) // 2
+    data["envelope"]["signature"] = (signature[:middle] + ("B" if signature[middle] == "A"
+                                                           else "A") + signature[middle + 1:])
+    await expect_refusal(http, alice, PAIR_PATH, json.dumps(data).encode(), status=401,
+                         code="bad_signature", nodes=[alice, bob])
+
+
+@pytest.mark.parametrize("body", [b"garbage", b"{", b"[" * 100_000, b"{}"],
+                         ids=["garbage", "truncated", "nested", "wrong-shape"])
+async def test_malformed_pair_request_is_refused(
+        http: aiohttp.ClientSession, alice: RunningNode, body: bytes) -> None:
+    await expect_refusal(http, alice, PAIR_PATH, body, status=400, code="malformed",
+                         nodes=[alice])
+
+
+async def test_pair_request_for_another_node_is_refused(
+        http: aiohttp.ClientSession, alice: RunningNode, bob: RunningNode,
+        clock: FakeClock) -> None:
+    token = create_invite(bob.node, timedelta(hours=1), clock())
+    body = pair_request(generate_keys(), token, created=clock())
+    await expect_refusal(http, alice, PAIR_PATH, body, status=421, code="wrong_recipient",
+                         nodes=[alice, bob])

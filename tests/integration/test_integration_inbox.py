@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from federation_helpers import (
     FakeClock,
     RunningNode,
@@ -19,8 +21,8 @@ from federation_helpers import (
     sealed,
 )
 
+from cli.main import cli
 from node.keystore import generate_keys
-from node.peers import remove_peer
 from node.server import INBOX_PATH
 from protocol import Ack, Envelope, Ping, open_envelope, parse_envelope, verify_envelope
 
@@ -88,6 +90,8 @@ async def test_replayed_message_is_refused_and_applied_once(
     pytest.param(b"[" * 100_000, id="deeply-nested"),
     pytest.param(b'{"v": 1}', id="wrong-shape"),
     pytest.param(b"[]", id="not-an-object"),
+    pytest.param(b'{"v": 1, "v": 1}', id="duplicate-keys"),
+    pytest.param(b'{"v": 1.0}', id="float"),
 ])
 async def test_malformed_bodies_are_refused(
         http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
@@ -190,7 +194,9 @@ async def test_removed_peer_is_refused(
     alice, bob = paired
     status, _ = await post_inbox(http, alice, sealed(bob.keys, alice, created=clock()).to_bytes())
     assert status == 200
-    remove_peer(alice.node, bob.node_id)
+    # Removed through the CLI, on its own connection, while the server runs.
+    result = CliRunner().invoke(cli, ["peer", "remove", "Bob Org", "--home", str(alice.home)])
+    assert result.exit_code == 0, result.output
     envelope = sealed(bob.keys, alice, created=clock())
     await refused(http, alice, envelope.to_bytes(), status=403, code="unknown_peer",
                   nodes=[alice, bob])
@@ -264,3 +270,47 @@ async def test_many_pings_each_acked_once(
         assert status == 200, body
     assert sorted(row["message_id"] for row in alice.rows("inbox_seen")) == sorted(
         envelope.id for envelope in envelopes)
+
+
+async def test_unsupported_version_is_refused(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    data = sealed(bob.keys, alice, created=clock()).to_dict()
+    data["v"] = 2
+    await refused(http, alice, json.dumps(data).encode(), status=400,
+                  code="unsupported_version", nodes=[alice, bob])
+
+
+async def test_concurrent_copies_of_one_message_are_applied_once(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    raw = sealed(bob.keys, alice, created=clock()).to_bytes()
+    answers = await asyncio.gather(*(post_inbox(http, alice, raw) for _ in range(8)))
+    assert sorted(status for status, _ in answers) == [200] + [409] * 7
+    assert counts(alice.snapshot())["inbox_seen"] == 1
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_connection_is_usable_after_an_oversized_body(
+        start_node: StartNode, clock: FakeClock, chunked: bool) -> None:
+    """The unread rest of a refused body must never be parsed as the next request."""
+    small = await start_node("Small Org", max_body=SMALL_BODY)
+    bob = await start_node("Bob Org")
+    await pair(small, bob)
+    # What follows the limit looks like a request of its own.
+    smuggled = b"POST /federation/v1/inbox HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"
+    payload = b" " * (SMALL_BODY + 1) + smuggled
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield payload
+
+    connector = aiohttp.TCPConnector(limit=1)
+    async with aiohttp.ClientSession(connector=connector) as one_connection:
+        status, _ = await post_inbox(one_connection, small, pieces() if chunked else payload)
+        assert status == 413
+        ping = sealed(bob.keys, small, created=clock())
+        status, body = await post_inbox(one_connection, small, ping.to_bytes())
+        assert status == 200, body
+    assert [row["message_id"] for row in small.rows("inbox_seen")] == [ping.id]

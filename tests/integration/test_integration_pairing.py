@@ -242,3 +242,20 @@ async def test_pair_request_for_another_node_is_refused(
     body = pair_request(generate_keys(), token, created=clock())
     await expect_refusal(http, alice, PAIR_PATH, body, status=421, code="wrong_recipient",
                          nodes=[alice, bob])
+
+
+async def test_two_joiners_racing_for_one_invite(start_node: StartNode, alice: RunningNode,
+                                                 bob: RunningNode) -> None:
+    carol = await start_node("Carol Org")
+    token = create_invite(alice.node, timedelta(hours=1), alice.clock()).encode()
+    outcomes = await asyncio.gather(join_with(bob, token), join_with(carol, token),
+                                    return_exceptions=True)
+    winners = [o for o in outcomes if isinstance(o, dict)]
+    losers = [o for o in outcomes if isinstance(o, PeerRefused)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert (losers[0].status, losers[0].code) == (403, "bad_invite")
+    [peer] = list_peers(alice.node)
+    winner = bob if outcomes[0] is winners[0] else carol
+    loser = carol if winner is bob else bob
+    assert peer["node_id"] == winner.node_id
+    assert list_peers(loser.node) == []

@@ -314,3 +314,64 @@ async def test_connection_is_usable_after_an_oversized_body(
         status, body = await post_inbox(one_connection, small, ping.to_bytes())
         assert status == 200, body
     assert [row["message_id"] for row in small.rows("inbox_seen")] == [ping.id]
+
+
+async def test_pings_flow_both_ways_after_pairing(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock) -> None:
+    alice, bob = paired
+    for sender, receiver in ((bob, alice), (alice, bob)):
+        ping = sealed(sender.keys, receiver, created=clock())
+        status, body = await post_inbox(http, receiver, ping.to_bytes())
+        assert status == 200, body
+        ack = open_envelope(parse_envelope(body), recipient=sender.keys,
+                            sender_box_key=receiver.keys.box_public)
+        assert isinstance(ack, Ack) and ack.message_id == ping.id
+
+
+async def test_forwarded_or_readdressed_envelope_is_refused(
+        http: aiohttp.ClientSession, start_node: StartNode,
+        paired: tuple[RunningNode, RunningNode], clock: FakeClock) -> None:
+    """Bob cannot pass Alice's envelope on to Carol, as it is or re-addressed."""
+    alice, bob = paired
+    carol = await start_node("Carol Org")
+    await pair(carol, alice)
+    await pair(carol, bob)
+    to_bob = sealed(alice.keys, bob, created=clock())
+    await refused(http, carol, to_bob.to_bytes(), status=421, code="wrong_recipient",
+                  nodes=[alice, bob, carol])
+    readdressed = to_bob.to_dict()
+    readdressed["recipient"] = carol.node_id
+    await refused(http, carol, json.dumps(readdressed).encode(), status=401,
+                  code="bad_signature", nodes=[alice, bob, carol])
+
+
+@pytest.mark.parametrize(("faults", "status", "code"), [
+    ({"recipient", "signature"}, 421, "wrong_recipient"),
+    ({"signature", "stranger"}, 401, "bad_signature"),
+    ({"stranger", "stale"}, 403, "unknown_peer"),
+    ({"stale", "replayed"}, 401, "stale_message"),
+    ({"stranger", "box_key"}, 403, "unknown_peer"),
+], ids=lambda value: "+".join(sorted(value)) if isinstance(value, set) else None)
+async def test_checks_run_in_the_protocol_order(
+        http: aiohttp.ClientSession, paired: tuple[RunningNode, RunningNode],
+        clock: FakeClock, faults: set[str], status: int, code: str) -> None:
+    """An envelope with two faults is refused for the one checked first."""
+    alice, bob = paired
+    sender = generate_keys() if "stranger" in faults else bob.keys
+    envelope = sealed(sender, alice, created=clock())
+    if "replayed" in faults:
+        assert (await post_inbox(http, alice, envelope.to_bytes()))[0] == 200
+        if "stale" in faults:
+            clock.advance(601)
+    else:
+        envelope = sealed(
+            sender, alice,
+            created=clock() - 600 if "stale" in faults else clock(),
+            recipient_id=generate_keys().node_id if "recipient" in faults else None,
+            box_key=generate_keys().box_public if "box_key" in faults else None)
+    data = envelope.to_dict()
+    if "signature" in faults:
+        data["signature"] = flip(str(data["signature"]), 10)
+    await refused(http, alice, json.dumps(data).encode(), status=status, code=code,
+                  nodes=[alice, bob])

@@ -259,3 +259,33 @@ async def test_two_joiners_racing_for_one_invite(start_node: StartNode, alice: R
     loser = carol if winner is bob else bob
     assert peer["node_id"] == winner.node_id
     assert list_peers(loser.node) == []
+
+
+def tagshare_fails(home: Path, *args: str) -> str:
+    """`tagshare ARGS --home HOME` must fail with one `Error: ` line and exit 1."""
+    result = CliRunner().invoke(cli, [*args, "--home", str(home)])
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Error: "), result.stderr
+    return last
+
+
+async def test_peer_add_reports_bad_tokens_and_refusals_in_one_line(
+        alice: RunningNode, bob: RunningNode) -> None:
+    before = [alice.snapshot(), bob.snapshot()]
+    # `peer add` runs its own event loop, so every call runs off this one.
+    garbage = await asyncio.to_thread(tagshare_fails, bob.home, "peer", "add", "garbage")
+    assert "invalid invite token" in garbage
+    own = create_invite(bob.node, timedelta(hours=1), bob.clock()).encode()
+    before[1] = bob.snapshot()
+    assert "this very node" in await asyncio.to_thread(tagshare_fails, bob.home, "peer",
+                                                       "add", own)
+    assert_unchanged(before[1], bob.snapshot())
+    assert_unchanged(before[0], alice.snapshot())
+
+    token = create_invite(alice.node, timedelta(hours=1), alice.clock()).encode()
+    await asyncio.to_thread(tagshare, bob.home, "peer", "add", token)
+    line = await asyncio.to_thread(tagshare_fails, bob.home, "peer", "add", token)
+    assert "bad_invite" in line and "403" in line

@@ -21,8 +21,10 @@ from node.service import serve as run_server
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7440, show_default=True, type=click.IntRange(0, 65535),
               help="Port to listen on (0 picks a free one).")
-def serve(host: str, port: int) -> None:
-    """Run the node's federation server until Ctrl-C or SIGTERM."""
+@click.option("--no-listen", is_flag=True,
+              help="Open no port: push to peers and pull from granters (behind NAT).")
+def serve(host: str, port: int, no_listen: bool) -> None:
+    """Run the node's federation server and sync worker until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     node = open_current_node()
@@ -30,7 +32,7 @@ def serve(host: str, port: int) -> None:
     def ready(url: str) -> None:
         click.echo(f"tagshare node {node.config.name!r} listening on {url}", err=True)
 
-    asyncio.run(run_server(node, host, port, on_ready=ready))
+    asyncio.run(run_server(node, host, port, listen=not no_listen, on_ready=ready))
 
 
 @click.command()

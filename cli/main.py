@@ -7,6 +7,7 @@ from cli.context import TagshareGroup, home_option, home_path, open_current_node
 from cli.federation import invite, peer, serve
 from cli.people import people
 from cli.records import contact, donation, tag
+from cli.shares import share, sync
 from node import people as people_ops
 from node.node import init_node
 
@@ -85,6 +86,8 @@ cli.add_command(donation)
 cli.add_command(serve)
 cli.add_command(invite)
 cli.add_command(peer)
+cli.add_command(share)
+cli.add_command(sync)
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ class NodeConfig:
     name: str
     url: str = DEFAULT_URL
     default_country: str = "US"
+    reachable: bool = True
 
     def save(self, home: Path) -> None:
         write_private(home / CONFIG_FILE, json.dumps(asdict(self), indent=2) + "\n")
@@ -52,7 +53,8 @@ class NodeConfig:
     @classmethod
     def load(cls, home: Path) -> "NodeConfig":
         data = json.loads((home / CONFIG_FILE).read_text())
-        known = {key: data[key] for key in ("name", "url", "default_country") if key in data}
+        keys = ("name", "url", "default_country", "reachable")
+        known = {key: data[key] for key in keys if key in data}
         return cls(**known)
 
 

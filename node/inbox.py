@@ -2,12 +2,13 @@
 
     size -> JSON shape -> recipient -> signature -> known peer -> clock
          -> not seen before -> decrypt -> apply + remember id (one transaction)
-         -> signed, encrypted Ack back to the sender
+         -> signed, encrypted answer to the sender
 
 Nothing is read from the database before the signature is verified, nothing
 is decrypted before the sender is known to be a peer, and the message id is
 recorded in the same transaction that applies the message, so a replay can
-never apply twice.
+never apply twice. The same checks guard the outbox (pulls), whose answer is
+the pulled messages instead of an Ack.
 """
 
 import sqlite3
@@ -38,6 +39,8 @@ from protocol import (
 # A handler applies one message from one peer inside the inbox's transaction
 # and returns the Ack's detail.
 Handler = Callable[[Node, sqlite3.Row, Message], dict[str, object]]
+# A puller answers an outbox pull with the message to send back.
+Puller = Callable[[Node, sqlite3.Row], Message]
 
 
 def _ping(_node: Node, _peer: sqlite3.Row, _message: Message) -> dict[str, object]:
@@ -45,13 +48,23 @@ def _ping(_node: Node, _peer: sqlite3.Row, _message: Message) -> dict[str, objec
 
 
 @dataclass
+class Admitted:
+    envelope: Envelope
+    peer: sqlite3.Row
+    message: Message
+    now: int
+
+
+@dataclass
 class Inbox:
     node: Node
     clock: clocks.Clock = clocks.system_clock
     handlers: dict[str, Handler] = field(default_factory=lambda: {Ping.TYPE: _ping})
+    puller: Puller | None = None
+    on_commit: Callable[[], None] = lambda: None
 
-    def receive(self, raw: bytes) -> bytes:
-        """One envelope in, the bytes of the Ack envelope out; RemoteProtocolError if refused."""
+    def admit(self, raw: bytes) -> Admitted:
+        """Run every check; the decrypted message of a peer, or RemoteProtocolError."""
         envelope = parse_envelope(raw)
         check_recipient(envelope, self.node.node_id)
         verify_envelope(envelope)
@@ -64,24 +77,45 @@ class Inbox:
             raise Replayed("this message was received before")
         message = open_envelope(envelope, recipient=self.node.keys,
                                 sender_box_key=b64u_decode(peer["box_key"]))
-        handler = self.handlers.get(message.TYPE)
-        if handler is None:
-            raise MalformedMessage(f"{message.TYPE} is not accepted at the inbox")
-        with db.transaction(self.node.conn) as conn:
-            if not peer_store.remember_message(conn, envelope.sender, envelope.id, now):
-                raise Replayed("this message was received before")
-            detail = handler(self.node, peer, message)
-            peer_store.forget_messages_before(conn, now - 2 * CLOCK_WINDOW_SECONDS - 60)
-        return self._ack(envelope, peer, detail, now).to_bytes()
+        return Admitted(envelope, peer, message, now)
 
-    def _ack(self, envelope: Envelope, peer: sqlite3.Row, detail: dict[str, object],
-             now: int) -> Envelope:
+    def receive(self, raw: bytes) -> bytes:
+        """One envelope in, the bytes of the Ack envelope out."""
+        admitted = self.admit(raw)
+        handler = self.handlers.get(admitted.message.TYPE)
+        if handler is None:
+            raise MalformedMessage(f"{admitted.message.TYPE} is not accepted at the inbox")
+        with db.transaction(self.node.conn):
+            self._remember(admitted)
+            detail = handler(self.node, admitted.peer, admitted.message)
+        self.on_commit()
+        ack = Ack(message_id=admitted.envelope.id, status="ok", detail=detail)
+        return self.reply(admitted, ack).to_bytes()
+
+    def serve_pull(self, raw: bytes) -> bytes:
+        """An outbox pull in, the envelope of what is waiting for that peer out."""
+        admitted = self.admit(raw)
+        if self.puller is None or admitted.message.TYPE != "outbox.pull":
+            raise MalformedMessage("only outbox.pull is accepted at the outbox")
+        with db.transaction(self.node.conn):
+            self._remember(admitted)
+        answer = self.puller(self.node, admitted.peer)
+        return self.reply(admitted, answer).to_bytes()
+
+    def _remember(self, admitted: Admitted) -> None:
+        conn = self.node.conn
+        envelope = admitted.envelope
+        if not peer_store.remember_message(conn, envelope.sender, envelope.id, admitted.now):
+            raise Replayed("this message was received before")
+        peer_store.forget_messages_before(conn, admitted.now - 2 * CLOCK_WINDOW_SECONDS - 60)
+
+    def reply(self, admitted: Admitted, message: Message) -> Envelope:
         return seal(
             sender=self.node.keys,
-            recipient_id=envelope.sender,
-            recipient_box_key=b64u_decode(peer["box_key"]),
-            message=Ack(message_id=envelope.id, status="ok", detail=detail),
+            recipient_id=admitted.envelope.sender,
+            recipient_box_key=b64u_decode(admitted.peer["box_key"]),
+            message=message,
             message_id=clocks.random_bytes(16),
             nonce=clocks.random_bytes(24),
-            created=now,
+            created=admitted.now,
         )

@@ -70,6 +70,7 @@ def init_node(home: Path, *, name: str, url: str | None = None) -> Node:
     config = homes.NodeConfig(
         name=homes.validate_name(name),
         url=homes.validate_url(url) if url else homes.DEFAULT_URL,
+        reachable=url is not None,
     )
     homes.prepare_new_home(home)
     keys = generate_keys()

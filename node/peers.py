@@ -47,7 +47,7 @@ def resolve_peer(conn: sqlite3.Connection, ref: str, *, include_removed: bool = 
     ):
         found = [r["node_id"] for r in rows if predicate(r)]
         if len(found) == 1:
-            return found[0]
+            return str(found[0])
         if len(found) > 1:
             raise Ambiguous(f"{ref!r} matches {len(found)} peers: give more of the node id")
     raise NotFound(f"no peer {ref!r}: see `tagshare peer list`")

@@ -16,37 +16,50 @@ from typing import TypeVar
 from aiohttp import web
 
 from node import clock as clocks
+from node.client import FederationClient
+from node.courier import INBOX_PATH, OUTBOX_PATH, Courier
+from node.handlers import HANDLERS
 from node.identity import node_document
 from node.inbox import Inbox
 from node.node import Node
+from node.outgoing import pull_answer
 from node.pairing import PAIR_PATH, accept_pair_request
 from node.refusals import http_status
+from node.sync import SyncWorker
 from protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
 
 log = logging.getLogger("tagshare.server")
 
 NODE = web.AppKey("node", Node)
 INBOX = web.AppKey("inbox", Inbox)
-CLOCK = web.AppKey("clock", Callable[[], int])
+CLOCK: web.AppKey[clocks.Clock] = web.AppKey("clock")
 DB_THREAD = web.AppKey("db_thread", ThreadPoolExecutor)
 MAX_BODY = web.AppKey("max_body", int)
+WORKER = web.AppKey("worker", SyncWorker)
 
-INBOX_PATH = "/federation/v1/inbox"
 DOCUMENT_PATH = "/.well-known/tagshare"
 T = TypeVar("T")
 
 
 def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
-               inbox: Inbox | None = None, max_body: int = MAX_MESSAGE_BYTES) -> web.Application:
+               max_body: int = MAX_MESSAGE_BYTES, sync: bool = True, pull: bool = False,
+               client: FederationClient | None = None) -> web.Application:
+    """The node's web application; with `sync`, the sync worker runs beside it."""
     app = web.Application(client_max_size=max_body)
     app[NODE] = node
     app[CLOCK] = clock
-    app[INBOX] = inbox or Inbox(node, clock=clock)
+    app[INBOX] = Inbox(node, clock=clock, handlers=HANDLERS, puller=pull_answer)
     app[MAX_BODY] = max_body
     app[DB_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-db")
     app.cleanup_ctx.append(_db_thread_ctx)
+    if sync:
+        courier = Courier(node, client or FederationClient(), clock)
+        app[WORKER] = SyncWorker(node, courier, executor=app[DB_THREAD], pull=pull)
+        app[INBOX].on_commit = app[WORKER].wake
+        app.cleanup_ctx.append(_worker_ctx)
     app.router.add_get(DOCUMENT_PATH, get_document)
     app.router.add_post(INBOX_PATH, post_inbox)
+    app.router.add_post(OUTBOX_PATH, post_outbox)
     app.router.add_post(PAIR_PATH, post_pair)
     return app
 
@@ -54,6 +67,18 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
 async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     app[DB_THREAD].shutdown(wait=True)
+
+
+async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Background sync as a cleanup context: started with the app, cancelled at shutdown."""
+    worker = app[WORKER]
+    task = asyncio.create_task(worker.run())
+    yield
+    task.cancel()
+    for pending in [task, *worker.tasks]:
+        pending.cancel()
+    await asyncio.gather(task, *worker.tasks, return_exceptions=True)
+    await worker.courier.client.close()
 
 
 async def in_db_thread(app: web.Application, func: Callable[[], T]) -> T:
@@ -74,6 +99,16 @@ async def post_inbox(request: web.Request) -> web.Response:
     except RemoteProtocolError as error:
         return refusal(error)
     return web.Response(body=ack, content_type="application/json")
+
+
+async def post_outbox(request: web.Request) -> web.Response:
+    app = request.app
+    try:
+        raw = await read_limited(request, app[MAX_BODY])
+        answer = await in_db_thread(app, lambda: app[INBOX].serve_pull(raw))
+    except RemoteProtocolError as error:
+        return refusal(error)
+    return web.Response(body=answer, content_type="application/json")
 
 
 async def post_pair(request: web.Request) -> web.Response:

@@ -13,16 +13,24 @@ from node.server import create_app
 log = logging.getLogger("tagshare.serve")
 
 
-async def serve(node: Node, host: str, port: int,
+async def serve(node: Node, host: str, port: int, *, listen: bool = True,
                 on_ready: Callable[[str], None] = lambda url: None) -> None:
-    """Serve until a stop signal, then shut down cleanly."""
-    app = create_app(node)
+    """Serve (and sync) until a stop signal, then shut down cleanly.
+
+    Without `listen` no port is opened: the sync worker pushes to peers and
+    pulls from granters, for a node nobody can reach.
+    """
+    pull = not listen or not node.config.reachable
+    app = create_app(node, pull=pull)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
-    on_ready(f"http://{bound[0]}:{bound[1]}")
+    if listen:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        bound = runner.addresses[0]
+        on_ready(f"http://{bound[0]}:{bound[1]}")
+    else:
+        on_ready("(not listening: pulling from granters)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -4,9 +4,9 @@ How a share moves (granter G, subscriber S):
 
     G: share.offer  ->  S       S answers share.accept or share.decline
     G: share.batch  ->  S       items (upsert / withdraw / erase), acked
-    S: share.pull   ->  G       (subscriber that cannot be reached) G answers
-                                with an envelope carrying share.batch; S then
-                                sends share.ack with the batch's seq
+    S: outbox.pull  ->  G       (a subscriber nobody can reach) G answers with
+                                outbox.items: queued control messages and
+                                batches; S applies them, then sends outbox.ack
     S: share.resync ->  G       G re-sends every person in the share
     G: share.revoke ->  S       or S: share.leave -> G; nothing flows after
 
@@ -23,7 +23,7 @@ from typing import ClassVar, Self
 
 from protocol import _fields as f
 from protocol.errors import LocalProtocolError, MalformedMessage
-from protocol.messages import ID_BYTES, Message, register_message
+from protocol.messages import ID_BYTES, Message, message_from_dict, register_message
 
 FIELD_GROUPS = ("name", "email", "phone", "address", "contacts", "donations")
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -207,14 +207,6 @@ class ShareResync(_ShareMessage):
 
 @register_message
 @dataclass(frozen=True)
-class SharePull(_ShareMessage):
-    """Subscriber -> granter, at /federation/v1/outbox: what is waiting for me?"""
-
-    TYPE: ClassVar[str] = "share.pull"
-
-
-@register_message
-@dataclass(frozen=True)
 class ShareOffer(Message):
     """Granter -> subscriber: the terms of a share."""
 
@@ -311,24 +303,99 @@ class ShareBatch(Message):
 
 @register_message
 @dataclass(frozen=True)
-class ShareBatchAck(Message):
-    """Subscriber -> granter, after applying a pulled batch."""
+class OutboxPull(Message):
+    """Subscriber -> granter, at /federation/v1/outbox: what is waiting for me?"""
 
-    TYPE: ClassVar[str] = "share.ack"
-    share: str
-    epoch: str
-    seq: int
-
-    def __post_init__(self) -> None:
-        check_uuid(self.share, "share")
-        f.check_b64(self.epoch, ID_BYTES, "epoch")
-        f.check_int(self.seq, "seq")
+    TYPE: ClassVar[str] = "outbox.pull"
 
     def to_dict(self) -> dict[str, object]:
-        return {"share": self.share, "epoch": self.epoch, "seq": self.seq}
+        return {}
 
     @classmethod
     def from_dict(cls, body: object) -> Self:
-        obj = f.require_object(body, frozenset({"share", "epoch", "seq"}), "share.ack body")
-        return f.build(lambda: cls(share=f.get_str(obj, "share"), epoch=f.get_str(obj, "epoch"),
-                                   seq=f.get_int(obj, "seq")))
+        f.require_object(body, frozenset(), "outbox.pull body")
+        return cls()
+
+
+PULLABLE = ("share.offer", "share.revoke", "share.batch")
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One message handed out by a pull; ``ref`` names a queued control message (0: a batch)."""
+
+    ref: int
+    message: Message
+
+    def __post_init__(self) -> None:
+        f.check_int(self.ref, "ref")
+        if self.message.TYPE not in PULLABLE:
+            raise LocalProtocolError(f"{self.message.TYPE} cannot be pulled")
+
+
+@register_message
+@dataclass(frozen=True)
+class OutboxItems(Message):
+    """Granter -> subscriber, the answer to a pull."""
+
+    TYPE: ClassVar[str] = "outbox.items"
+    entries: tuple[OutboxEntry, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.entries, tuple) or len(self.entries) > 1000:
+            raise LocalProtocolError("entries must be a tuple of at most 1000")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"entries": [{"ref": e.ref, "type": e.message.TYPE, "body": e.message.to_dict()}
+                            for e in self.entries]}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"entries"}), "outbox.items body")
+        raw = f.get_list(obj, "entries")
+        if len(raw) > 1000:
+            raise MalformedMessage("too many entries")
+        entries = []
+        for item in raw:
+            entry = f.require_object(item, frozenset({"ref", "type", "body"}), "entry")
+            kind = f.get_str(entry, "type")
+            if kind not in PULLABLE:
+                raise MalformedMessage(f"{kind} cannot be pulled")
+            ref = f.get_int(entry, "ref")
+            if ref < 0:
+                raise MalformedMessage("ref must not be negative")
+            entries.append(OutboxEntry(ref=ref, message=message_from_dict(kind, entry["body"])))
+        return cls(entries=tuple(entries))
+
+
+@register_message
+@dataclass(frozen=True)
+class OutboxAck(Message):
+    """Subscriber -> granter (inbox): pulled control messages and batches applied."""
+
+    TYPE: ClassVar[str] = "outbox.ack"
+    refs: tuple[int, ...]
+    batches: tuple[tuple[str, int], ...]
+
+    def __post_init__(self) -> None:
+        for ref in self.refs:
+            f.check_int(ref, "ref", minimum=1)
+        for share, seq in self.batches:
+            check_uuid(share, "share")
+            f.check_int(seq, "seq", minimum=1)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"refs": list(self.refs),
+                "batches": [{"share": share, "seq": seq} for share, seq in self.batches]}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"refs", "batches"}), "outbox.ack body")
+        refs = f.get_list(obj, "refs")
+        batches = []
+        for item in f.get_list(obj, "batches"):
+            entry = f.require_object(item, frozenset({"share", "seq"}), "batch ack")
+            batches.append((f.get_str(entry, "share"), f.get_int(entry, "seq")))
+        if not all(isinstance(r, int) and not isinstance(r, bool) for r in refs):
+            raise MalformedMessage("refs must be integers")
+        return f.build(lambda: cls(refs=tuple(refs), batches=tuple(batches)))  # type: ignore[arg-type]

@@ -1,7 +1,7 @@
 """SQL for people, tags and taggings."""
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 PERSON_FIELDS = (
     "first_name", "last_name", "email", "phone",
@@ -21,7 +21,7 @@ def insert_people(conn: sqlite3.Connection, rows: Iterable[dict[str, object]]) -
 
 
 def update_person(
-    conn: sqlite3.Connection, uuid: str, changes: dict[str, object], updated_at: str
+    conn: sqlite3.Connection, uuid: str, changes: Mapping[str, object], updated_at: str
 ) -> None:
     """Set some fields of a person and bump its version."""
     unknown = set(changes) - set(PERSON_FIELDS)

@@ -190,8 +190,8 @@ def queued_messages(conn: sqlite3.Connection, peer: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM outbox WHERE peer = ? ORDER BY id", (peer,)).fetchall()
 
 
-def drop_message(conn: sqlite3.Connection, message_id: int) -> None:
-    conn.execute("DELETE FROM outbox WHERE id = ?", (message_id,))
+def drop_message(conn: sqlite3.Connection, message_id: int, *, peer: str) -> None:
+    conn.execute("DELETE FROM outbox WHERE id = ? AND peer = ?", (message_id, peer))
 
 
 def peers_with_work(conn: sqlite3.Connection) -> list[str]:
@@ -301,11 +301,12 @@ def drop_received_records(conn: sqlite3.Connection, person: str, origin: str) ->
 
 
 def has_own_records(conn: sqlite3.Connection, person: str) -> bool:
-    """Does the subscriber hold its own contacts or donations on this received person?"""
+    """Does the subscriber hold its own tags, contacts or donations on this received person?"""
     return conn.execute(
         "SELECT 1 FROM contacts WHERE person = ? AND origin IS NULL UNION ALL "
-        "SELECT 1 FROM donations WHERE person = ? AND origin IS NULL LIMIT 1",
-        (person, person),
+        "SELECT 1 FROM donations WHERE person = ? AND origin IS NULL UNION ALL "
+        "SELECT 1 FROM taggings WHERE person = ? LIMIT 1",
+        (person, person, person),
     ).fetchone() is not None
 
 
@@ -315,3 +316,4 @@ def set_link(conn: sqlite3.Connection, person: str, local: str | None) -> None:
 
 def linked_copies(conn: sqlite3.Connection, local: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM people WHERE link = ? ORDER BY uuid", (local,)).fetchall()
+

@@ -1,0 +1,161 @@
+"""`tagshare share ...` and `tagshare sync`: granting tags to peers and keeping them in sync."""
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+
+from cli import output
+from cli.context import home_option, open_current_node
+from node import shares as ops
+from node.client import FederationClient
+from node.courier import Courier
+from node.peers import resolve_peer
+from node.sync import RoundReport, SyncWorker
+
+
+@click.group()
+def share() -> None:
+    """Tag shares: granted to peers (outgoing) and received from them (incoming)."""
+
+
+def _print_share(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        output.print_json(data)
+        return
+    sync = data["sync"]
+    output.print_fields([
+        ("id", data["id"]), ("direction", data["direction"]),
+        ("peer", f"{data['peer_name']} ({data['peer']})"), ("tag", data["tag"]),
+        ("local tag", data["local_tag"]), ("fields", data["fields"]),
+        ("on revoke", data["on_revoke"]), ("note", data["note"]), ("status", data["status"]),
+        ("pending", sync["pending"]), ("last delivery", sync["last_delivery_at"]),
+        ("last error", sync["last_error"]), ("next retry", sync["next_retry"]),
+    ])
+
+
+@share.command("grant")
+@home_option
+@click.option("--tag", required=True, help="Share the people carrying this tag.")
+@click.option("--to", "peer", required=True, help="The peer (alias, name or node id).")
+@click.option("--fields", required=True,
+              help="Comma-separated: name, email, phone, address, contacts, donations, or all.")
+@click.option("--on-revoke", type=click.Choice(["purge", "keep"]), default="purge",
+              show_default=True, help="What the subscriber does with the data when it ends.")
+@click.option("--note", help="A note shown to the subscriber.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def grant(tag: str, peer: str, fields: str, on_revoke: str, note: str | None,
+          as_json: bool) -> None:
+    """Offer PEER the people tagged TAG; prints the share id."""
+    data = ops.grant_share(open_current_node(), tag=tag, peer=peer, fields=fields,
+                           on_revoke=on_revoke, note=note)
+    if as_json:
+        output.print_json(data)
+    else:
+        click.echo(data["id"])
+
+
+@share.command("list")
+@home_option
+@click.option("--incoming", "direction", flag_value="incoming", help="Only received shares.")
+@click.option("--outgoing", "direction", flag_value="outgoing", help="Only granted shares.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_(direction: str | None, as_json: bool) -> None:
+    """List shares in both directions with their sync state."""
+    rows = ops.list_shares(open_current_node(), direction)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["id", "direction", "peer", "tag", "fields", "status", "pending", "last error"],
+        [[r["id"], r["direction"], r["peer_name"], r["local_tag"], ",".join(r["fields"]),
+          r["status"], r["sync"]["pending"], r["sync"]["last_error"]] for r in rows])
+
+
+@share.command("show")
+@home_option
+@click.argument("share_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def show(share_id: str, as_json: bool) -> None:
+    """Show one share (ID or a unique prefix of it)."""
+    _print_share(ops.show_share(open_current_node(), share_id), as_json)
+
+
+@share.command("accept")
+@home_option
+@click.argument("share_id", metavar="ID")
+@click.option("--as-tag", help="Local tag for received people (default PEERSLUG:TAG).")
+def accept(share_id: str, as_tag: str | None) -> None:
+    """Accept an offered share: its people start arriving."""
+    data = ops.accept_share(open_current_node(), share_id, as_tag)
+    click.echo(f"accepted {data['id']}: people arrive tagged {data['local_tag']!r}")
+
+
+@share.command("decline")
+@home_option
+@click.argument("share_id", metavar="ID")
+def decline(share_id: str) -> None:
+    """Decline an offered share."""
+    data = ops.decline_share(open_current_node(), share_id)
+    click.echo(f"declined {data['id']}")
+
+
+@share.command("revoke")
+@home_option
+@click.argument("share_id", metavar="ID")
+def revoke(share_id: str) -> None:
+    """Stop a share you granted, at once; the subscriber is told."""
+    data = ops.revoke_share(open_current_node(), share_id)
+    click.echo(f"revoked {data['id']}: nothing more will be sent")
+
+
+@share.command("leave")
+@home_option
+@click.argument("share_id", metavar="ID")
+def leave(share_id: str) -> None:
+    """Stop receiving a share; the granter is told."""
+    data = ops.leave_share(open_current_node(), share_id)
+    click.echo(f"left {data['id']}")
+
+
+@share.command("resync")
+@home_option
+@click.argument("share_id", metavar="ID")
+def resync(share_id: str) -> None:
+    """Ask the granter to send the whole share again."""
+    data = ops.resync_share(open_current_node(), share_id)
+    click.echo(f"asked {data['peer_name']} to resend {data['id']}")
+
+
+@click.command()
+@home_option
+@click.option("--peer", "peer_ref", help="Only this peer.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sync(peer_ref: str | None, as_json: bool) -> None:
+    """Deliver everything pending (and pull from granters) once, then exit; for cron."""
+    node = open_current_node()
+    only = resolve_peer(node.conn, peer_ref) if peer_ref else None
+
+    async def run() -> RoundReport:
+        client = FederationClient()
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            worker = SyncWorker(node, Courier(node, client), executor=executor, pull=True)
+            try:
+                return await worker.run_once(only)
+            finally:
+                await client.close()
+
+    report = asyncio.run(run())
+    if as_json:
+        output.print_json({"delivered": report.delivered, "pulled": report.pulled,
+                           "errors": report.errors})
+    else:
+        for peer_id, count in report.delivered.items():
+            click.echo(f"{peer_id[:12]}: delivered {count}")
+        for peer_id, count in report.pulled.items():
+            click.echo(f"{peer_id[:12]}: pulled {count}")
+        for peer_id, error in report.errors.items():
+            click.echo(f"{peer_id[:12]}: {error}", err=True)
+    if report.errors:
+        raise SystemExit(1)

@@ -1,0 +1,74 @@
+"""Sending one message to a peer and checking its signed answer.
+
+Every answer is verified like any inbound envelope: addressed to us, signed
+by the peer we wrote to, fresh, decryptable with the peer's key, and (for an
+Ack) naming the message we sent. Anything else is a delivery failure, and
+the sender keeps what it owes.
+"""
+
+import sqlite3
+
+from node import clock as clocks
+from node.client import FederationClient
+from node.node import Node
+from protocol import (
+    Ack,
+    BadSignature,
+    MalformedMessage,
+    Message,
+    OutboxItems,
+    OutboxPull,
+    b64u_decode,
+    check_clock,
+    check_recipient,
+    open_envelope,
+    parse_envelope,
+    seal,
+    verify_envelope,
+)
+
+INBOX_PATH = "/federation/v1/inbox"
+OUTBOX_PATH = "/federation/v1/outbox"
+
+
+class Courier:
+    def __init__(self, node: Node, client: FederationClient,
+                 clock: clocks.Clock = clocks.system_clock) -> None:
+        self.node = node
+        self.client = client
+        self.clock = clock
+
+    def _seal(self, peer: sqlite3.Row, message: Message) -> tuple[str, bytes]:
+        envelope = seal(sender=self.node.keys, recipient_id=peer["node_id"],
+                        recipient_box_key=b64u_decode(peer["box_key"]), message=message,
+                        message_id=clocks.random_bytes(16), nonce=clocks.random_bytes(24),
+                        created=self.clock())
+        return envelope.id, envelope.to_bytes()
+
+    async def send(self, peer: sqlite3.Row, message: Message) -> Ack:
+        """Deliver to the peer's inbox; the peer's verified Ack for exactly this message."""
+        message_id, body = self._seal(peer, message)
+        raw = await self.client.post(peer["url"], INBOX_PATH, body)
+        answer = self.open_answer(peer, raw)
+        if not isinstance(answer, Ack) or answer.message_id != message_id:
+            raise MalformedMessage("the answer is not an ack of the message sent")
+        return answer
+
+    async def pull(self, peer: sqlite3.Row) -> OutboxItems:
+        """Ask a granter for what it holds for us."""
+        _, body = self._seal(peer, OutboxPull())
+        raw = await self.client.post(peer["url"], OUTBOX_PATH, body)
+        answer = self.open_answer(peer, raw)
+        if not isinstance(answer, OutboxItems):
+            raise MalformedMessage("the answer to a pull is not outbox.items")
+        return answer
+
+    def open_answer(self, peer: sqlite3.Row, raw: bytes) -> Message:
+        envelope = parse_envelope(raw)
+        check_recipient(envelope, self.node.node_id)
+        verify_envelope(envelope)
+        if envelope.sender != peer["node_id"]:
+            raise BadSignature("the answer was signed by another node")
+        check_clock(envelope, now=self.clock())
+        return open_envelope(envelope, recipient=self.node.keys,
+                             sender_box_key=b64u_decode(peer["box_key"]))

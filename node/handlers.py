@@ -1,0 +1,159 @@
+"""What the inbox does with each share message, by type.
+
+Every handler runs inside the inbox's transaction, after the envelope was
+verified and its sender found to be a peer. A handler first checks that the
+share exists, runs in the direction the message implies, and belongs to the
+sender: a subscriber can never write into its granter's data through a share.
+"""
+
+import json
+import sqlite3
+
+from node import normalize
+from node.inbox import Handler
+from node.node import Node
+from node.outgoing import settle_batch
+from node.received import apply_items, end_subscription
+from node.refusals import Forbidden
+from node.shares import activate_incoming
+from node.storage import shares as store
+from protocol import (
+    Message,
+    OutboxAck,
+    Ping,
+    ShareAccept,
+    ShareBatch,
+    ShareDecline,
+    ShareLeave,
+    ShareOffer,
+    ShareResync,
+    ShareRevoke,
+)
+
+Detail = dict[str, object]
+
+
+def _share_of(conn: sqlite3.Connection, share_id: str, peer: sqlite3.Row,
+              direction: str) -> sqlite3.Row:
+    row = store.get_share(conn, share_id)
+    if row is None or row["peer"] != peer["node_id"] or row["direction"] != direction:
+        raise Forbidden(f"share {share_id} is not a share of yours in that direction")
+    return row
+
+
+def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareOffer)
+    conn = node.conn
+    existing = store.get_share(conn, message.share)
+    if existing is not None:
+        _share_of(conn, message.share, peer, "incoming")
+        return {"share": message.share, "status": existing["status"]}
+    store.insert_share(conn, {
+        "id": message.share, "direction": "incoming", "peer": peer["node_id"],
+        "tag": message.tag, "tag_id": None, "local_tag": None,
+        "fields": json.dumps(list(message.fields)), "on_revoke": message.on_revoke,
+        "note": message.note, "status": "offered", "epoch": message.epoch,
+        "now": normalize.now_iso()})
+    node.audit("share.offered", share=message.share, peer=peer["node_id"], tag=message.tag)
+    if peer["auto_accept"]:
+        row = store.get_share(conn, message.share)
+        assert row is not None
+        activate_incoming(node, conn, row, None)
+    status = store.get_share(conn, message.share)
+    return {"share": message.share, "status": status["status"] if status else "offered"}
+
+
+def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareAccept)
+    conn = node.conn
+    row = _share_of(conn, message.share, peer, "outgoing")
+    if row["status"] == "offered":
+        store.update_share(conn, row["id"], normalize.now_iso(), status="active",
+                           pull=int(message.pull))
+        store.enqueue_tagged(conn, row["id"], row["tag_id"])
+        node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
+    return {"share": row["id"], "status": _status(conn, row["id"])}
+
+
+def on_decline(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareDecline)
+    row = _share_of(node.conn, message.share, peer, "outgoing")
+    if row["status"] == "offered":
+        store.set_share_status(node.conn, row["id"], "declined", normalize.now_iso())
+        node.audit("share.declined", share=row["id"], peer=peer["node_id"])
+    return {"share": row["id"], "status": _status(node.conn, row["id"])}
+
+
+def on_leave(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareLeave)
+    row = _share_of(node.conn, message.share, peer, "outgoing")
+    if row["status"] in ("offered", "active"):
+        store.set_share_status(node.conn, row["id"], "left", normalize.now_iso())
+        store.drop_pending(node.conn, row["id"])
+        node.audit("share.left", share=row["id"], peer=peer["node_id"])
+    return {"share": row["id"], "status": _status(node.conn, row["id"])}
+
+
+def on_resync(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareResync)
+    row = _share_of(node.conn, message.share, peer, "outgoing")
+    queued = 0
+    if row["status"] == "active":
+        queued = store.enqueue_tagged(node.conn, row["id"], row["tag_id"])
+        node.audit("share.resync", share=row["id"], peer=peer["node_id"], people=queued)
+    return {"share": row["id"], "status": row["status"], "queued": queued}
+
+
+def on_revoke(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareRevoke)
+    row = _share_of(node.conn, message.share, peer, "incoming")
+    purged = 0
+    if row["status"] in ("offered", "active"):
+        purged = end_subscription(node, node.conn, row, "revoked")
+        node.audit("share.revoked", share=row["id"], peer=peer["node_id"], purged=purged)
+    return {"share": row["id"], "status": "revoked", "purged": purged}
+
+
+def on_batch(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareBatch)
+    conn = node.conn
+    row = _share_of(conn, message.share, peer, "incoming")
+    if row["status"] != "active":
+        return {"share": row["id"], "seq": message.seq, "applied": 0, "status": row["status"]}
+    applied = apply_items(node, conn, row, message.items)
+    store.update_share(conn, row["id"], normalize.now_iso(), epoch=message.epoch,
+                       seq=max(row["seq"], message.seq), last_delivery_at=normalize.now_iso())
+    return {"share": row["id"], "seq": message.seq, "applied": applied, "status": "active"}
+
+
+def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, OutboxAck)
+    conn = node.conn
+    for ref in message.refs:
+        store.drop_message(conn, ref, peer=peer["node_id"])
+    for share_id, seq in message.batches:
+        _share_of(conn, share_id, peer, "outgoing")
+        settle_batch(conn, share_id, seq, normalize.now_iso())
+    return {"refs": len(message.refs), "batches": len(message.batches)}
+
+
+def _ping(_node: Node, _peer: sqlite3.Row, _message: Message) -> Detail:
+    return {"pong": True}
+
+
+def _status(conn: sqlite3.Connection, share_id: str) -> str:
+    row = store.get_share(conn, share_id)
+    return str(row["status"]) if row is not None else "unknown"
+
+
+HANDLERS: dict[str, Handler] = {
+    Ping.TYPE: _ping,
+    ShareOffer.TYPE: on_offer,
+    ShareAccept.TYPE: on_accept,
+    ShareDecline.TYPE: on_decline,
+    ShareLeave.TYPE: on_leave,
+    ShareResync.TYPE: on_resync,
+    ShareRevoke.TYPE: on_revoke,
+    ShareBatch.TYPE: on_batch,
+    OutboxAck.TYPE: on_outbox_ack,
+}

@@ -1,0 +1,99 @@
+"""The granter's side: turning pending rows into batches, and settling them on ack.
+
+A batch takes up to BATCH_ITEMS ready rows of one active share, marks them
+in flight under the share's next sequence number, and reads each person's
+current state: still tagged -> upsert (granted fields only), no longer
+tagged -> withdraw, gone -> erase. The subscriber's ack for that sequence
+number deletes the rows, unless a newer change replaced them meanwhile
+(the trigger resets `inflight`), so nothing committed is ever dropped.
+"""
+
+import json
+import sqlite3
+from collections import defaultdict
+
+from node.node import Node
+from node.storage import db
+from node.storage import shares as store
+from protocol import Item, OutboxEntry, OutboxItems, ShareBatch, message_from_dict
+from protocol.shares import PULLABLE, columns_for
+
+BATCH_ITEMS = 1000
+
+
+def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBatch | None:
+    """The next batch of an active share, or None if nothing is ready."""
+    with db.transaction(node.conn) as conn:
+        share = store.get_share(conn, share_id)
+        if share is None or share["status"] != "active" or share["direction"] != "outgoing":
+            return None
+        if not store.has_ready(conn, share_id):
+            return None
+        seq = store.next_seq(conn, share_id)
+        rows = store.take_pending(conn, share_id, seq, limit)
+        items = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
+    return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq, items=tuple(items))
+
+
+def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
+               pending: list[tuple[str, int]]) -> list[Item]:
+    granted = tuple(json.loads(share["fields"]))
+    columns = columns_for(granted)
+    uuids = [person for person, _ in pending]
+    people = store.people_by_uuid(conn, uuids)
+    tagged = store.tagged_among(conn, share["tag_id"], uuids)
+    contacts = _grouped(store.own_contacts_of(conn, uuids)) if "contacts" in granted else None
+    donations = _grouped(store.own_donations_of(conn, uuids)) if "donations" in granted else None
+    items: list[Item] = []
+    for person, version in pending:
+        row = people.get(person)
+        if row is None:
+            items.append(Item(op="erase", uuid=person, version=version))
+        elif row["origin"] is not None:
+            continue  # a node passes on only what it originated
+        elif person in tagged:
+            items.append(Item(
+                op="upsert", uuid=person, version=version,
+                fields={column: row[column] for column in columns},
+                contacts=None if contacts is None else tuple(
+                    {k: c[k] for k in ("uuid", "method", "outcome", "note", "at", "by")}
+                    for c in contacts.get(person, [])),
+                donations=None if donations is None else tuple(
+                    {k: d[k] for k in ("uuid", "amount_cents", "currency", "at")}
+                    for d in donations.get(person, [])),
+            ))
+        else:
+            items.append(Item(op="withdraw", uuid=person, version=version))
+    return items
+
+
+def _grouped(rows: list[sqlite3.Row]) -> dict[str, list[sqlite3.Row]]:
+    groups: dict[str, list[sqlite3.Row]] = defaultdict(list)
+    for row in rows:
+        groups[row["person"]].append(row)
+    return groups
+
+
+def settle_batch(conn: sqlite3.Connection, share_id: str, seq: int, at: str) -> int:
+    """The subscriber acknowledged batch `seq` of the share."""
+    settled = store.settle_pending(conn, share_id, seq)
+    store.note_delivery(conn, share_id, at=at, error=None)
+    return settled
+
+
+def pull_answer(node: Node, peer: sqlite3.Row) -> OutboxItems:
+    """What a subscriber that cannot be reached gets when it pulls: queued control
+    messages for it, then at most one batch (it pulls again while batches come)."""
+    conn = node.conn
+    entries = [
+        OutboxEntry(ref=row["id"], message=message_from_dict(row["type"], json.loads(row["body"])))
+        for row in store.queued_messages(conn, peer["node_id"]) if row["type"] in PULLABLE
+    ][:100]
+    for share in store.active_outgoing(conn, peer["node_id"]):
+        with db.transaction(conn):
+            store.release_inflight(conn, share["id"])  # an unacked earlier pull goes again
+        batch = build_batch(node, share["id"])
+        if batch is not None:
+            entries.append(OutboxEntry(ref=0, message=batch))
+            break
+    return OutboxItems(entries=tuple(entries))

@@ -1,0 +1,211 @@
+"""Shares as operators handle them: grant, accept, decline, revoke, leave, resync, list.
+
+Each operation changes the share in one transaction together with the
+control message that tells the other node; the sync worker delivers it
+(pushing, or handing it out when the peer pulls), however long that takes.
+"""
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from node import normalize
+from node.clock import random_bytes
+from node.errors import Ambiguous, InvalidInput, NotFound
+from node.ids import uuid7
+from node.node import Node
+from node.peers import resolve_peer, slug
+from node.received import end_subscription
+from node.storage import db
+from node.storage import peers as peer_store
+from node.storage import people as people_store
+from node.storage import shares as store
+from protocol import (
+    Message,
+    ShareAccept,
+    ShareDecline,
+    ShareLeave,
+    ShareOffer,
+    ShareResync,
+    ShareRevoke,
+    b64u_encode,
+)
+from protocol.shares import FIELD_GROUPS, canonical_fields
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """'name,email' or 'all' -> canonical field groups."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names:
+        raise InvalidInput("--fields needs at least one of: " + ", ".join(FIELD_GROUPS) + ", all")
+    if "all" in names:
+        return FIELD_GROUPS
+    unknown = [n for n in names if n not in FIELD_GROUPS]
+    if unknown:
+        raise InvalidInput(f"unknown field {unknown[0]!r}: use "
+                           + ", ".join(FIELD_GROUPS) + " or all")
+    return canonical_fields(names)
+
+
+def queue(conn: sqlite3.Connection, peer: str, message: Message) -> None:
+    store.queue_message(conn, peer=peer, type=message.TYPE,
+                        body=json.dumps(message.to_dict()), now=normalize.now_iso())
+
+
+def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
+                note: str | None) -> dict[str, Any]:
+    tag_name = normalize.normalize_tag(tag)
+    groups = parse_fields(fields)
+    if on_revoke not in ("purge", "keep"):
+        raise InvalidInput("--on-revoke must be purge or keep")
+    if note is not None and len(note) > 2000:
+        raise InvalidInput("--note is longer than 2000 characters")
+    with db.transaction(node.conn) as conn:
+        peer_id = resolve_peer(conn, peer)
+        share_id = uuid7()
+        epoch = b64u_encode(random_bytes(16))
+        store.insert_share(conn, {
+            "id": share_id, "direction": "outgoing", "peer": peer_id, "tag": tag_name,
+            "tag_id": people_store.tag_id(conn, tag_name, create=True), "local_tag": None,
+            "fields": json.dumps(list(groups)), "on_revoke": on_revoke, "note": note or "",
+            "status": "offered", "epoch": epoch, "now": normalize.now_iso()})
+        queue(conn, peer_id, ShareOffer(share=share_id, tag=tag_name, fields=groups,
+                                        on_revoke=on_revoke, note=note or "", epoch=epoch))
+        node.audit("share.grant", share=share_id, tag=tag_name, peer=peer_id,
+                   fields=list(groups), on_revoke=on_revoke)
+        row = store.get_share(conn, share_id)
+    assert row is not None
+    return share_dict(conn, row)
+
+
+def resolve_share(conn: sqlite3.Connection, ref: str) -> sqlite3.Row:
+    text = ref.strip().lower()
+    if len(text) < 4:
+        raise InvalidInput("give at least 4 characters of the share id")
+    rows = store.find_shares(conn, text)
+    if not rows:
+        raise NotFound(f"no share {ref!r}: see `tagshare share list`")
+    if len(rows) > 1:
+        raise Ambiguous(f"{ref!r} matches {len(rows)} shares: give more of the id")
+    row: sqlite3.Row = rows[0]
+    return row
+
+
+def _require(row: sqlite3.Row, direction: str, statuses: tuple[str, ...], action: str) -> None:
+    if row["direction"] != direction:
+        side = "granted by another node" if direction == "outgoing" else "granted by this node"
+        raise InvalidInput(f"share {row['id']} is {side}: you cannot {action} it from here")
+    if row["status"] not in statuses:
+        raise InvalidInput(f"share {row['id']} is {row['status']}: cannot {action} it")
+
+
+def activate_incoming(node: Node, conn: sqlite3.Connection, row: sqlite3.Row,
+                      as_tag: str | None) -> None:
+    """Accept an offered subscription: choose its local tag and tell the granter."""
+    peer = peer_store.get_peer(conn, row["peer"])
+    peer_slug = slug((peer["alias"] or peer["name"]) if peer else "peer")
+    local_tag = normalize.normalize_tag(as_tag or f"{peer_slug}:{row['tag']}")
+    people_store.tag_id(conn, local_tag, create=True)
+    now = normalize.now_iso()
+    store.update_share(conn, row["id"], now, status="active", local_tag=local_tag)
+    queue(conn, row["peer"], ShareAccept(share=row["id"], pull=not node.config.reachable))
+    node.audit("share.accept", share=row["id"], peer=row["peer"], local_tag=local_tag)
+
+
+def accept_share(node: Node, ref: str, as_tag: str | None) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        row = resolve_share(conn, ref)
+        _require(row, "incoming", ("offered",), "accept")
+        activate_incoming(node, conn, row, as_tag)
+        return _fresh(conn, row["id"])
+
+
+def decline_share(node: Node, ref: str) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        row = resolve_share(conn, ref)
+        _require(row, "incoming", ("offered",), "decline")
+        store.set_share_status(conn, row["id"], "declined", normalize.now_iso())
+        queue(conn, row["peer"], ShareDecline(share=row["id"]))
+        node.audit("share.decline", share=row["id"], peer=row["peer"])
+        return _fresh(conn, row["id"])
+
+
+def revoke_share(node: Node, ref: str) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        row = resolve_share(conn, ref)
+        _require(row, "outgoing", ("offered", "active"), "revoke")
+        store.set_share_status(conn, row["id"], "revoked", normalize.now_iso())
+        store.drop_pending(conn, row["id"])
+        queue(conn, row["peer"], ShareRevoke(share=row["id"]))
+        node.audit("share.revoke", share=row["id"], peer=row["peer"])
+        return _fresh(conn, row["id"])
+
+
+def leave_share(node: Node, ref: str) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        row = resolve_share(conn, ref)
+        _require(row, "incoming", ("offered", "active"), "leave")
+        end_subscription(node, conn, row, "left")
+        queue(conn, row["peer"], ShareLeave(share=row["id"]))
+        node.audit("share.leave", share=row["id"], peer=row["peer"])
+        return _fresh(conn, row["id"])
+
+
+def resync_share(node: Node, ref: str) -> dict[str, Any]:
+    with db.transaction(node.conn) as conn:
+        row = resolve_share(conn, ref)
+        _require(row, "incoming", ("active",), "resync")
+        queue(conn, row["peer"], ShareResync(share=row["id"]))
+        node.audit("share.resync", share=row["id"], peer=row["peer"])
+        return _fresh(conn, row["id"])
+
+
+def _fresh(conn: sqlite3.Connection, share_id: str) -> dict[str, Any]:
+    row = store.get_share(conn, share_id)
+    assert row is not None
+    return share_dict(conn, row)
+
+
+def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+    peer = peer_store.get_peer(conn, row["peer"])
+    delivery = store.delivery_state(conn, row["peer"])
+    outgoing = row["direction"] == "outgoing"
+    return {
+        "id": row["id"],
+        "direction": row["direction"],
+        "peer": row["peer"],
+        "peer_name": (peer["alias"] or peer["name"]) if peer else None,
+        "tag": row["tag"],
+        "local_tag": row["local_tag"] if not outgoing else row["tag"],
+        "fields": json.loads(row["fields"]),
+        "on_revoke": row["on_revoke"],
+        "note": row["note"],
+        "status": row["status"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "sync": {
+            "seq": row["seq"],
+            "epoch": row["epoch"],
+            "pending": store.pending_count(conn, row["id"]) if outgoing else None,
+            "pull": bool(row["pull"]) if outgoing else not None,
+            "last_delivery_at": row["last_delivery_at"],
+            "last_error": row["last_error"] or (delivery["last_error"] if delivery else None),
+            "next_retry": _next_retry(delivery),
+            "parked": bool(delivery["parked"]) if delivery else False,
+        },
+    }
+
+
+def _next_retry(delivery: sqlite3.Row | None) -> str | None:
+    if delivery is None or not delivery["next_attempt"]:
+        return None
+    return normalize.iso(datetime.fromtimestamp(delivery["next_attempt"], UTC))
+
+
+def list_shares(node: Node, direction: str | None = None) -> list[dict[str, Any]]:
+    return [share_dict(node.conn, row) for row in store.list_shares(node.conn, direction)]
+
+
+def show_share(node: Node, ref: str) -> dict[str, Any]:
+    return share_dict(node.conn, resolve_share(node.conn, ref))

@@ -1,0 +1,248 @@
+"""The sync worker: delivers what each peer is owed, and pulls where nobody can push.
+
+How it runs: every WAKE_INTERVAL it asks SQLite whether anything committed
+(`PRAGMA data_version`, which changes when another process, such as the CLI,
+commits); the server wakes it directly after its own commits. Then it asks
+the outbox, through an index, which peers are owed something, and starts one
+delivery per peer that is not backing off. A delivery sends queued control
+messages in order, then batches of every active share; each batch is settled
+only by the peer's signed ack. A failure puts the in-flight rows back and
+backs the peer off exponentially, with jitter, persisted in `delivery`; any
+success resets it. Refusals other than 401/408/429 are parked (retried only
+after the longest delay) and shown in `status`.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+from node import normalize
+from node.client import PeerRefused, PeerUnreachable
+from node.courier import Courier
+from node.errors import NodeError
+from node.handlers import HANDLERS
+from node.node import Node
+from node.outgoing import build_batch, settle_batch
+from node.storage import db
+from node.storage import peers as peer_store
+from node.storage import shares as store
+from protocol import Message, OutboxAck, OutboxItems, ProtocolError, ShareBatch, message_from_dict
+
+log = logging.getLogger("tagshare.sync")
+T = TypeVar("T")
+
+WAKE_INTERVAL = 0.05
+IDLE_ROUND = 1.0
+PULL_INTERVAL = 1.0
+FIRST_RETRY = 2.0
+MAX_RETRY = 3600.0
+RETRYABLE_STATUSES = (401, 408, 429)
+
+
+def backoff_delay(attempts: int, rand: Callable[[], float] = random.random) -> float:
+    """2 s, 4 s, 8 s ... capped at an hour, each +-25% so peers do not retry in step."""
+    base = min(MAX_RETRY, FIRST_RETRY * 2 ** max(attempts - 1, 0))
+    return float(base * (0.75 + rand() / 2))
+
+
+@dataclass
+class RoundReport:
+    delivered: dict[str, int] = field(default_factory=dict)
+    pulled: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+class SyncWorker:
+    def __init__(self, node: Node, courier: Courier, *, executor: ThreadPoolExecutor,
+                 pull: bool, clock: Callable[[], float] = time.time) -> None:
+        self.node = node
+        self.courier = courier
+        self.executor = executor
+        self.pull_mode = pull
+        self.clock = clock
+        self.busy: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._event = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def db(self, func: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, func)
+
+    def wake(self) -> None:
+        """Safe to call from any thread (the server's DB thread calls it after commits)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def run(self) -> None:
+        """Serve forever (cancel to stop)."""
+        self._loop = asyncio.get_running_loop()
+        await self.db(lambda: _in_tx(self.node, store.release_inflight))
+        seen_version = -1
+        last_round = last_pull = 0.0
+        while True:
+            version = await self.db(self._data_version)
+            now = time.monotonic()
+            if version != seen_version or self._event.is_set() or now - last_round > IDLE_ROUND:
+                seen_version, last_round = version, now
+                self._event.clear()
+                await self.start_deliveries()
+            if self.pull_mode and now - last_pull > PULL_INTERVAL:
+                last_pull = now
+                self._spawn("pull", self.pull_all)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), WAKE_INTERVAL)
+
+    def _data_version(self) -> int:
+        return int(self.node.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def _spawn(self, key: str, work: Callable[[], Coroutine[None, None, None]]) -> None:
+        """Run `work` in the background unless the same key is already running."""
+        if key in self.busy:
+            return
+        self.busy.add(key)
+
+        async def runner() -> None:
+            try:
+                await work()
+            finally:
+                self.busy.discard(key)
+                self._event.set()
+
+        task = asyncio.ensure_future(runner())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def start_deliveries(self, report: RoundReport | None = None) -> None:
+        now = self.clock()
+        for peer_id in await self.db(lambda: store.peers_with_work(self.node.conn)):
+            state = await self.db(partial(store.delivery_state, self.node.conn, peer_id))
+            if state is not None and state["next_attempt"] > now:
+                continue
+            self._spawn(peer_id, partial(self.deliver, peer_id, report))
+
+    async def run_once(self, only_peer: str | None = None) -> RoundReport:
+        """`tagshare sync`: deliver everything owed and pull once, ignoring backoff."""
+        report = RoundReport()
+        peers = await self.db(lambda: store.peers_with_work(self.node.conn))
+        await asyncio.gather(*(self.deliver(p, report) for p in peers
+                               if only_peer in (None, p)))
+        await self.pull_all(report, only_peer)
+        return report
+
+    async def deliver(self, peer_id: str, report: RoundReport | None = None) -> None:
+        peer = await self.db(lambda: peer_store.active_peer(self.node.conn, peer_id))
+        if peer is None:
+            return
+        sent = 0
+        try:
+            sent += await self._send_control(peer)
+            for share in await self.db(lambda: store.active_outgoing(self.node.conn, peer_id)):
+                if not share["pull"]:
+                    sent += await self._send_batches(peer, share["id"])
+            await self.db(lambda: _in_tx(self.node, store.record_success, peer_id,
+                                         normalize.now_iso()))
+            if report is not None:
+                report.delivered[peer_id] = sent
+        except (NodeError, ProtocolError) as exc:
+            await self._failed(peer_id, exc)
+            if report is not None:
+                report.errors[peer_id] = str(exc)
+
+    async def _send_control(self, peer: sqlite3.Row) -> int:
+        sent = 0
+        for row in await self.db(lambda: store.queued_messages(self.node.conn, peer["node_id"])):
+            message = message_from_dict(row["type"], json.loads(row["body"]))
+            await self.courier.send(peer, message)
+            await self.db(partial(_in_tx, self.node, store.drop_message, row["id"],
+                                  peer=peer["node_id"]))
+            sent += 1
+        return sent
+
+    async def _send_batches(self, peer: sqlite3.Row, share_id: str) -> int:
+        sent = 0
+        while True:
+            batch = await self.db(lambda: build_batch(self.node, share_id))
+            if batch is None:
+                return sent
+            await self.courier.send(peer, batch)
+            await self.db(partial(_in_tx, self.node, settle_batch, share_id, batch.seq,
+                                  normalize.now_iso()))
+            sent += len(batch.items)
+
+    async def _failed(self, peer_id: str, exc: Exception) -> None:
+        parked = isinstance(exc, PeerRefused) and exc.status not in RETRYABLE_STATUSES
+        unreachable = isinstance(exc, PeerUnreachable)
+        log.info("delivery to %s failed: %s", peer_id[:12], exc)
+
+        def record() -> None:
+            with db.transaction(self.node.conn) as conn:
+                for share in store.active_outgoing(conn, peer_id):
+                    store.release_inflight(conn, share["id"])
+                    store.note_delivery(conn, share["id"], at="", error=str(exc))
+                state = store.delivery_state(conn, peer_id)
+                attempts = (state["attempts"] if state else 0) + 1
+                delay = MAX_RETRY if parked else backoff_delay(attempts)
+                store.record_failure(conn, peer_id, error=str(exc),
+                                     next_attempt=self.clock() + delay,
+                                     parked=parked and not unreachable)
+
+        await self.db(record)
+
+    async def pull_all(self, report: RoundReport | None = None,
+                       only_peer: str | None = None) -> None:
+        granters = await self.db(lambda: [row["node_id"] for row in
+                                          peer_store.list_peers(self.node.conn)])
+        for peer_id in granters:
+            if only_peer in (None, peer_id):
+                await self.pull_from(peer_id, report)
+
+    async def pull_from(self, peer_id: str, report: RoundReport | None = None) -> None:
+        peer = await self.db(lambda: peer_store.active_peer(self.node.conn, peer_id))
+        if peer is None:
+            return
+        total = 0
+        try:
+            for _ in range(10_000):
+                items = await self.courier.pull(peer)
+                if not items.entries:
+                    break
+                ack = await self.db(partial(apply_pulled, self.node, peer, items))
+                await self.courier.send(peer, ack)
+                total += len(items.entries)
+                if not ack.batches:
+                    break
+        except (NodeError, ProtocolError) as exc:
+            log.info("pull from %s failed: %s", peer_id[:12], exc)
+            if report is not None:
+                report.errors[peer_id] = str(exc)
+        if report is not None:
+            report.pulled[peer_id] = total
+
+
+def apply_pulled(node: Node, peer: sqlite3.Row, items: OutboxItems) -> OutboxAck:
+    """Apply pulled messages as if each had come to the inbox, in one transaction."""
+    refs: list[int] = []
+    batches: list[tuple[str, int]] = []
+    with db.transaction(node.conn):
+        for entry in items.entries:
+            message: Message = entry.message
+            HANDLERS[message.TYPE](node, peer, message)
+            if isinstance(message, ShareBatch):
+                batches.append((message.share, message.seq))
+            elif entry.ref:
+                refs.append(entry.ref)
+    return OutboxAck(refs=tuple(refs), batches=tuple(batches))
+
+
+def _in_tx(node: Node, func: Callable[..., object], *args: object, **kwargs: object) -> None:
+    with db.transaction(node.conn) as conn:
+        func(conn, *args, **kwargs)

@@ -110,14 +110,14 @@ async def test_truncated_envelope_is_refused(
 
 
 async def test_oversized_body_with_content_length_is_refused(
-        http: aiohttp.ClientSession, start_node: StartNode, clock: FakeClock) -> None:
+        http: aiohttp.ClientSession, start_node: StartNode) -> None:
     small = await start_node("Small Org", max_body=SMALL_BODY)
     body = b"x" * (SMALL_BODY * 4)
     await refused(http, small, body, status=413, code="too_large", nodes=[small])
 
 
 async def test_oversized_chunked_body_is_refused_while_reading(
-        http: aiohttp.ClientSession, start_node: StartNode, clock: FakeClock) -> None:
+        http: aiohttp.ClientSession, start_node: StartNode) -> None:
     small = await start_node("Small Org", max_body=SMALL_BODY)
 
     async def chunks() -> AsyncIterator[bytes]:

@@ -55,4 +55,5 @@ class TagshareGroup(click.Group):
         except OSError as exc:
             if isinstance(exc, BrokenPipeError):
                 raise
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}") from None
+            where = f": {exc.filename}" if exc.filename else ""
+            raise click.ClickException(f"{exc.strerror or exc}{where}") from None

@@ -54,12 +54,20 @@ def show_id(as_json: bool) -> None:
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
-    """Counts of people, tags, contacts and donations."""
-    counts = people_ops.counts(open_current_node())
+    """Counts of people, tags, contacts and donations, and each share's sync state."""
+    status = people_ops.node_status(open_current_node())
     if as_json:
-        output.print_json(counts)
-    else:
-        output.print_fields(list(counts.items()))
+        output.print_json(status)
+        return
+    output.print_fields([(k, status[k]) for k in ("people", "tags", "contacts", "donations")])
+    if status["shares"]:
+        click.echo()
+        output.print_table(
+            ["share", "direction", "peer", "tag", "status", "pending", "last delivery",
+             "last error", "next retry"],
+            [[s["id"][:13], s["direction"], s["peer_name"], s["tag"], s["status"],
+              s["pending"], s["last_delivery_at"], s["last_error"], s["next_retry"]]
+             for s in status["shares"]])
 
 
 @cli.command()

@@ -61,8 +61,7 @@ class HttpTransport:
         try:
             async with self._client().request(method, url, data=body,
                                               headers=JSON_HEADERS) as response:
-                data = await response.content.read(MAX_MESSAGE_BYTES + 1)
-                return response.status, data
+                return response.status, await _read_limited(url, response)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
 
@@ -70,6 +69,20 @@ class HttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_limited(url: str, response: aiohttp.ClientResponse) -> bytes:
+    """The whole reply, refusing one larger than any valid message."""
+    if response.content_length is not None and response.content_length > MAX_MESSAGE_BYTES:
+        raise NodeError(f"{url} sent a reply larger than {MAX_MESSAGE_BYTES} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        total += len(chunk)
+        if total > MAX_MESSAGE_BYTES:
+            raise NodeError(f"{url} sent a reply larger than {MAX_MESSAGE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class FederationClient:

@@ -12,8 +12,10 @@ from node import normalize
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import is_uuid, uuid7
 from node.node import Node
+from node.shares import list_shares
 from node.storage import activity, db, meta
 from node.storage import people as store
+from node.storage import shares as shares_store
 from node.storage.people import PERSON_FIELDS
 
 CONTACT_METHODS = ("door", "phone", "text", "email", "event", "other")
@@ -125,6 +127,7 @@ def person_dict(row: sqlite3.Row, tags: list[str]) -> dict[str, Any]:
                 version=row["version"], tags=tags)
     if row["origin"] is not None:
         data["origin_uuid"] = row["origin_uuid"]
+        data["link"] = row["link"]
     return data
 
 
@@ -135,12 +138,25 @@ def show_person(node: Node, ref: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"person {uuid} no longer exists")
     data = person_dict(row, store.tags_of(conn, [uuid])[uuid])
+    data["sources"] = _sources(conn, row)
     data["contacts"] = [dict(c) for c in activity.contacts_of(conn, uuid)]
     data["donations"] = [
         {**dict(d), "amount": normalize.format_cents(d["amount_cents"])}
         for d in activity.donations_of(conn, uuid)
     ]
     return data
+
+
+def _sources(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]:
+    """Every copy of this person the node holds, with each one's values and origin."""
+    if row["origin"] is not None:
+        local = store.get_person(conn, row["link"]) if row["link"] else None
+        copies = [row] + ([local] if local is not None else [])
+    else:
+        copies = [row, *shares_store.linked_copies(conn, row["uuid"])]
+    return [{"origin": copy["origin"], "uuid": copy["uuid"],
+             "origin_uuid": copy["origin_uuid"],
+             **{field: copy[field] for field in PERSON_FIELDS}} for copy in copies]
 
 
 def list_people(
@@ -223,6 +239,15 @@ def add_donation(node: Node, ref: str, *, amount: str, currency: str, at: str | 
 def counts(node: Node) -> dict[str, int]:
     return {table: store.count(node.conn, table)
             for table in ("people", "tags", "contacts", "donations")}
+
+
+def node_status(node: Node) -> dict[str, Any]:
+    """Counts, plus each share's sync state (pending, last delivery, last error, next retry)."""
+    data: dict[str, Any] = dict(counts(node))
+    data["shares"] = [{"id": s["id"], "direction": s["direction"], "peer": s["peer"],
+                       "peer_name": s["peer_name"], "tag": s["local_tag"],
+                       "status": s["status"], **s["sync"]} for s in list_shares(node)]
+    return data
 
 
 def audit_log(node: Node, limit: int | None = None) -> list[dict[str, Any]]:

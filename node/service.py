@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from node.errors import NodeError
 from node.node import Node
 from node.server import create_app
 
@@ -26,7 +27,12 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
     await runner.setup()
     if listen:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise NodeError(f"cannot listen on {host}:{port} ({exc.strerror}): "
+                            "is another node running? pass another --port") from None
         bound = runner.addresses[0]
         on_ready(f"http://{bound[0]}:{bound[1]}")
     else:

@@ -127,9 +127,6 @@ async def test_silent_peer_times_out_as_unreachable() -> None:
         await server.wait_closed()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: HttpTransport._request reads the body with one response.content.read(n), which "
-    "returns only what has arrived so far, so a reply sent in several pieces is truncated"))
 async def test_reply_arriving_in_pieces_is_read_whole(client: FederationClient,
                                                       serve_app: Serve) -> None:
     body = b'{"piece": "' + b"x" * 20_000 + b'"}'

@@ -135,9 +135,6 @@ def test_serve_on_a_busy_port_fails_in_one_line(tmp_path: Path) -> None:
     assert line.startswith("Error: ") and "address already in use" in line, stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: cli/context.py formats OSError as f'{strerror}: {filename}', so a bind failure "
-    "ends in a dangling ': ' and does not say what to do (use another --port)"))
 def test_busy_port_error_says_what_to_do(tmp_path: Path) -> None:
     _, stderr = serve_on_a_busy_port(tmp_path)
     line = stderr.strip()

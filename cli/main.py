@@ -100,3 +100,7 @@ cli.add_command(sync)
 
 def main() -> None:
     cli(prog_name="tagshare")
+
+
+if __name__ == "__main__":
+    main()

@@ -213,8 +213,8 @@ async def test_share_list_and_show_json_keys(trio: Trio) -> None:
         listed = cli_json(await run_cli(org, "share", "list", "--json"))
         assert len(listed) == 1
         entry = listed[0]
-        assert SHARE_KEYS <= set(entry), entry
-        assert SYNC_KEYS <= set(entry["sync"]), entry["sync"]
+        assert set(entry) >= SHARE_KEYS, entry
+        assert set(entry["sync"]) >= SYNC_KEYS, entry["sync"]
         assert entry["id"] == share_id
         assert entry["direction"] == direction
         assert entry["peer"] == peer.node_id
@@ -226,7 +226,7 @@ async def test_share_list_and_show_json_keys(trio: Trio) -> None:
         other = "incoming" if direction == "outgoing" else "outgoing"
         assert cli_json(await run_cli(org, "share", "list", f"--{other}", "--json")) == []
         shown = cli_json(await run_cli(org, "share", "show", share_id, "--json"))
-        assert SHARE_KEYS <= set(shown) and SYNC_KEYS <= set(shown["sync"])
+        assert set(shown) >= SHARE_KEYS and set(shown["sync"]) >= SYNC_KEYS
 
     outgoing = cli_json(await run_cli(party, "share", "show", share_id, "--json"))
     assert outgoing["sync"]["pending"] == 0
@@ -235,18 +235,37 @@ async def test_share_list_and_show_json_keys(trio: Trio) -> None:
     assert outgoing["sync"]["next_retry"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `tagshare status --json` prints only the counts "
-                   "of people/tags/contacts/donations; issue 4 says it adds, per share, pending "
-                   "items, last delivery, last error and next retry")
-async def test_status_json_lists_each_share_with_its_sync_state(trio: Trio) -> None:
+async def test_status_json_has_each_shares_sync_state(trio: Trio) -> None:
+    """`status --json` adds, per share, pending items, last delivery, last error, next retry."""
     party, a = trio.party, trio.a
     party.add_person(first_name="Ann", email="ann@example.org")
     share_id = await trio.active(a, fields="name")
 
     status = cli_json(await run_cli(party, "status", "--json"))
-    assert "shares" in status, status
+    assert status["people"] == 1
     entries = {entry["id"]: entry for entry in status["shares"]}
     entry = entries[share_id]
-    assert SHARE_KEYS <= set(entry)
-    assert SYNC_KEYS <= set(entry["sync"])
-    assert entry["sync"]["pending"] == 0
+    assert entry["direction"] == "outgoing"
+    assert entry["peer"] == a.node_id
+    assert entry["status"] == "active"
+    sync = entry.get("sync", entry)  # nested like `share list`, or flat
+    assert set(sync) >= SYNC_KEYS
+    assert sync["pending"] == 0
+    assert sync["last_delivery_at"]
+    assert sync["last_error"] is None
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: `status --json` share entries are not shaped like "
+                   "`share list --json`: no 'fields' key, and the sync state is flattened into "
+                   "the entry instead of a 'sync' object")
+async def test_status_json_share_entries_have_the_share_list_keys(trio: Trio) -> None:
+    party, a = trio.party, trio.a
+    party.add_person(first_name="Ann", email="ann@example.org")
+    share_id = await trio.active(a, fields="name")
+
+    status = cli_json(await run_cli(party, "status", "--json"))
+    entries = {entry["id"]: entry for entry in status["shares"]}
+    entry = entries[share_id]
+    assert set(entry) >= SHARE_KEYS, sorted(entry)
+    assert set(entry["sync"]) >= SYNC_KEYS
+    assert entry["fields"] == ["name"]

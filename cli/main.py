@@ -4,6 +4,7 @@ import click
 
 from cli import output
 from cli.context import TagshareGroup, home_option, home_path, open_current_node
+from cli.demo import demo
 from cli.federation import invite, peer, serve
 from cli.people import people
 from cli.records import contact, donation, tag
@@ -96,6 +97,7 @@ cli.add_command(invite)
 cli.add_command(peer)
 cli.add_command(share)
 cli.add_command(sync)
+cli.add_command(demo)
 
 
 def main() -> None:

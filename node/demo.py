@@ -1,0 +1,575 @@
+"""`tagshare demo`: a state party and three campaigns on 127.0.0.1, sharing live.
+
+How it runs: each node is created here, with a free port picked first so its
+URL is right before anyone pairs, loaded with generated people, then served
+by `tagshare serve` in a subprocess of its own. The demo then plays the four
+operators: it writes through its own connection to each node's database, as
+the CLI would, and the serving process notices the commit (PRAGMA
+data_version) and syncs over HTTP. Every effect is observed by polling the
+receiving node's database, so each time printed runs from the commit on the
+source to the change being visible on the target.
+
+The scenario is data: CAMPAIGNS says who gets what and how, and CHANGES is
+the list of live changes; later steps (share edit, contacts attaching to the
+origin person, overlap reports) are added there.
+"""
+
+import asyncio
+import atexit
+import contextlib
+import dataclasses
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from node import pairing, peers, shares
+from node import people as people_ops
+from node.client import FederationClient
+from node.clock import system_clock
+from node.demo_data import PeopleMaker
+from node.errors import NodeError
+from node.node import Node, init_node
+from node.normalize import normalize_phone
+from node.storage import activity
+from node.storage import people as people_store
+from node.storage import shares as share_store
+
+HOST = "127.0.0.1"
+PARTY = "Ohio Democratic Party"
+VOLUNTEERS, KNOCKED = "volunteers", "knocked"
+VOLUNTEER_SHARE = 0.4
+START_TIMEOUT = 20.0
+PORT_ATTEMPTS = 3
+SYNC_TIMEOUT = 30.0
+POLL_SECONDS = 0.005
+STOP_GRACE_SECONDS = 5.0
+SERVE_CODE = "from cli.main import main; main()"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CampaignPlan:
+    name: str
+    short: str
+    fields: str  # what the party grants it
+    trusts_party: bool  # `peer trust`: the party's offers are accepted on arrival
+    shares_back: bool  # grants its own `knocked` tag to the party
+
+
+CAMPAIGNS = (
+    CampaignPlan("Rivera for State Senate", "Rivera", "all", False, True),
+    CampaignPlan("Chen for Congress", "Chen", "name,phone", False, False),
+    CampaignPlan("Okafor for County Commission", "Okafor", "all", True, False),
+)
+
+
+@dataclass
+class DemoNode:
+    name: str
+    short: str
+    home: Path
+    port: int
+    node: Node  # the demo's own connection: the operator's CLI, in effect
+    plan: CampaignPlan | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.home.with_suffix(".log")
+
+    @property
+    def fields_note(self) -> str:
+        return f" ({self.plan.fields.replace(',', ', ')} only)" if (
+            self.plan and self.plan.fields != "all") else ""
+
+
+@dataclass
+class Demo:
+    root: Path
+    people: PeopleMaker
+    say: Say
+    nodes: list[DemoNode] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)  # people an earlier change already used
+
+    @property
+    def party(self) -> DemoNode:
+        return self.nodes[0]
+
+    @property
+    def campaigns(self) -> list[DemoNode]:
+        return self.nodes[1:]
+
+    def campaign(self, short: str) -> DemoNode:
+        return next(n for n in self.campaigns if n.short == short)
+
+
+@dataclass
+class DemoResult:
+    root: Path
+    kept: bool
+    seconds: float
+    nodes: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+
+
+def run_demo(*, people: int, seed: int, keep: bool, say: Say) -> DemoResult:
+    """Run the whole demo; stop every node and remove the folder unless `keep`."""
+    started = time.monotonic()
+    demo = Demo(root=Path(tempfile.mkdtemp(prefix="tagshare-demo-")),
+                people=PeopleMaker.seeded(seed), say=say)
+    atexit.register(shut_down, demo)
+    kept = False
+    try:
+        with _sigterm_as_exit():
+            say(f"demo: folder {demo.root} (seed {seed})")
+            create_nodes(demo, people)
+            start_servers(demo)
+            pair_all(demo)
+            share_all(demo)
+            say("")
+            say("Live changes (commit on the source -> visible on each target):")
+            for change in CHANGES:
+                run_change(demo, change)
+            summary = node_summary(demo)
+            kept = keep
+            return DemoResult(root=demo.root, kept=kept, seconds=time.monotonic() - started,
+                              nodes=[node_info(n) for n in demo.nodes], summary=summary)
+    except NodeError:
+        report_failure(demo)
+        raise
+    finally:
+        close_connections(demo)
+        if not kept:
+            shut_down(demo)
+        atexit.unregister(shut_down)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """A SIGTERM to the demo unwinds like Ctrl-C, so the nodes are stopped too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def exit_now(_signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, exit_now)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# -- nodes and their processes ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def create_nodes(demo: Demo, people: int) -> None:
+    plans: list[CampaignPlan | None] = [None, *CAMPAIGNS]
+    for plan in plans:
+        name, short = (plan.name, plan.short) if plan else (PARTY, "Party")
+        port = free_port()
+        home = demo.root / short.lower()
+        node = init_node(home, name=name, url=f"http://{HOST}:{port}")
+        demo.nodes.append(DemoNode(name=name, short=short, home=home, port=port, node=node,
+                                   plan=plan))
+    add_party_people(demo, people)
+    for campaign in demo.campaigns:
+        add_campaign_people(demo, campaign, max(people // 5, 4))
+
+
+def add_party_people(demo: Demo, count: int) -> None:
+    maker = demo.people
+    for person in maker.people(count):
+        tags = [VOLUNTEERS] if maker.chance(VOLUNTEER_SHARE) else []
+        if maker.chance(0.15):
+            tags.append("donors")
+        people_ops.add_person(demo.party.node, person, tags)
+    volunteers = len(people_ops.list_people(demo.party.node, tag=VOLUNTEERS))
+    demo.say(f"{PARTY}: {count} people, {volunteers} tagged {VOLUNTEERS}")
+
+
+def add_campaign_people(demo: Demo, campaign: DemoNode, count: int) -> None:
+    """A campaign's own list; the one that shares back has knocked on half of them."""
+    knocked = 0
+    for person in demo.people.people(count):
+        uuid = people_ops.add_person(campaign.node, person, [])
+        if campaign.plan and campaign.plan.shares_back and demo.people.chance(0.5):
+            log_door_knock(demo, campaign, uuid, days_ago=demo.people.rng.randint(1, 20))
+            knocked += 1
+    extra = f", {knocked} tagged {KNOCKED} with a door contact" if knocked else ""
+    demo.say(f"{campaign.name}: {count} people of its own{extra}")
+
+
+def log_door_knock(demo: Demo, campaign: DemoNode, person: str, days_ago: int = 0) -> str:
+    at = None
+    if days_ago:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days_ago * 86_400))
+    people_ops.add_tags(campaign.node, person, [KNOCKED])
+    return people_ops.add_contact(campaign.node, person, method="door",
+                                  outcome=demo.people.door_outcome(), note=None, at=at,
+                                  by=f"{campaign.short} canvasser")
+
+
+def start_servers(demo: Demo) -> None:
+    for demo_node in demo.nodes:
+        spawn_server(demo_node)
+    for demo_node in demo.nodes:
+        for _attempt in range(PORT_ATTEMPTS):
+            if wait_listening(demo_node):
+                break
+            move_to_free_port(demo_node)  # someone took the port between our pick and bind
+            spawn_server(demo_node)
+        else:
+            raise NodeError(f"{demo_node.name} found no free port: {last_log_line(demo_node)}")
+        demo.say(f"started {demo_node.name} on {demo_node.url} "
+                 f"(pid {demo_node.process.pid if demo_node.process else '?'})")
+
+
+def spawn_server(demo_node: DemoNode) -> None:
+    with demo_node.log.open("wb") as log:
+        demo_node.process = subprocess.Popen(
+            [sys.executable, "-c", SERVE_CODE, "--home", str(demo_node.home), "serve",
+             "--host", HOST, "--port", str(demo_node.port)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+            start_new_session=True)
+
+
+def wait_listening(demo_node: DemoNode) -> bool:
+    """True once the node listens; False if its port was taken; NodeError otherwise."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while f"listening on {demo_node.url}" not in demo_node.log.read_text(errors="replace"):
+        process = demo_node.process
+        if process is not None and process.poll() is not None and "already in use" in (
+                last_log_line(demo_node)):
+            return False
+        if process is None or process.poll() is not None or time.monotonic() > deadline:
+            raise NodeError(f"{demo_node.name} did not start: {last_log_line(demo_node)}")
+        time.sleep(0.02)
+    return True
+
+
+def last_log_line(demo_node: DemoNode) -> str:
+    lines = demo_node.log.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no output"
+
+
+def move_to_free_port(demo_node: DemoNode) -> None:
+    """Nobody has paired yet, so the node's URL can still change."""
+    demo_node.port = free_port()
+    demo_node.node.config = dataclasses.replace(demo_node.node.config, url=demo_node.url)
+    demo_node.node.config.save(demo_node.home)
+
+
+def stop_processes(nodes: list[DemoNode]) -> None:
+    """SIGTERM every node, wait, then SIGKILL any still running after the grace period."""
+    running = [n.process for n in nodes if n.process is not None and n.process.poll() is None]
+    for process in running:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in running:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.01))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def close_connections(demo: Demo) -> None:
+    for demo_node in demo.nodes:
+        with contextlib.suppress(Exception):
+            demo_node.node.close()
+
+
+def shut_down(demo: Demo) -> None:
+    stop_processes(demo.nodes)
+    close_connections(demo)
+    shutil.rmtree(demo.root, ignore_errors=True)
+
+
+def report_failure(demo: Demo) -> None:
+    """What each node was doing when the demo gave up, before its folder goes away."""
+    for demo_node in demo.nodes:
+        with contextlib.suppress(Exception):
+            demo.say(f"-- {demo_node.name}: {people_ops.node_status(demo_node.node)}")
+            for line in demo_node.log.read_text(errors="replace").splitlines()[-5:]:
+                demo.say(f"   {line}")
+
+
+def node_info(demo_node: DemoNode) -> dict[str, Any]:
+    return {"name": demo_node.name, "home": str(demo_node.home), "url": demo_node.url,
+            "pid": demo_node.process.pid if demo_node.process else None,
+            "log": str(demo_node.log)}
+
+
+# -- pairing and shares -------------------------------------------------------------------
+
+
+def pair_all(demo: Demo) -> None:
+    asyncio.run(_pair_all(demo))
+
+
+async def _pair_all(demo: Demo) -> None:
+    client = FederationClient()
+    try:
+        for campaign in demo.campaigns:
+            token = pairing.create_invite(demo.party.node, timedelta(minutes=10), system_clock())
+            start = time.monotonic()
+            await pairing.join(campaign.node, token.encode(), alias=None, auto_accept=False,
+                               client=client, now=system_clock())
+            demo.say(f"paired {campaign.name} with {PARTY} by invite "
+                     f"({_ms(time.monotonic() - start)})")
+            if campaign.plan and campaign.plan.trusts_party:
+                peers.trust_peer(campaign.node, demo.party.node.node_id)
+                demo.say(f"{campaign.name} trusts {PARTY}: its offers are accepted on arrival")
+    finally:
+        await client.close()
+
+
+@dataclass
+class Flow:
+    """One share's initial sync: who grants what to whom, and how many people it carries."""
+
+    granter: DemoNode
+    subscriber: DemoNode
+    tag: str
+    fields: str
+    people: int
+    granted_at: float = 0.0
+
+    def held(self) -> int:
+        share = incoming_share(self.subscriber, self.granter, self.tag)
+        if share is None or share["status"] != "active":
+            return 0
+        counts = {t["name"]: t["people"] for t in people_ops.list_tags(self.subscriber.node)}
+        return int(counts.get(share["local_tag"], 0))
+
+
+def share_all(demo: Demo) -> None:
+    """The party grants volunteers to each campaign; one campaign grants `knocked` back."""
+    volunteers = len(people_ops.list_people(demo.party.node, tag=VOLUNTEERS))
+    flows = [Flow(demo.party, c, VOLUNTEERS, c.plan.fields if c.plan else "all", volunteers)
+             for c in demo.campaigns]
+    for campaign in demo.campaigns:
+        if campaign.plan and campaign.plan.shares_back:
+            knocked = len(people_ops.list_people(campaign.node, tag=KNOCKED))
+            flows.append(Flow(campaign, demo.party, KNOCKED, "name,contacts", knocked))
+    for flow in flows:
+        shares.grant_share(flow.granter.node, tag=flow.tag, peer=flow.subscriber.node.node_id,
+                           fields=flow.fields, on_revoke="purge", note=None)
+        flow.granted_at = time.monotonic()
+        demo.say(f"{flow.granter.name} grants {flow.tag!r} to {flow.subscriber.name} "
+                 f"(fields {flow.fields})")
+    wait_for_flows(demo, flows)
+
+
+def incoming_share(subscriber: DemoNode, granter: DemoNode, tag: str) -> dict[str, Any] | None:
+    for share in shares.list_shares(subscriber.node, "incoming"):
+        if share["peer"] == granter.node.node_id and share["tag"] == tag:
+            return share
+    return None
+
+
+def wait_for_flows(demo: Demo, flows: list[Flow]) -> None:
+    """Accept offers as they arrive (as an operator would), until every flow is complete."""
+    waiting = list(flows)
+    deadline = time.monotonic() + SYNC_TIMEOUT
+    while waiting:
+        for flow in list(waiting):
+            share = incoming_share(flow.subscriber, flow.granter, flow.tag)
+            if share is not None and share["status"] == "offered":
+                shares.accept_share(flow.subscriber.node, share["id"], None)
+                demo.say(f"{flow.subscriber.name} accepts {flow.tag!r} "
+                         f"as {_local_tag(flow)!r}")
+            elif share is not None and flow.held() >= flow.people:
+                waiting.remove(flow)
+                how = " (auto-accepted)" if _trusted(flow) and flow.tag == VOLUNTEERS else ""
+                note = flow.subscriber.fields_note if flow.tag == VOLUNTEERS else ""
+                demo.say(f"initial sync: {flow.subscriber.name} holds all {flow.people} "
+                         f"{flow.tag}{note} {_ms(time.monotonic() - flow.granted_at)} "
+                         f"after the grant{how}")
+        if time.monotonic() > deadline:
+            raise NodeError(f"initial sync did not finish in {SYNC_TIMEOUT:.0f} s: see the logs "
+                            f"in {demo.root}")
+        time.sleep(POLL_SECONDS)
+
+
+def _local_tag(flow: Flow) -> str:
+    share = incoming_share(flow.subscriber, flow.granter, flow.tag)
+    return str(share["local_tag"]) if share else "?"
+
+
+def _trusted(flow: Flow) -> bool:
+    return bool(flow.subscriber.plan and flow.subscriber.plan.trusts_party)
+
+
+# -- live changes -------------------------------------------------------------------------
+
+
+@dataclass
+class Probe:
+    """`seen(target)` is true once the change is visible in the target's database."""
+
+    target: DemoNode
+    seen: Callable[[DemoNode], bool]
+
+
+@dataclass
+class Change:
+    what: str
+    source: DemoNode
+    probes: list[Probe]
+
+
+def run_change(demo: Demo, step: Callable[[Demo], Change]) -> None:
+    """Make one change, then poll every target until it shows there; print one line."""
+    change = step(demo)
+    committed = time.monotonic()
+    times: dict[str, float] = {}
+    deadline = committed + SYNC_TIMEOUT
+    while len(times) < len(change.probes):
+        for probe in change.probes:
+            if probe.target.short not in times and probe.seen(probe.target):
+                times[probe.target.short] = time.monotonic() - committed
+        if time.monotonic() > deadline:
+            raise NodeError(f"{change.what} did not reach every node in {SYNC_TIMEOUT:.0f} s: "
+                            f"see the logs in {demo.root}")
+        time.sleep(POLL_SECONDS)
+    reached = ", ".join(f"{p.target.short} {_ms(times[p.target.short])}" for p in change.probes)
+    demo.say(f"  {change.what} ({change.source.short}) -> {reached}")
+
+
+def _copy(target: DemoNode, source: DemoNode, uuid: str) -> Any:
+    return share_store.received_person(target.node.conn, source.node.node_id, uuid)
+
+
+def _party_volunteer(demo: Demo) -> tuple[str, str]:
+    """A volunteer every campaign holds and no earlier change touched: uuid, full name."""
+    volunteers = sorted((p for p in people_ops.list_people(demo.party.node, tag=VOLUNTEERS)
+                         if p["uuid"] not in demo.touched), key=lambda p: p["uuid"])
+    person = demo.people.rng.choice(volunteers)
+    demo.touched.add(person["uuid"])
+    return person["uuid"], f"{person['first_name']} {person['last_name']}"
+
+
+def new_volunteer(demo: Demo) -> Change:
+    person = demo.people.person()
+    uuid = people_ops.add_person(demo.party.node, person, [VOLUNTEERS])
+
+    def seen(target: DemoNode) -> bool:
+        return _copy(target, demo.party, uuid) is not None
+
+    return Change(f"new volunteer {person['first_name']} {person['last_name']}", demo.party,
+                  [Probe(c, seen) for c in demo.campaigns])
+
+
+def edit_phone(demo: Demo) -> Change:
+    uuid, name = _party_volunteer(demo)
+    phone = demo.people.phone()
+    people_ops.edit_person(demo.party.node, uuid, {"phone": phone})
+    e164 = normalize_phone(phone)
+
+    def seen(target: DemoNode) -> bool:
+        row = _copy(target, demo.party, uuid)
+        return row is not None and row["phone"] == e164
+
+    return Change(f"{name}'s new phone {phone}", demo.party,
+                  [Probe(c, seen) for c in demo.campaigns])
+
+
+def untag(demo: Demo) -> Change:
+    uuid, name = _party_volunteer(demo)
+    people_ops.remove_tags(demo.party.node, uuid, [VOLUNTEERS])
+
+    def seen(target: DemoNode) -> bool:
+        row = _copy(target, demo.party, uuid)
+        share = incoming_share(target, demo.party, VOLUNTEERS)
+        local_tag = share["local_tag"] if share else None
+        return row is None or local_tag not in people_store.tags_of(
+            target.node.conn, [row["uuid"]])[row["uuid"]]
+
+    return Change(f"{name} untagged {VOLUNTEERS}, withdrawn", demo.party,
+                  [Probe(c, seen) for c in demo.campaigns])
+
+
+def erase(demo: Demo) -> Change:
+    uuid, name = _party_volunteer(demo)
+    people_ops.erase_person(demo.party.node, uuid)
+
+    def seen(target: DemoNode) -> bool:
+        return _copy(target, demo.party, uuid) is None
+
+    return Change(f"{name} erased", demo.party, [Probe(c, seen) for c in demo.campaigns])
+
+
+def door_knock(demo: Demo) -> Change:
+    """A campaign knocks on one of its own people; the contact flows back to the party."""
+    campaign = next(c for c in demo.campaigns if c.plan and c.plan.shares_back)
+    person = demo.people.rng.choice(
+        sorted(p["uuid"] for p in people_ops.list_people(campaign.node, tag=KNOCKED)))
+    contact = log_door_knock(demo, campaign, person)
+    row = people_store.get_person(campaign.node.conn, person)
+    name = f"{row['first_name']} {row['last_name']}" if row else person
+
+    def seen(target: DemoNode) -> bool:
+        copy = _copy(target, campaign, person)
+        return copy is not None and any(
+            c["uuid"] == contact for c in activity.contacts_of(target.node.conn, copy["uuid"]))
+
+    return Change(f"door knock at {name}'s", campaign, [Probe(demo.party, seen)])
+
+
+# Later steps of issue 5 (share edit, contacts attaching to the origin person,
+# --not-contacted-since, contacts overlap, match review) are appended here.
+CHANGES: list[Callable[[Demo], Change]] = [new_volunteer, edit_phone, untag, erase, door_knock]
+
+
+# -- summary ------------------------------------------------------------------------------
+
+
+def node_summary(demo: Demo) -> list[dict[str, Any]]:
+    rows = []
+    for demo_node in demo.nodes:
+        status = people_ops.node_status(demo_node.node)
+        active = [s for s in status["shares"] if s["status"] == "active"]
+        rows.append({
+            "node": demo_node.name, "url": demo_node.url, "people": status["people"],
+            "shares_in": sum(s["direction"] == "incoming" for s in active),
+            "shares_out": sum(s["direction"] == "outgoing" for s in active),
+            "status": share_health(status["shares"]),
+        })
+    return rows
+
+
+def share_health(node_shares: list[dict[str, Any]]) -> str:
+    errors = [s["last_error"] for s in node_shares if s["last_error"]]
+    if errors:
+        return f"error: {errors[0]}"
+    pending = sum(s["pending"] or 0 for s in node_shares if s["direction"] == "outgoing")
+    return f"{pending} pending" if pending else "in sync"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"

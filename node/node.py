@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from node import home as homes
@@ -23,6 +23,7 @@ class Node:
     config: homes.NodeConfig
     keys: NodeKeys
     conn: sqlite3.Connection
+    _tombstone_secret: bytes | None = field(default=None, repr=False)
 
     @property
     def node_id(self) -> str:
@@ -46,7 +47,10 @@ class Node:
 
     def tombstone_key(self, uuid: str, origin: str | None = None) -> str:
         """A keyed hash naming an erased person without holding anything about them."""
-        secret = bytes.fromhex(meta.get_meta(self.conn, "tombstone_secret") or "")
+        if self._tombstone_secret is None:
+            stored = meta.get_meta(self.conn, "tombstone_secret") or ""
+            self._tombstone_secret = bytes.fromhex(stored)
+        secret = self._tombstone_secret
         message = f"{origin or ''}/{uuid}".encode()
         return hmac.new(secret, message, hashlib.sha256).hexdigest()
 

@@ -30,22 +30,23 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     columns = set(columns_for(granted))
     for item in items:
         _check_grant(item, columns, "contacts" in granted, "donations" in granted)
-    origin = share["peer"]
     known = store.received_rows(conn, share["id"], [item.uuid for item in items])
-    tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
-    applied = 0
+    newest: dict[str, Item] = {}
     for item in items:
         current = known.get(item.uuid)
         if current is not None and current["version"] >= item.version:
-            continue
-        if item.op == "upsert":
-            _upsert(node, conn, share, origin, item, tag_id)
-        elif item.op == "withdraw":
-            _withdraw(conn, share, origin, item, tag_id, current)
-        else:
-            _erase(node, conn, share, origin, item)
-        applied += 1
-    return applied
+            continue  # a duplicate or an older change
+        if item.uuid not in newest or newest[item.uuid].version < item.version:
+            newest[item.uuid] = item
+    tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
+    fresh = list(newest.values())
+    _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id)
+    for item in fresh:
+        if item.op == "withdraw":
+            _withdraw(conn, share, share["peer"], item, tag_id, known.get(item.uuid))
+        elif item.op == "erase":
+            _erase(node, conn, share, share["peer"], item)
+    return len(fresh)
 
 
 def _check_grant(item: Item, columns: set[str], contacts: bool, donations: bool) -> None:
@@ -59,50 +60,75 @@ def _check_grant(item: Item, columns: set[str], contacts: bool, donations: bool)
         raise MalformedMessage("item's contacts or donations do not match the share's terms")
 
 
-def _upsert(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str,
-            item: Item, tag_id: int) -> None:
-    if people_store.has_tombstone(conn, node.tombstone_key(item.uuid, origin)):
-        store.set_received(conn, share["id"], item.uuid, version=item.version, person=None,
-                           state="erased")
-        return
-    fields = dict(item.fields or {})
-    person_row = store.received_person(conn, origin, item.uuid)
+def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items: list[Item],
+                tag_id: int) -> None:
+    """Create or update the copies of many people with a handful of bulk statements."""
+    origin = share["peer"]
+    keys = {item.uuid: node.tombstone_key(item.uuid, origin) for item in items}
+    buried = store.tombstoned(conn, list(keys.values()))
+    store.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
+                                                for i in items if keys[i.uuid] in buried])
+    live = [item for item in items if keys[item.uuid] not in buried]
+    existing = store.received_people(conn, origin, [item.uuid for item in live])
+    person_of = _write_people(conn, origin, live, existing)
+    people_store.add_taggings(conn, [(tag_id, person) for person in person_of.values()])
+    for kind, table in (("contacts", "contacts"), ("donations", "donations")):
+        lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)]
+                 for i in live if getattr(i, kind) is not None}
+        if lists:
+            store.sync_received_records(conn, table, origin, lists)
+    store.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
+                                                for i in live])
+
+
+def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
+                  existing: dict[str, sqlite3.Row]) -> dict[str, str]:
+    """Insert new copies and update changed ones; returns origin uuid -> local row uuid."""
     now = normalize.now_iso()
-    if person_row is None:
-        person = uuid7()
-        people_store.insert_people(conn, [{**fields, "uuid": person, "origin": origin,
-                                           "origin_uuid": item.uuid, "created_at": now,
-                                           "updated_at": now}])
-    else:
-        person = person_row["uuid"]
-        changes = {k: v for k, v in fields.items() if person_row[k] != v}
+    person_of: dict[str, str] = {}
+    inserts: list[dict[str, object]] = []
+    relink: list[tuple[str, dict[str, str | None]]] = []
+    for item in items:
+        fields = dict(item.fields or {})
+        row = existing.get(item.uuid)
+        if row is None:
+            person = person_of[item.uuid] = uuid7()
+            inserts.append({**fields, "uuid": person, "origin": origin,
+                            "origin_uuid": item.uuid, "created_at": now, "updated_at": now})
+            relink.append((person, fields))
+            continue
+        person = person_of[item.uuid] = row["uuid"]
+        changes = {k: v for k, v in fields.items() if row[k] != v}
         if changes:
             people_store.update_person(conn, person, changes, now)
-    people_store.add_taggings(conn, [(tag_id, person)])
-    if item.contacts is not None:
-        store.replace_received_records(conn, "contacts", person, origin,
-                                       [dict(c) for c in item.contacts])
-    if item.donations is not None:
-        store.replace_received_records(conn, "donations", person, origin,
-                                       [dict(d) for d in item.donations])
-    store.set_link(conn, person, _match_local(conn, people_store.get_person(conn, person)))
-    store.set_received(conn, share["id"], item.uuid, version=item.version, person=person,
-                       state="member")
+            if "email" in changes or "phone" in changes:
+                relink.append((person, {"email": row["email"], "phone": row["phone"],
+                                        **changes}))
+    link_of = dict(zip((person for person, _ in relink),
+                       _local_matches(conn, [fields for _, fields in relink]), strict=True))
+    for new in inserts:
+        new["link"] = link_of.pop(str(new["uuid"]))
+    people_store.insert_people(conn, inserts)
+    store.set_links(conn, [(link, person) for person, link in link_of.items()])
+    return person_of
 
 
-def _match_local(conn: sqlite3.Connection, row: sqlite3.Row | None) -> str | None:
-    """The one local person with the same email (else phone), if exactly one."""
-    if row is None:
-        return None
-    for column, lookup in (("email", people_store.uuids_by_email),
-                           ("phone", people_store.uuids_by_phone)):
-        if row[column]:
-            found = lookup(conn, row[column], local_only=True)
-            if len(found) == 1:
-                return found[0]
-            if found:
-                return None
-    return None
+def _local_matches(conn: sqlite3.Connection,
+                   people: list[dict[str, str | None]]) -> list[str | None]:
+    """For each person's fields, the one local person with the same email, else the
+    same phone; None where there is none or more than one."""
+    emails = people_store.uuids_for_keys(
+        conn, "email", sorted({e for p in people if (e := p.get("email"))}))
+    phones = people_store.uuids_for_keys(
+        conn, "phone", sorted({ph for p in people if (ph := p.get("phone"))}))
+    result: list[str | None] = []
+    for fields in people:
+        email, phone = fields.get("email"), fields.get("phone")
+        found = emails.get(email.lower(), []) if email else []
+        if not found and phone:
+            found = phones.get(phone, [])
+        result.append(found[0] if len(found) == 1 else None)
+    return result
 
 
 def _withdraw(conn: sqlite3.Connection, share: sqlite3.Row, origin: str, item: Item,

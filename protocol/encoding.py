@@ -71,40 +71,47 @@ def canonical_json(obj: object) -> bytes:
     Allowed: dict with str keys, list, tuple (as a list), str, int within
     +-(2**53 - 1), bool, None. Anything else is our bug: LocalProtocolError.
     """
-    _check_canonical(obj, 0)
+    _check_canonical(obj)
     text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LocalProtocolError("string contains a lone surrogate") from None
 
 
-def _check_canonical(obj: object, depth: int) -> None:
-    if depth > 64:
-        raise LocalProtocolError("value nested too deeply for canonical JSON")
-    if obj is None or isinstance(obj, bool):
-        return
-    if isinstance(obj, int):
-        if not -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER:
-            raise LocalProtocolError(f"integer out of the safe range: {obj}")
-        return
-    if isinstance(obj, str):
-        if _SURROGATE_RE.search(obj):
-            raise LocalProtocolError("string contains a lone surrogate")
-        return
-    if isinstance(obj, list | tuple):
-        for item in obj:
-            _check_canonical(item, depth + 1)
-        return
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            if not isinstance(key, str):
-                raise LocalProtocolError(f"object keys must be str, got {type(key).__name__}")
-            _check_canonical(key, depth + 1)
-            _check_canonical(value, depth + 1)
-        return
-    raise LocalProtocolError(f"{type(obj).__name__} is not allowed in canonical JSON")
+def _check_canonical(obj: object) -> None:
+    """Only JSON types, str keys, safe integers, bounded depth (iterative: batches are big).
+
+    Strings need no check here: a lone surrogate fails the UTF-8 encoding.
+    """
+    stack: list[tuple[object, int]] = [(obj, 0)]
+    while stack:
+        value, depth = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            if depth >= 64:
+                raise LocalProtocolError("value nested too deeply for canonical JSON")
+            for key, item in value.items():  # type: ignore[attr-defined]
+                if type(key) is not str:
+                    raise LocalProtocolError(
+                        f"object keys must be str, got {type(key).__name__}")
+                if type(item) is not str and item is not None:
+                    stack.append((item, depth + 1))
+        elif kind is list or kind is tuple:
+            if depth >= 64:
+                raise LocalProtocolError("value nested too deeply for canonical JSON")
+            stack.extend((item, depth + 1) for item in value  # type: ignore[attr-defined]
+                         if type(item) is not str and item is not None)
+        elif kind is int:
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+                raise LocalProtocolError(f"integer out of the safe range: {value}")
+        elif not (kind is str or kind is bool or value is None):
+            raise LocalProtocolError(f"{kind.__name__} is not allowed in canonical JSON")
 
 
 def parse_json(
-    raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = 32
+    raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES, max_depth: int = 32,
+    prescan: bool = True,
 ) -> object:
     """Parse peer bytes as strict JSON.
 
@@ -112,7 +119,9 @@ def parse_json(
     invalid JSON, floats, NaN/Infinity, integers outside +-(2**53 - 1),
     duplicate object keys, lone surrogates, or nesting deeper than
     ``max_depth`` (checked by a linear scan before parsing, so hostile
-    nesting cannot exhaust the stack).
+    nesting cannot exhaust the stack). Without ``prescan`` (for plaintext
+    that the Box MAC already proved came from a peer) the depth is left to
+    the parser, whose recursion limit is caught, and to the message schemas.
     """
     if not isinstance(raw, bytes | bytearray):
         raise LocalProtocolError(f"parse_json needs bytes, got {type(raw).__name__}")
@@ -122,7 +131,8 @@ def parse_json(
         text = bytes(raw).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedMessage("message is not valid UTF-8") from exc
-    _check_depth(text, max_depth)
+    if prescan:
+        _check_depth(text, max_depth)
     try:
         value: object = json.loads(
             text,
@@ -136,8 +146,13 @@ def parse_json(
     except (ValueError, RecursionError) as exc:
         raise MalformedMessage(f"invalid JSON: {exc}") from exc
     # Strict UTF-8 never decodes to a surrogate, so only \u escapes can make one.
-    if "\\u" in text and _has_surrogate(value):
-        raise MalformedMessage("JSON contains a lone surrogate")
+    if "\\u" in text:
+        try:
+            found = _has_surrogate(value)
+        except RecursionError:
+            raise MalformedMessage("JSON nested too deeply") from None
+        if found:
+            raise MalformedMessage("JSON contains a lone surrogate")
     return value
 
 

@@ -33,6 +33,7 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
     "address": ("address1", "address2", "city", "state", "zip"),
 }
 PERSON_COLUMNS = tuple(c for group in FIELD_COLUMNS.values() for c in group)
+_PERSON_COLUMN_SET = frozenset(PERSON_COLUMNS)
 ON_REVOKE = ("purge", "keep")
 OPS = ("upsert", "withdraw", "erase")
 CONTACT_KEYS = frozenset({"uuid", "method", "outcome", "note", "at", "by"})
@@ -116,9 +117,10 @@ class Item:
         if not isinstance(self.fields, dict):
             raise LocalProtocolError("upsert needs fields")
         for key, value in self.fields.items():
-            if key not in PERSON_COLUMNS:
+            if key not in _PERSON_COLUMN_SET:
                 raise LocalProtocolError(f"unknown person field {key!r}")
-            _optional_text(value, key)
+            if value is not None and (type(value) is not str or len(value) > MAX_VALUE_CHARS):
+                raise LocalProtocolError(f"{key} must be text of at most {MAX_VALUE_CHARS}")
         for records, keys, what in ((self.contacts, CONTACT_KEYS, "contact"),
                                     (self.donations, DONATION_KEYS, "donation")):
             if records is None:

@@ -7,7 +7,8 @@ PERSON_FIELDS = (
     "first_name", "last_name", "email", "phone",
     "address1", "address2", "city", "state", "zip",
 )
-_COLUMNS = ("uuid", "origin", "origin_uuid", *PERSON_FIELDS, "created_at", "updated_at", "version")
+_COLUMNS = ("uuid", "origin", "origin_uuid", *PERSON_FIELDS, "created_at", "updated_at", "version",
+            "link")
 
 
 def insert_people(conn: sqlite3.Connection, rows: Iterable[dict[str, object]]) -> None:

@@ -272,29 +272,6 @@ def received_person(conn: sqlite3.Connection, origin: str, origin_uuid: str) -> 
     return row
 
 
-def replace_received_records(conn: sqlite3.Connection, table: str, person: str, origin: str,
-                             records: Sequence[dict[str, object]]) -> None:
-    """Make the origin's contacts (or donations) on `person` exactly `records`."""
-    if table not in ("contacts", "donations"):
-        raise ValueError(table)
-    keep = [str(r["uuid"]) for r in records]
-    existing = {row[0] for row in conn.execute(
-        f"SELECT uuid FROM {table} WHERE person = ? AND origin = ?", (person, origin))}
-    gone = existing - set(keep)
-    if gone:
-        conn.executemany(f"DELETE FROM {table} WHERE uuid = ?", [(u,) for u in gone])
-    if table == "contacts":
-        conn.executemany(
-            "INSERT OR REPLACE INTO contacts (uuid, person, method, outcome, note, at, by, origin) "
-            "VALUES (:uuid, :person, :method, :outcome, :note, :at, :by, :origin)",
-            [{**r, "person": person, "origin": origin} for r in records])
-    else:
-        conn.executemany(
-            "INSERT OR REPLACE INTO donations (uuid, person, amount_cents, currency, at, origin) "
-            "VALUES (:uuid, :person, :amount_cents, :currency, :at, :origin)",
-            [{**r, "person": person, "origin": origin} for r in records])
-
-
 def drop_received_records(conn: sqlite3.Connection, person: str, origin: str) -> None:
     conn.execute("DELETE FROM contacts WHERE person = ? AND origin = ?", (person, origin))
     conn.execute("DELETE FROM donations WHERE person = ? AND origin = ?", (person, origin))
@@ -317,3 +294,61 @@ def set_link(conn: sqlite3.Connection, person: str, local: str | None) -> None:
 def linked_copies(conn: sqlite3.Connection, local: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM people WHERE link = ? ORDER BY uuid", (local,)).fetchall()
 
+
+
+def tombstoned(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
+    return {row[0] for row in _in_chunks(conn, "SELECT key FROM tombstones WHERE key IN ({marks})",
+                                         keys)}
+
+
+def received_people(conn: sqlite3.Connection, origin: str,
+                    origin_uuids: Sequence[str]) -> dict[str, sqlite3.Row]:
+    """The subscriber's copies of these people from `origin`, by origin uuid."""
+    rows = _in_chunks(conn, "SELECT * FROM people WHERE origin = ? AND origin_uuid IN ({marks})",
+                      origin_uuids, (origin,))
+    return {row["origin_uuid"]: row for row in rows}
+
+
+def set_received_many(conn: sqlite3.Connection, share_id: str,
+                      rows: Sequence[tuple[str, int, str | None, str]]) -> None:
+    """(origin uuid, version, person, state) for many people of one share."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO received (share, origin_uuid, version, person, state) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(share_id, *row) for row in rows],
+    )
+
+
+_RECORD_COLUMNS = {
+    "contacts": ("uuid", "person", "method", "outcome", "note", "at", "by", "origin"),
+    "donations": ("uuid", "person", "amount_cents", "currency", "at", "origin"),
+}
+
+
+def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
+                          records_by_person: dict[str, list[dict[str, object]]]) -> None:
+    """Make the origin's contacts (or donations) on each person exactly the lists given:
+    insert new records, update changed ones, delete ones the origin no longer has."""
+    columns = _RECORD_COLUMNS[table]
+    existing = {row["uuid"]: row for row in _in_chunks(
+        conn, f"SELECT * FROM {table} WHERE origin = ? AND person IN ({{marks}})",
+        list(records_by_person), (origin,))}
+    wanted: dict[str, tuple[object, ...]] = {}
+    for person, records in records_by_person.items():
+        for record in records:
+            full = {**record, "person": person, "origin": origin}
+            wanted[str(record["uuid"])] = tuple(full[c] for c in columns)
+    gone = [(uuid,) for uuid in existing if uuid not in wanted]
+    changed = [values for uuid, values in wanted.items()
+               if uuid not in existing or tuple(existing[uuid][c] for c in columns) != values]
+    if gone:
+        conn.executemany(f"DELETE FROM {table} WHERE uuid = ?", gone)
+    if changed:
+        marks = ", ".join("?" * len(columns))
+        conn.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
+                         f"VALUES ({marks})", changed)
+
+
+def set_links(conn: sqlite3.Connection, links: Sequence[tuple[str | None, str]]) -> None:
+    """(local person or None, received person) pairs."""
+    conn.executemany("UPDATE people SET link = ? WHERE uuid = ?", links)

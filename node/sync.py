@@ -46,6 +46,7 @@ PULL_INTERVAL = 1.0
 FIRST_RETRY = 2.0
 MAX_RETRY = 3600.0
 RETRYABLE_STATUSES = (401, 408, 429)
+PIPELINE = 4
 
 
 def backoff_delay(attempts: int, rand: Callable[[], float] = random.random) -> float:
@@ -168,15 +169,31 @@ class SyncWorker:
         return sent
 
     async def _send_batches(self, peer: sqlite3.Row, share_id: str) -> int:
+        """Send every ready batch of a share, up to PIPELINE of them in flight at once."""
         sent = 0
-        while True:
-            batch = await self.db(lambda: build_batch(self.node, share_id))
-            if batch is None:
-                return sent
-            await self.courier.send(peer, batch)
-            await self.db(partial(_in_tx, self.node, settle_batch, share_id, batch.seq,
-                                  normalize.now_iso()))
-            sent += len(batch.items)
+        in_flight: set[asyncio.Task[int]] = set()
+        try:
+            while True:
+                batch = await self.db(partial(build_batch, self.node, share_id))
+                if batch is None:
+                    break
+                in_flight.add(asyncio.create_task(self._send_batch(peer, share_id, batch)))
+                if len(in_flight) >= PIPELINE:
+                    done, in_flight = await asyncio.wait(
+                        in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    sent += sum(task.result() for task in done)
+            sent += sum(await asyncio.gather(*in_flight))
+            in_flight = set()
+        finally:
+            for task in in_flight:
+                task.cancel()
+        return sent
+
+    async def _send_batch(self, peer: sqlite3.Row, share_id: str, batch: ShareBatch) -> int:
+        await self.courier.send(peer, batch)
+        await self.db(partial(_in_tx, self.node, settle_batch, share_id, batch.seq,
+                              normalize.now_iso()))
+        return len(batch.items)
 
     async def _failed(self, peer_id: str, exc: Exception) -> None:
         parked = isinstance(exc, PeerRefused) and exc.status not in RETRYABLE_STATUSES

@@ -32,11 +32,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from node import pairing, peers, shares
+from node import demo_data, pairing, peers, shares
 from node import people as people_ops
 from node.client import FederationClient
 from node.clock import system_clock
-from node.demo_data import PeopleMaker
+from node.demo_data import KNOCKED, VOLUNTEERS, PeopleMaker
 from node.errors import NodeError
 from node.node import Node, init_node
 from node.normalize import normalize_phone
@@ -46,8 +46,6 @@ from node.storage import shares as share_store
 
 HOST = "127.0.0.1"
 PARTY = "Ohio Democratic Party"
-VOLUNTEERS, KNOCKED = "volunteers", "knocked"
-VOLUNTEER_SHARE = 0.4
 START_TIMEOUT = 20.0
 PORT_ATTEMPTS = 3
 SYNC_TIMEOUT = 30.0
@@ -114,9 +112,6 @@ class Demo:
     def campaigns(self) -> list[DemoNode]:
         return self.nodes[1:]
 
-    def campaign(self, short: str) -> DemoNode:
-        return next(n for n in self.campaigns if n.short == short)
-
 
 @dataclass
 class DemoResult:
@@ -161,19 +156,20 @@ def run_demo(*, people: int, seed: int, keep: bool, say: Say) -> DemoResult:
 
 @contextlib.contextmanager
 def _sigterm_as_exit() -> Iterator[None]:
-    """A SIGTERM to the demo unwinds like Ctrl-C, so the nodes are stopped too."""
+    """SIGTERM or SIGHUP to the demo unwinds like Ctrl-C, so the nodes are stopped too."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def exit_now(_signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signal.SIGTERM)
+    def exit_now(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, exit_now)
+    previous = {sig: signal.signal(sig, exit_now) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # -- nodes and their processes ------------------------------------------------------------
@@ -194,42 +190,15 @@ def create_nodes(demo: Demo, people: int) -> None:
         node = init_node(home, name=name, url=f"http://{HOST}:{port}")
         demo.nodes.append(DemoNode(name=name, short=short, home=home, port=port, node=node,
                                    plan=plan))
-    add_party_people(demo, people)
+    volunteers = demo_data.load_party(demo.party.node, demo.people, people)
+    demo.say(f"{PARTY}: {people} people, {volunteers} tagged {VOLUNTEERS}")
     for campaign in demo.campaigns:
-        add_campaign_people(demo, campaign, max(people // 5, 4))
-
-
-def add_party_people(demo: Demo, count: int) -> None:
-    maker = demo.people
-    for person in maker.people(count):
-        tags = [VOLUNTEERS] if maker.chance(VOLUNTEER_SHARE) else []
-        if maker.chance(0.15):
-            tags.append("donors")
-        people_ops.add_person(demo.party.node, person, tags)
-    volunteers = len(people_ops.list_people(demo.party.node, tag=VOLUNTEERS))
-    demo.say(f"{PARTY}: {count} people, {volunteers} tagged {VOLUNTEERS}")
-
-
-def add_campaign_people(demo: Demo, campaign: DemoNode, count: int) -> None:
-    """A campaign's own list; the one that shares back has knocked on half of them."""
-    knocked = 0
-    for person in demo.people.people(count):
-        uuid = people_ops.add_person(campaign.node, person, [])
-        if campaign.plan and campaign.plan.shares_back and demo.people.chance(0.5):
-            log_door_knock(demo, campaign, uuid, days_ago=demo.people.rng.randint(1, 20))
-            knocked += 1
-    extra = f", {knocked} tagged {KNOCKED} with a door contact" if knocked else ""
-    demo.say(f"{campaign.name}: {count} people of its own{extra}")
-
-
-def log_door_knock(demo: Demo, campaign: DemoNode, person: str, days_ago: int = 0) -> str:
-    at = None
-    if days_ago:
-        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days_ago * 86_400))
-    people_ops.add_tags(campaign.node, person, [KNOCKED])
-    return people_ops.add_contact(campaign.node, person, method="door",
-                                  outcome=demo.people.door_outcome(), note=None, at=at,
-                                  by=f"{campaign.short} canvasser")
+        count = max(people // 5, 4)
+        knocks = bool(campaign.plan and campaign.plan.shares_back)
+        knocked = demo_data.load_campaign(campaign.node, demo.people, count, knocks=knocks,
+                                          by=f"{campaign.short} canvasser")
+        extra = f", {knocked} tagged {KNOCKED} with a door contact" if knocked else ""
+        demo.say(f"{campaign.name}: {count} people of its own{extra}")
 
 
 def start_servers(demo: Demo) -> None:
@@ -529,7 +498,8 @@ def door_knock(demo: Demo) -> Change:
     campaign = next(c for c in demo.campaigns if c.plan and c.plan.shares_back)
     person = demo.people.rng.choice(
         sorted(p["uuid"] for p in people_ops.list_people(campaign.node, tag=KNOCKED)))
-    contact = log_door_knock(demo, campaign, person)
+    contact = demo_data.log_door_knock(campaign.node, demo.people, person,
+                                       by=f"{campaign.short} canvasser")
     row = people_store.get_person(campaign.node.conn, person)
     name = f"{row['first_name']} {row['last_name']}" if row else person
 

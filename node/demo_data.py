@@ -1,11 +1,18 @@
-"""Made-up but realistic Ohio people for `tagshare demo`, from a seeded random generator.
+"""What the demo's nodes hold: made-up but realistic Ohio people from a seeded generator.
 
 Emails use the reserved example.* domains and phone numbers are valid US
 numbers in Ohio area codes, so nothing here reaches a real person.
 """
 
 import random
+import time
 from dataclasses import dataclass
+
+from node import people as people_ops
+from node.node import Node
+
+VOLUNTEERS, KNOCKED, DONORS = "volunteers", "knocked", "donors"
+VOLUNTEER_SHARE, DONOR_SHARE, KNOCKED_SHARE = 0.4, 0.15, 0.5
 
 FIRST_NAMES = (
     "Maria", "James", "Aaliyah", "Robert", "Keisha", "Michael", "Priya", "David", "Sofia",
@@ -98,3 +105,37 @@ class PeopleMaker:
 
     def chance(self, probability: float) -> bool:
         return self.rng.random() < probability
+
+
+def load_party(node: Node, maker: PeopleMaker, count: int) -> int:
+    """The party's file: about 40% volunteers, some donors; returns how many volunteers."""
+    volunteers = 0
+    for person in maker.people(count):
+        tags = [VOLUNTEERS] if maker.chance(VOLUNTEER_SHARE) else []
+        volunteers += len(tags)
+        if maker.chance(DONOR_SHARE):
+            tags.append(DONORS)
+        people_ops.add_person(node, person, tags)
+    return volunteers
+
+
+def load_campaign(node: Node, maker: PeopleMaker, count: int, *, knocks: bool, by: str) -> int:
+    """A campaign's own list; with `knocks`, half already had a door knock in the last weeks."""
+    knocked = 0
+    for person in maker.people(count):
+        uuid = people_ops.add_person(node, person, [])
+        if knocks and maker.chance(KNOCKED_SHARE):
+            log_door_knock(node, maker, uuid, by=by, days_ago=maker.rng.randint(1, 20))
+            knocked += 1
+    return knocked
+
+
+def log_door_knock(node: Node, maker: PeopleMaker, person: str, *, by: str,
+                   days_ago: int = 0) -> str:
+    """Tag the person `knocked` and log a door contact; returns the contact's uuid."""
+    at = None
+    if days_ago:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - days_ago * 86_400))
+    people_ops.add_tags(node, person, [KNOCKED])
+    return people_ops.add_contact(node, person, method="door", outcome=maker.door_outcome(),
+                                  note=None, at=at, by=by)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -103,8 +104,6 @@ def test_demo_keep_leaves_nodes_running_and_says_how_to_reach_them() -> None:
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
         assert wait_gone(pids) == []
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
 
 

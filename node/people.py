@@ -175,7 +175,9 @@ def erase_person(node: Node, ref: str) -> str:
         row = store.get_person(conn, uuid)
         origin = row["origin"] if row is not None else None
         store.delete_person(conn, uuid)
-        store.add_tombstone(conn, node.tombstone_key(uuid), normalize.now_iso())
+        key = (node.tombstone_key(row["origin_uuid"], origin) if origin is not None
+               else node.tombstone_key(uuid))
+        store.add_tombstone(conn, key, normalize.now_iso())
         node.audit("erase", person=uuid, origin=origin)
     return uuid
 

@@ -188,7 +188,7 @@ def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
             "seq": row["seq"],
             "epoch": row["epoch"],
             "pending": store.pending_count(conn, row["id"]) if outgoing else None,
-            "pull": bool(row["pull"]) if outgoing else not None,
+            "pull": bool(row["pull"]) if outgoing else None,
             "last_delivery_at": row["last_delivery_at"],
             "last_error": row["last_error"] or (delivery["last_error"] if delivery else None),
             "next_retry": _next_retry(delivery),

@@ -290,7 +290,25 @@ BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3]
+# Versioned terms of a share: `share edit` proposes the next version; the old
+# terms keep flowing until the subscriber accepts.
+MIGRATION_4 = """
+ALTER TABLE shares ADD COLUMN terms_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE shares ADD COLUMN proposed TEXT;
+CREATE TABLE share_terms (
+    share TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    on_revoke TEXT NOT NULL,
+    proposed_at TEXT NOT NULL,
+    accepted_at TEXT,
+    PRIMARY KEY (share, version)
+) WITHOUT ROWID;
+INSERT INTO share_terms (share, version, fields, on_revoke, proposed_at, accepted_at)
+    SELECT id, 1, fields, on_revoke, created_at, created_at FROM shares;
+"""
+
+MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
 LATEST = len(MIGRATIONS)
 
 

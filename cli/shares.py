@@ -30,6 +30,7 @@ def _print_share(data: dict[str, Any], as_json: bool) -> None:
         ("peer", f"{data['peer_name']} ({data['peer']})"), ("tag", data["tag"]),
         ("local tag", data["local_tag"]), ("fields", data["fields"]),
         ("on revoke", data["on_revoke"]), ("note", data["note"]), ("status", data["status"]),
+        ("terms", f"v{data['terms_version']}"), ("pending terms", data["pending_terms"]),
         ("pending", sync["pending"]), ("last delivery", sync["last_delivery_at"]),
         ("last error", sync["last_error"]), ("next retry", sync["next_retry"]),
     ])
@@ -78,8 +79,14 @@ def list_(direction: str | None, as_json: bool) -> None:
 @click.argument("share_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(share_id: str, as_json: bool) -> None:
-    """Show one share (ID or a unique prefix of it)."""
-    _print_share(ops.show_share(open_current_node(), share_id), as_json)
+    """Show one share (ID or a unique prefix of it), with every version of its terms."""
+    data = ops.show_share(open_current_node(), share_id)
+    _print_share(data, as_json)
+    if not as_json:
+        click.echo("\nterms:")
+        output.print_table(["version", "fields", "on revoke", "proposed", "accepted"],
+                           [[t["version"], t["fields"], t["on_revoke"], t["proposed_at"],
+                             t["accepted_at"]] for t in data["terms"]])
 
 
 @share.command("accept")
@@ -87,9 +94,10 @@ def show(share_id: str, as_json: bool) -> None:
 @click.argument("share_id", metavar="ID")
 @click.option("--as-tag", help="Local tag for received people (default PEERSLUG:TAG).")
 def accept(share_id: str, as_tag: str | None) -> None:
-    """Accept an offered share: its people start arriving."""
+    """Accept an offered share (its people start arriving), or its proposed new terms."""
     data = ops.accept_share(open_current_node(), share_id, as_tag)
-    click.echo(f"accepted {data['id']}: people arrive tagged {data['local_tag']!r}")
+    click.echo(f"accepted {data['id']} (terms v{data['terms_version']}): "
+               f"people arrive tagged {data['local_tag']!r}")
 
 
 @share.command("decline")
@@ -159,3 +167,22 @@ def sync(peer_ref: str | None, as_json: bool) -> None:
             click.echo(f"{peer_id[:12]}: {error}", err=True)
     if report.errors:
         raise SystemExit(1)
+
+
+@share.command("edit")
+@home_option
+@click.argument("share_id", metavar="ID")
+@click.option("--fields", help="New fields: name, email, phone, address, contacts, donations, "
+              "or all.")
+@click.option("--on-revoke", type=click.Choice(["purge", "keep"]),
+              help="New term for when the share ends.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def edit(share_id: str, fields: str | None, on_revoke: str | None, as_json: bool) -> None:
+    """Propose new terms for a share you granted; the old terms flow until accepted."""
+    data = ops.edit_share(open_current_node(), share_id, fields=fields, on_revoke=on_revoke)
+    if as_json:
+        output.print_json(data)
+    else:
+        pending = data["pending_terms"]
+        click.echo(f"proposed terms v{pending['version']} for {data['id']}: "
+                   f"{','.join(pending['fields'])}, on revoke {pending['on_revoke']}")

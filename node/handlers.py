@@ -9,7 +9,7 @@ sender: a subscriber can never write into its granter's data through a share.
 import json
 import sqlite3
 
-from node import normalize
+from node import normalize, terms
 from node.inbox import Handler
 from node.node import Node
 from node.outgoing import settle_batch
@@ -28,6 +28,8 @@ from protocol import (
     ShareOffer,
     ShareResync,
     ShareRevoke,
+    ShareTerms,
+    ShareTermsAccept,
 )
 
 Detail = dict[str, object]
@@ -54,6 +56,8 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         "fields": json.dumps(list(message.fields)), "on_revoke": message.on_revoke,
         "note": message.note, "status": "offered", "epoch": message.epoch,
         "now": normalize.now_iso()})
+    store.record_terms(conn, message.share, 1, json.dumps(list(message.fields)),
+                       message.on_revoke, now=normalize.now_iso(), accepted=True)
     node.audit("share.offered", share=message.share, peer=peer["node_id"], tag=message.tag)
     if peer["auto_accept"]:
         row = store.get_share(conn, message.share)
@@ -73,6 +77,26 @@ def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         store.enqueue_tagged(conn, row["id"], row["tag_id"])
         node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
     return {"share": row["id"], "status": _status(conn, row["id"])}
+
+
+def on_terms(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareTerms)
+    conn = node.conn
+    row = _share_of(conn, message.share, peer, "incoming")
+    if row["status"] in ("offered", "active"):
+        terms.receive(node, conn, row, message)
+        fresh = store.get_share(conn, row["id"])
+        if (fresh is not None and peer["auto_accept"] and fresh["status"] == "active"
+                and fresh["proposed"] is not None):
+            terms.accept(node, conn, fresh)
+    return {"share": row["id"], "status": _status(conn, row["id"])}
+
+
+def on_terms_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareTermsAccept)
+    row = _share_of(node.conn, message.share, peer, "outgoing")
+    switched = terms.switch(node, node.conn, row, message.version)
+    return {"share": row["id"], "switched": switched}
 
 
 def on_decline(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
@@ -120,7 +144,8 @@ def on_batch(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     row = _share_of(conn, message.share, peer, "incoming")
     if row["status"] != "active":
         return {"share": row["id"], "seq": message.seq, "applied": 0, "status": row["status"]}
-    applied = apply_items(node, conn, row, message.items)
+    applied = apply_items(node, conn, row, message.items,
+                          terms.batch_fields(conn, row, message.terms))
     store.update_share(conn, row["id"], normalize.now_iso(), epoch=message.epoch,
                        seq=max(row["seq"], message.seq), last_delivery_at=normalize.now_iso())
     return {"share": row["id"], "seq": message.seq, "applied": applied, "status": "active"}
@@ -154,6 +179,8 @@ HANDLERS: dict[str, Handler] = {
     ShareLeave.TYPE: on_leave,
     ShareResync.TYPE: on_resync,
     ShareRevoke.TYPE: on_revoke,
+    ShareTerms.TYPE: on_terms,
+    ShareTermsAccept.TYPE: on_terms_accept,
     ShareBatch.TYPE: on_batch,
     OutboxAck.TYPE: on_outbox_ack,
 }

@@ -32,7 +32,8 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
         seq = store.next_seq(conn, share_id)
         rows = store.take_pending(conn, share_id, seq, limit)
         items = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
-    return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq, items=tuple(items))
+    return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq,
+                      terms=share["terms_version"], items=tuple(items))
 
 
 def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
@@ -49,12 +50,12 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
         row = people.get(person)
         if row is None:
             items.append(Item(op="erase", uuid=person, version=version))
-        elif row["origin"] is not None:
-            continue  # a node passes on only what it originated
         elif person in tagged:
+            received = row["origin"] is not None  # pass on only what we originated
             items.append(Item(
                 op="upsert", uuid=person, version=version,
-                fields={column: row[column] for column in columns},
+                fields={} if received else {column: row[column] for column in columns},
+                ref=(row["origin"], row["origin_uuid"]) if received else None,
                 contacts=None if contacts is None else tuple(
                     {k: c[k] for k in ("uuid", "method", "outcome", "note", "at", "by")}
                     for c in contacts.get(person, [])),

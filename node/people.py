@@ -175,7 +175,7 @@ def erase_person(node: Node, ref: str) -> str:
         row = store.get_person(conn, uuid)
         origin = row["origin"] if row is not None else None
         store.delete_person(conn, uuid)
-        key = (node.tombstone_key(row["origin_uuid"], origin) if origin is not None
+        key = (node.tombstone_key(row["origin_uuid"], origin) if row is not None and origin
                else node.tombstone_key(uuid))
         store.add_tombstone(conn, key, normalize.now_iso())
         node.audit("erase", person=uuid, origin=origin)

@@ -10,6 +10,7 @@ tombstone (a keyed hash), so nothing can bring them back.
 
 import json
 import sqlite3
+from dataclasses import dataclass, replace
 
 from node import normalize
 from node.ids import uuid7
@@ -24,12 +25,21 @@ DONATION_COLUMNS = ("uuid", "amount_cents", "currency", "at")
 
 
 def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
-                items: tuple[Item, ...]) -> int:
-    """Apply a batch's items inside the caller's transaction; returns how many took effect."""
-    granted = tuple(json.loads(share["fields"]))
+                items: tuple[Item, ...], batch_fields: tuple[str, ...] | None = None) -> int:
+    """Apply a batch's items inside the caller's transaction; returns how many took effect.
+
+    `batch_fields` are the terms the batch was built under (default: the share's
+    current terms); items may carry nothing beyond them, and only what the
+    current terms also grant is written.
+    """
+    now_granted = tuple(json.loads(share["fields"]))
+    granted = batch_fields if batch_fields is not None else now_granted
     columns = set(columns_for(granted))
     for item in items:
         _check_grant(item, columns, "contacts" in granted, "donations" in granted)
+    writable = Grant(columns=columns & set(columns_for(now_granted)),
+                     kinds={k for k in ("contacts", "donations")
+                            if k in granted and k in now_granted})
     known = store.received_rows(conn, share["id"], [item.uuid for item in items])
     newest: dict[str, Item] = {}
     for item in items:
@@ -40,12 +50,12 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
             newest[item.uuid] = item
     tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
     fresh = list(newest.values())
-    _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id)
+    _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id, writable)
     for item in fresh:
         if item.op == "withdraw":
             _withdraw(conn, share, share["peer"], item, tag_id, known.get(item.uuid))
         elif item.op == "erase":
-            _erase(node, conn, share, share["peer"], item)
+            _erase(node, conn, share, share["peer"], item, known.get(item.uuid), tag_id)
     return len(fresh)
 
 
@@ -60,8 +70,16 @@ def _check_grant(item: Item, columns: set[str], contacts: bool, donations: bool)
         raise MalformedMessage("item's contacts or donations do not match the share's terms")
 
 
+@dataclass(frozen=True)
+class Grant:
+    """What the subscriber may write from a batch: person columns and record kinds."""
+
+    columns: set[str]
+    kinds: set[str]
+
+
 def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items: list[Item],
-                tag_id: int) -> None:
+                tag_id: int, writable: Grant) -> None:
     """Create or update the copies of many people with a handful of bulk statements."""
     origin = share["peer"]
     keys = {item.uuid: node.tombstone_key(item.uuid, origin) for item in items}
@@ -69,16 +87,44 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     store.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
                                                 for i in items if keys[i.uuid] in buried])
     live = [item for item in items if keys[item.uuid] not in buried]
-    existing = store.received_people(conn, origin, [item.uuid for item in live])
-    person_of = _write_people(conn, origin, live, existing)
+    attached = _attach_targets(node, conn, live)
+    plain = [_only(item, writable.columns) for item in live if item.uuid not in attached]
+    existing = store.received_people(conn, origin, [item.uuid for item in plain])
+    person_of = {**_write_people(conn, origin, plain, existing), **attached}
     people_store.add_taggings(conn, [(tag_id, person) for person in person_of.values()])
-    for kind, table in (("contacts", "contacts"), ("donations", "donations")):
+    for kind in sorted(writable.kinds):
         lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)]
                  for i in live if getattr(i, kind) is not None}
         if lists:
-            store.sync_received_records(conn, table, origin, lists)
+            store.sync_received_records(conn, kind, origin, lists)
     store.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
                                                 for i in live])
+
+
+def _only(item: Item, columns: set[str]) -> Item:
+    """The item with just the columns the subscriber may write (older terms may carry more)."""
+    fields = item.fields or {}
+    if set(fields) <= columns:
+        return item
+    return replace(item, fields={k: v for k, v in fields.items() if k in columns})
+
+
+def _attach_targets(node: Node, conn: sqlite3.Connection, items: list[Item]) -> dict[str, str]:
+    """Items that refer to a person this node already holds (its own, or its copy from the
+    referenced origin): the sender's records attach there instead of to a new copy."""
+    targets: dict[str, str] = {}
+    for item in items:
+        if item.ref is None:
+            continue
+        ref_node, ref_uuid = item.ref
+        if ref_node == node.node_id:
+            if store.local_person_exists(conn, ref_uuid):
+                targets[item.uuid] = ref_uuid
+            continue
+        copy = store.received_person(conn, ref_node, ref_uuid)
+        if copy is not None:
+            targets[item.uuid] = copy["uuid"]
+    return targets
 
 
 def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
@@ -143,18 +189,27 @@ def _withdraw(conn: sqlite3.Connection, share: sqlite3.Row, origin: str, item: I
 
 
 def _erase(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str,
-           item: Item) -> None:
+           item: Item, current: sqlite3.Row | None, tag_id: int) -> None:
+    """The origin erased the person: delete its copy; where its records hung on a person
+    of ours (or of another origin), delete just those records."""
     row = store.received_person(conn, origin, item.uuid)
     if row is not None:
         people_store.delete_person(conn, row["uuid"])
+    elif current is not None and current["person"] is not None:
+        store.drop_received_records(conn, current["person"], origin)
+        people_store.remove_tagging(conn, tag_id, current["person"])
     people_store.add_tombstone(conn, node.tombstone_key(item.uuid, origin), normalize.now_iso())
     store.set_received(conn, share["id"], item.uuid, version=item.version, person=None,
                        state="erased")
 
 
 def forget_person(conn: sqlite3.Connection, person: str, origin: str) -> None:
-    """Remove what `origin` sent about a person; keep the subscriber's own records on them."""
+    """Remove what `origin` sent about a person; keep the subscriber's own records on them,
+    and never touch a person that is not `origin`'s copy (its records were attached)."""
     store.drop_received_records(conn, person, origin)
+    row = people_store.get_person(conn, person)
+    if row is None or row["origin"] != origin:
+        return
     if store.has_own_records(conn, person):
         blank = {column: None for column in people_store.PERSON_FIELDS}
         people_store.update_person(conn, person, blank, normalize.now_iso())

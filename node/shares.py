@@ -10,7 +10,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from node import normalize
+from node import normalize, terms
 from node.clock import random_bytes
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import uuid7
@@ -70,6 +70,8 @@ def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
             "tag_id": people_store.tag_id(conn, tag_name, create=True), "local_tag": None,
             "fields": json.dumps(list(groups)), "on_revoke": on_revoke, "note": note or "",
             "status": "offered", "epoch": epoch, "now": normalize.now_iso()})
+        store.record_terms(conn, share_id, 1, json.dumps(list(groups)), on_revoke,
+                           now=normalize.now_iso(), accepted=True)
         queue(conn, peer_id, ShareOffer(share=share_id, tag=tag_name, fields=groups,
                                         on_revoke=on_revoke, note=note or "", epoch=epoch))
         node.audit("share.grant", share=share_id, tag=tag_name, peer=peer_id,
@@ -114,10 +116,33 @@ def activate_incoming(node: Node, conn: sqlite3.Connection, row: sqlite3.Row,
 
 
 def accept_share(node: Node, ref: str, as_tag: str | None) -> dict[str, Any]:
+    """Accept an offered share, or the new terms proposed for a running one."""
     with db.transaction(node.conn) as conn:
         row = resolve_share(conn, ref)
-        _require(row, "incoming", ("offered",), "accept")
-        activate_incoming(node, conn, row, as_tag)
+        _require(row, "incoming", ("offered", "active"), "accept")
+        if row["status"] == "offered":
+            activate_incoming(node, conn, row, as_tag)
+        elif row["proposed"] is None:
+            raise InvalidInput(f"share {row['id']} is already active, with no new terms to accept")
+        fresh = store.get_share(conn, row["id"])
+        assert fresh is not None
+        if fresh["proposed"] is not None:
+            terms.accept(node, conn, fresh)
+        return _fresh(conn, row["id"])
+
+
+def edit_share(node: Node, ref: str, *, fields: str | None,
+               on_revoke: str | None) -> dict[str, Any]:
+    """Granter: propose new terms; the old ones keep flowing until the subscriber accepts."""
+    if fields is None and on_revoke is None:
+        raise InvalidInput("nothing to change: give --fields and/or --on-revoke")
+    if on_revoke is not None and on_revoke not in ("purge", "keep"):
+        raise InvalidInput("--on-revoke must be purge or keep")
+    with db.transaction(node.conn) as conn:
+        row = resolve_share(conn, ref)
+        _require(row, "outgoing", ("offered", "active"), "edit")
+        groups = parse_fields(fields) if fields is not None else tuple(json.loads(row["fields"]))
+        terms.propose(node, conn, row, groups, on_revoke or row["on_revoke"])
         return _fresh(conn, row["id"])
 
 
@@ -182,6 +207,8 @@ def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         "on_revoke": row["on_revoke"],
         "note": row["note"],
         "status": row["status"],
+        "terms_version": row["terms_version"],
+        "pending_terms": json.loads(row["proposed"]) if row["proposed"] else None,
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
         "sync": {
@@ -208,4 +235,7 @@ def list_shares(node: Node, direction: str | None = None) -> list[dict[str, Any]
 
 
 def show_share(node: Node, ref: str) -> dict[str, Any]:
-    return share_dict(node.conn, resolve_share(node.conn, ref))
+    row = resolve_share(node.conn, ref)
+    data = share_dict(node.conn, row)
+    data["terms"] = terms.history(node.conn, row["id"])
+    return data

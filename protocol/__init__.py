@@ -87,6 +87,8 @@ from protocol.shares import (
     ShareOffer,
     ShareResync,
     ShareRevoke,
+    ShareTerms,
+    ShareTermsAccept,
 )
 
 __all__ = [
@@ -122,6 +124,8 @@ __all__ = [
     "ShareOffer",
     "ShareResync",
     "ShareRevoke",
+    "ShareTerms",
+    "ShareTermsAccept",
     "StaleMessage",
     "TooLarge",
     "UnsupportedVersion",

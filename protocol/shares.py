@@ -23,6 +23,7 @@ from typing import ClassVar, Self
 
 from protocol import _fields as f
 from protocol.errors import LocalProtocolError, MalformedMessage
+from protocol.keys import is_node_id
 from protocol.messages import ID_BYTES, Message, message_from_dict, register_message
 
 FIELD_GROUPS = ("name", "email", "phone", "address", "contacts", "donations")
@@ -94,8 +95,11 @@ class Item:
     """One person's change in a batch.
 
     ``fields`` holds the granted person columns (upsert only). ``contacts`` and
-    ``donations`` are the person's complete current lists, or None when the
-    share does not grant them.
+    ``donations`` are the sender's own records of the person, complete, or None
+    when the share does not grant them. ``ref`` (node id, uuid) is set when the
+    sender itself received the person from that node: the item then carries no
+    fields (a node passes on only what it originated), only the reference and
+    the sender's own records.
     """
 
     op: str
@@ -104,6 +108,7 @@ class Item:
     fields: dict[str, str | None] | None = None
     contacts: tuple[dict[str, object], ...] | None = None
     donations: tuple[dict[str, object], ...] | None = None
+    ref: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         if self.op not in OPS:
@@ -111,9 +116,16 @@ class Item:
         check_uuid(self.uuid, "uuid")
         f.check_int(self.version, "version", minimum=1)
         if self.op != "upsert":
-            if (self.fields, self.contacts, self.donations) != (None, None, None):
+            if (self.fields, self.contacts, self.donations, self.ref) != (None,) * 4:
                 raise LocalProtocolError(f"{self.op} carries no data")
             return
+        if self.ref is not None:
+            if (not isinstance(self.ref, tuple) or len(self.ref) != 2
+                    or not is_node_id(self.ref[0])):
+                raise LocalProtocolError("ref must be (node id, uuid)")
+            check_uuid(self.ref[1], "ref uuid")
+            if self.fields:
+                raise LocalProtocolError("an item with a ref carries no person fields")
         if not isinstance(self.fields, dict):
             raise LocalProtocolError("upsert needs fields")
         for key, value in self.fields.items():
@@ -136,6 +148,8 @@ class Item:
             data["fields"] = dict(self.fields or {})
             data["contacts"] = None if self.contacts is None else list(self.contacts)
             data["donations"] = None if self.donations is None else list(self.donations)
+            data["ref"] = None if self.ref is None else {"node": self.ref[0],
+                                                          "uuid": self.ref[1]}
         return data
 
     @classmethod
@@ -147,13 +161,19 @@ class Item:
             return f.build(lambda: cls(op=f.get_str(obj, "op"), uuid=f.get_str(obj, "uuid"),
                                        version=f.get_int(obj, "version")))
         obj = f.require_object(
-            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations"}), "item")
+            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations", "ref"}),
+            "item")
         contacts, donations = obj["contacts"], obj["donations"]
+        ref = None
+        if obj["ref"] is not None:
+            raw_ref = f.require_object(obj["ref"], frozenset({"node", "uuid"}), "ref")
+            ref = (f.get_str(raw_ref, "node"), f.get_str(raw_ref, "uuid"))
         return f.build(lambda: cls(
             op="upsert", uuid=f.get_str(obj, "uuid"), version=f.get_int(obj, "version"),
             fields=f.get_object(obj, "fields"),  # type: ignore[arg-type]
             contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
             donations=None if donations is None else tuple(f.get_list(obj, "donations")),  # type: ignore[arg-type]
+            ref=ref,
         ))
 
 
@@ -276,31 +296,89 @@ class ShareBatch(Message):
     share: str
     epoch: str
     seq: int
+    terms: int
     items: tuple[Item, ...]
 
     def __post_init__(self) -> None:
         check_uuid(self.share, "share")
         f.check_b64(self.epoch, ID_BYTES, "epoch")
         f.check_int(self.seq, "seq")
+        f.check_int(self.terms, "terms", minimum=1)
         if not isinstance(self.items, tuple) or len(self.items) > MAX_ITEMS:
             raise LocalProtocolError(f"items must be a tuple of at most {MAX_ITEMS}")
         if not all(isinstance(item, Item) for item in self.items):
             raise LocalProtocolError("items must be Item values")
 
     def to_dict(self) -> dict[str, object]:
-        return {"share": self.share, "epoch": self.epoch, "seq": self.seq,
+        return {"share": self.share, "epoch": self.epoch, "seq": self.seq, "terms": self.terms,
                 "items": [item.to_dict() for item in self.items]}
 
     @classmethod
     def from_dict(cls, body: object) -> Self:
-        obj = f.require_object(body, frozenset({"share", "epoch", "seq", "items"}),
+        obj = f.require_object(body, frozenset({"share", "epoch", "seq", "terms", "items"}),
                                "share.batch body")
         raw_items = f.get_list(obj, "items")
         if len(raw_items) > MAX_ITEMS:
             raise MalformedMessage(f"a batch holds at most {MAX_ITEMS} items")
         items = tuple(Item.from_dict(item) for item in raw_items)
         return f.build(lambda: cls(share=f.get_str(obj, "share"), epoch=f.get_str(obj, "epoch"),
-                                   seq=f.get_int(obj, "seq"), items=items))
+                                   seq=f.get_int(obj, "seq"), terms=f.get_int(obj, "terms"),
+                                   items=items))
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareTerms(Message):
+    """Granter -> subscriber: new terms for a running share (version grows by one)."""
+
+    TYPE: ClassVar[str] = "share.terms"
+    share: str
+    version: int
+    fields: tuple[str, ...]
+    on_revoke: str
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        f.check_int(self.version, "version", minimum=2)
+        check_fields(self.fields)
+        if self.on_revoke not in ON_REVOKE:
+            raise LocalProtocolError("on_revoke must be purge or keep")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "version": self.version, "fields": list(self.fields),
+                "on_revoke": self.on_revoke}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share", "version", "fields", "on_revoke"}),
+                               "share.terms body")
+        return f.build(lambda: cls(
+            share=f.get_str(obj, "share"), version=f.get_int(obj, "version"),
+            fields=tuple(f.get_list(obj, "fields")),  # type: ignore[arg-type]
+            on_revoke=f.get_str(obj, "on_revoke")))
+
+
+@register_message
+@dataclass(frozen=True)
+class ShareTermsAccept(Message):
+    """Subscriber -> granter: the terms of that version are accepted."""
+
+    TYPE: ClassVar[str] = "share.terms.accept"
+    share: str
+    version: int
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        f.check_int(self.version, "version", minimum=2)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share", "version"}), "share.terms.accept body")
+        return f.build(lambda: cls(share=f.get_str(obj, "share"),
+                                   version=f.get_int(obj, "version")))
 
 
 @register_message
@@ -319,7 +397,7 @@ class OutboxPull(Message):
         return cls()
 
 
-PULLABLE = ("share.offer", "share.revoke", "share.batch")
+PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.batch")
 
 
 @dataclass(frozen=True)

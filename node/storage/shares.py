@@ -352,3 +352,76 @@ def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
 def set_links(conn: sqlite3.Connection, links: Sequence[tuple[str | None, str]]) -> None:
     """(local person or None, received person) pairs."""
     conn.executemany("UPDATE people SET link = ? WHERE uuid = ?", links)
+
+
+# --- versioned terms ----------------------------------------------------------------
+
+
+def record_terms(conn: sqlite3.Connection, share_id: str, version: int, fields: str,
+                 on_revoke: str, *, now: str, accepted: bool) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO share_terms (share, version, fields, on_revoke, proposed_at, "
+        "accepted_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (share_id, version, fields, on_revoke, now, now if accepted else None),
+    )
+
+
+def mark_terms_accepted(conn: sqlite3.Connection, share_id: str, version: int, now: str) -> None:
+    conn.execute("UPDATE share_terms SET accepted_at = ? WHERE share = ? AND version = ?",
+                 (now, share_id, version))
+
+
+def terms_history(conn: sqlite3.Connection, share_id: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM share_terms WHERE share = ? ORDER BY version",
+                        (share_id,)).fetchall()
+
+
+def terms_fields(conn: sqlite3.Connection, share_id: str, version: int) -> str | None:
+    row = conn.execute("SELECT fields FROM share_terms WHERE share = ? AND version = ?",
+                       (share_id, version)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_terms(conn: sqlite3.Connection, share_id: str, *, version: int, fields: str,
+              on_revoke: str, now: str) -> None:
+    conn.execute(
+        "UPDATE shares SET terms_version = ?, fields = ?, on_revoke = ?, proposed = NULL, "
+        "updated_at = ? WHERE id = ?",
+        (version, fields, on_revoke, now, share_id),
+    )
+
+
+def propose_terms(conn: sqlite3.Connection, share_id: str, proposed: str, now: str) -> None:
+    conn.execute("UPDATE shares SET proposed = ?, updated_at = ? WHERE id = ?",
+                 (proposed, now, share_id))
+
+
+def other_grants(conn: sqlite3.Connection, peer: str, share_id: str) -> list[str]:
+    """Field lists (JSON) of the other active shares this peer grants us."""
+    return [row[0] for row in conn.execute(
+        "SELECT fields FROM shares WHERE direction = 'incoming' AND status = 'active' "
+        "AND peer = ? AND id != ?", (peer, share_id))]
+
+
+def clear_columns(conn: sqlite3.Connection, people: Sequence[str], columns: Sequence[str],
+                  now: str) -> None:
+    """Blank person columns a narrowed share no longer grants."""
+    if not columns or not people:
+        return
+    sets = ", ".join(f"{column} = NULL" for column in columns)
+    conn.executemany(
+        f"UPDATE people SET {sets}, updated_at = ?, version = version + 1 WHERE uuid = ?",
+        [(now, person) for person in people])
+
+
+def drop_records_of(conn: sqlite3.Connection, table: str, people: Sequence[str],
+                    origin: str) -> None:
+    if table not in ("contacts", "donations"):
+        raise ValueError(table)
+    conn.executemany(f"DELETE FROM {table} WHERE person = ? AND origin = ?",
+                     [(person, origin) for person in people])
+
+
+def local_person_exists(conn: sqlite3.Connection, uuid: str) -> bool:
+    return conn.execute("SELECT 1 FROM people WHERE uuid = ? AND origin IS NULL",
+                        (uuid,)).fetchone() is not None

@@ -62,7 +62,7 @@ class CampaignPlan:
     short: str
     fields: str  # what the party grants it
     trusts_party: bool  # `peer trust`: the party's offers are accepted on arrival
-    shares_back: bool  # grants its own `knocked` tag to the party
+    shares_back: bool  # shares its field contacts on the party's volunteers back
 
 
 CAMPAIGNS = (
@@ -337,14 +337,20 @@ class Flow:
 
 
 def share_all(demo: Demo) -> None:
-    """The party grants volunteers to each campaign; one campaign grants `knocked` back."""
+    """The party grants volunteers to each campaign; one campaign shares its field contacts
+    on those volunteers back, so its door knocks reach the party's own people."""
     volunteers = len(people_ops.list_people(demo.party.node, tag=VOLUNTEERS))
-    flows = [Flow(demo.party, c, VOLUNTEERS, c.plan.fields if c.plan else "all", volunteers)
-             for c in demo.campaigns]
+    grant_flows(demo, [Flow(demo.party, c, VOLUNTEERS, c.plan.fields if c.plan else "all",
+                            volunteers) for c in demo.campaigns])
+    back = []
     for campaign in demo.campaigns:
-        if campaign.plan and campaign.plan.shares_back:
-            knocked = len(people_ops.list_people(campaign.node, tag=KNOCKED))
-            flows.append(Flow(campaign, demo.party, KNOCKED, "name,contacts", knocked))
+        share = incoming_share(campaign, demo.party, VOLUNTEERS)
+        if campaign.plan and campaign.plan.shares_back and share is not None:
+            back.append(Flow(campaign, demo.party, share["local_tag"], "contacts", volunteers))
+    grant_flows(demo, back)
+
+
+def grant_flows(demo: Demo, flows: list[Flow]) -> None:
     for flow in flows:
         shares.grant_share(flow.granter.node, tag=flow.tag, peer=flow.subscriber.node.node_id,
                            fields=flow.fields, on_revoke="purge", note=None)
@@ -494,26 +500,47 @@ def erase(demo: Demo) -> Change:
 
 
 def door_knock(demo: Demo) -> Change:
-    """A campaign knocks on one of its own people; the contact flows back to the party."""
+    """A campaign knocks on a volunteer it received from the party; the contact reaches the
+    party and attaches to the party's own person (no global id: the copy knows its origin)."""
     campaign = next(c for c in demo.campaigns if c.plan and c.plan.shares_back)
-    person = demo.people.rng.choice(
-        sorted(p["uuid"] for p in people_ops.list_people(campaign.node, tag=KNOCKED)))
-    contact = demo_data.log_door_knock(campaign.node, demo.people, person,
+    origin_uuid, name = _party_volunteer(demo)
+    copy = _copy(campaign, demo.party, origin_uuid)
+    contact = demo_data.log_door_knock(campaign.node, demo.people, copy["uuid"],
                                        by=f"{campaign.short} canvasser")
-    row = people_store.get_person(campaign.node.conn, person)
-    name = f"{row['first_name']} {row['last_name']}" if row else person
 
     def seen(target: DemoNode) -> bool:
-        copy = _copy(target, campaign, person)
-        return copy is not None and any(
-            c["uuid"] == contact for c in activity.contacts_of(target.node.conn, copy["uuid"]))
+        return any(c["uuid"] == contact
+                   for c in activity.contacts_of(target.node.conn, origin_uuid))
 
-    return Change(f"door knock at {name}'s", campaign, [Probe(demo.party, seen)])
+    return Change(f"door knock at {name}'s, on the party's own record", campaign,
+                  [Probe(demo.party, seen)])
+
+
+def widen_terms(demo: Demo) -> Change:
+    """The party adds email to a campaign's limited share without stopping it; the
+    campaign accepts the new terms and the emails fill in."""
+    campaign = next(c for c in demo.campaigns if c.plan and c.plan.fields != "all")
+    share = incoming_share(campaign, demo.party, VOLUNTEERS)
+    assert share is not None
+    fields = f"{campaign.plan.fields if campaign.plan else 'name'},email"
+    shares.edit_share(demo.party.node, share["id"], fields=fields, on_revoke=None)
+    uuid, name = _party_volunteer(demo)
+
+    def seen(target: DemoNode) -> bool:
+        current = incoming_share(target, demo.party, VOLUNTEERS)
+        if current is not None and current["pending_terms"] is not None:
+            shares.accept_share(target.node, current["id"], None)  # the operator says yes
+        row = _copy(target, demo.party, uuid)
+        return row is not None and row["email"] is not None
+
+    return Change(f"terms of {campaign.short}'s share widened to {fields} (v2), accepted",
+                  demo.party, [Probe(campaign, seen)])
 
 
 # Later steps of issue 5 (share edit, contacts attaching to the origin person,
 # --not-contacted-since, contacts overlap, match review) are appended here.
-CHANGES: list[Callable[[Demo], Change]] = [new_volunteer, edit_phone, untag, erase, door_knock]
+CHANGES: list[Callable[[Demo], Change]] = [new_volunteer, edit_phone, untag, erase, door_knock,
+                                           widen_terms]
 
 
 # -- summary ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 
 DEMO_TIMEOUT = 120
 CHANGE_LINES = ("new volunteer ", "'s new phone ", " untagged volunteers, withdrawn ", " erased ",
-                "door knock at ")
+                "door knock at ", "on the party's own record", "widened to name,phone,email (v2)")
 
 
 def run_tagshare(*args: str) -> subprocess.CompletedProcess[str]:

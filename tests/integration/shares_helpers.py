@@ -21,7 +21,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -41,7 +41,7 @@ from node.pairing import create_invite, join
 from node.peers import slug
 from node.server import INBOX_PATH, WORKER, create_app
 from node.sync import SyncWorker
-from protocol import Envelope, Message, ShareBatch, seal
+from protocol import Envelope, Item, Message, ShareBatch, seal
 
 PLACEHOLDER_URL = "http://127.0.0.1:1"
 PARTY, CAMPAIGN_A, CAMPAIGN_B = "Ohio Party", "Campaign A", "Campaign B"
@@ -297,6 +297,17 @@ async def post_inbox(recipient: Org, envelope: Envelope | bytes) -> tuple[int, d
             recipient.url + INBOX_PATH, data=body,
             headers={"Content-Type": "application/json"}) as response:
         return response.status, json.loads(await response.read())
+
+
+def make_batch(granter: Org, share_id: str, seq: int, items: Iterable[Item]) -> ShareBatch:
+    """A batch of the granter's share, by hand (its epoch and current terms version)."""
+    row = granter.share(share_id)
+    assert row is not None
+    values: dict[str, Any] = {"share": share_id, "epoch": row["epoch"], "seq": seq,
+                              "items": tuple(items)}
+    if "terms" in {f.name for f in dataclasses.fields(ShareBatch)}:
+        values["terms"] = row["terms_version"]
+    return ShareBatch(**values)
 
 
 def assert_unchanged(before: Snapshot, after: Snapshot) -> None:

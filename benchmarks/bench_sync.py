@@ -1,0 +1,190 @@
+"""Benchmark: initial sync of N people between two `tagshare serve` processes, vs a CSV copy.
+Also measure 5: peak RSS of both serve processes during the sync.
+
+    python benchmarks/bench_sync.py --rows 100000 1000000 --runs 3
+    python benchmarks/bench_sync.py --rows 2000 --runs 1          # CI: proves it works
+
+Source node A (prepared once per N and cached, see synclib): N generated people
+imported with `people import --tag all`, a door contact and a donation on every
+fifth person. Each run copies A's home, makes a fresh node B, and, side by side
+(order alternating between runs):
+
+  baseline  the "CSV copy": the sqlite3 shell exports the same people (tagged `all`)
+            from A's database to CSV (`.mode csv`, `.once`), then imports the file
+            into a fresh database whose table has a UNIQUE index on the id column
+            (`.import --csv`); the two steps are timed separately and summed;
+  subject   A and B as real `tagshare serve` processes on 127.0.0.1, paired by
+            invite (`peer add --auto-accept` on B); the clock starts just before
+            `tagshare share grant --tag all --fields all` is launched on A and stops
+            when B's database (polled read-only every 50 ms) holds N people whose
+            origin is A. Just before the nodes stop, their peak RSS (VmHWM) and CPU
+            time are read from /proc.
+
+Checks (exit 1 if wrong): B holds exactly N people, N/5 contacts and N/5 donations
+from A; the CSV copy holds N rows.
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import synclib
+from synclib import BenchError, log
+
+TARGET_RATIO = 1.4  # sync wall time at most 1.4x the CSV copy's
+TARGET_RSS_MB = 150.0
+COLUMNS = ("uuid", "first_name", "last_name", "email", "phone", "address1", "address2",
+           "city", "state", "zip")
+
+
+def sqlite_shell(db: Path, script: str, *, readonly: bool = False) -> float:
+    argv = ["sqlite3", *(["-readonly"] if readonly else []), str(db)]
+    started = time.perf_counter()
+    proc = subprocess.run(argv, input=script, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise BenchError(f"sqlite3 {db}: {proc.stderr.strip()[-1000:]}")
+    return wall
+
+
+def csv_copy(source: Path, work: Path) -> dict[str, float]:
+    csv_path, target = work / "copy.csv", work / "copy.db"
+    export = sqlite_shell(source / "node.db", (
+        ".mode csv\n"
+        f".once {csv_path}\n"
+        f"SELECT {', '.join('p.' + c for c in COLUMNS)} FROM people p "
+        "JOIN taggings t ON t.person = p.uuid JOIN tags g ON g.id = t.tag "
+        f"WHERE g.name = '{synclib.SHARED_TAG}';\n"), readonly=True)
+    load = sqlite_shell(target, (
+        f"CREATE TABLE people ({', '.join(c + ' TEXT' for c in COLUMNS)});\n"
+        "CREATE UNIQUE INDEX people_uuid ON people(uuid);\n"
+        f".import --csv {csv_path} people\n"))
+    rows = int(subprocess.run(["sqlite3", str(target), "SELECT count(*) FROM people"],
+                              capture_output=True, text=True).stdout.strip())
+    csv_bytes = csv_path.stat().st_size
+    csv_path.unlink()
+    target.unlink()
+    return {"export_s": export, "import_s": load, "wall_s": export + load, "rows": rows,
+            "csv_bytes": csv_bytes}
+
+
+def sync_run(source: Path, work: Path, rows: int, timeout: float) -> dict[str, float]:
+    a = synclib.copy_home(source, work / "a")
+    b = synclib.new_node(work / "b", "Bench Receiver")
+    servers: list[synclib.Server] = []
+    try:
+        sa = synclib.serve(a)
+        servers.append(sa)
+        sb = synclib.serve(b)
+        servers.append(sb)
+        synclib.pair(a, b)
+        a_id, b_id = synclib.node_id(a), synclib.node_id(b)
+        counter = synclib.Counter(b, a_id)
+        started = time.monotonic()
+        synclib.grant(a, b_id)
+        granted = time.monotonic()
+        seen = synclib.wait_count(counter, rows, timeout=timeout, servers=(sa, sb))
+        counter.close()
+        result = {"wall_s": seen - started, "grant_cli_s": granted - started,
+                  "rss_sender_mb": sa.peak_rss_mb(), "rss_receiver_mb": sb.peak_rss_mb(),
+                  "cpu_sender_s": sa.cpu_s(), "cpu_receiver_s": sb.cpu_s()}
+    finally:
+        for server in servers:
+            server.stop()
+    counts = synclib.counts_from(b, a_id)
+    expected = len(range(0, rows, 5))
+    if counts != {"people": rows, "contacts": expected, "donations": expected}:
+        raise BenchError(f"B holds {counts}, expected {rows} people and {expected} "
+                         "contacts and donations")
+    return {**result, **{f"received_{k}": v for k, v in counts.items()}}
+
+
+def bench_rows(args: argparse.Namespace, rows: int, work: Path) -> dict[str, object]:
+    source = synclib.prepared_source(rows, args.seed, args.cache)
+    runs = []
+    for number in range(args.runs):
+        order = ("baseline", "subject") if number % 2 == 0 else ("subject", "baseline")
+        run: dict[str, dict[str, float]] = {}
+        for which in order:
+            run_dir = work / f"{rows}-{number}-{which}"
+            run_dir.mkdir(parents=True)
+            try:
+                if which == "baseline":
+                    run["baseline"] = csv_copy(source, run_dir)
+                    if run["baseline"]["rows"] != rows:
+                        raise BenchError(f"CSV copy holds {run['baseline']['rows']} rows")
+                else:
+                    run["subject"] = sync_run(source, run_dir, rows, args.timeout)
+            finally:
+                if not args.keep:
+                    shutil.rmtree(run_dir, ignore_errors=True)
+        ratio = run["subject"]["wall_s"] / run["baseline"]["wall_s"]
+        log(f"N={rows:,} run {number + 1}/{args.runs}: CSV copy {run['baseline']['wall_s']:.2f}s "
+            f"(export {run['baseline']['export_s']:.2f} + import "
+            f"{run['baseline']['import_s']:.2f}), sync {run['subject']['wall_s']:.2f}s "
+            f"({rows / run['subject']['wall_s']:,.0f} people/s, {ratio:.2f}x), peak RSS "
+            f"A {run['subject']['rss_sender_mb']:.0f} MB, B "
+            f"{run['subject']['rss_receiver_mb']:.0f} MB, CPU A "
+            f"{run['subject']['cpu_sender_s']:.1f}s B {run['subject']['cpu_receiver_s']:.1f}s")
+        runs.append({"order": list(order), "ratio": ratio, **run})
+    base = synclib.summary([r["baseline"]["wall_s"] for r in runs])
+    subj = synclib.summary([r["subject"]["wall_s"] for r in runs])
+    rss_a = max(r["subject"]["rss_sender_mb"] for r in runs)
+    rss_b = max(r["subject"]["rss_receiver_mb"] for r in runs)
+    return {
+        "rows": rows, "csv_copy_s": base, "sync_s": subj,
+        "csv_export_s": synclib.summary([r["baseline"]["export_s"] for r in runs]),
+        "csv_import_s": synclib.summary([r["baseline"]["import_s"] for r in runs]),
+        "ratio": {**synclib.summary([r["ratio"] for r in runs]),
+                  "of_medians": subj["median"] / base["median"]},
+        "sync_people_per_s": rows / subj["median"],
+        "csv_people_per_s": rows / base["median"],
+        "peak_rss_mb": {"sender": rss_a, "receiver": rss_b},
+        "met": {"ratio": subj["median"] / base["median"] <= TARGET_RATIO,
+                "rss": max(rss_a, rss_b) < TARGET_RSS_MB},
+        "runs_detail": runs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--cache", type=Path, default=synclib.CACHE)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    work = synclib.workdir(args.workdir, "tagshare-bench-sync-")
+    try:
+        sizes = [bench_rows(args, rows, work) for rows in args.rows]
+    except BenchError as exc:
+        log(f"bench_sync: {exc}")
+        return 1
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\ninitial sync benchmark, {args.runs} runs each")
+    print(f"{'N':>10} {'sync median':>12} {'min':>8} {'max':>8} {'CSV copy':>9} {'min':>8} "
+          f"{'max':>8} {'ratio':>7} {'people/s':>10} {'RSS A':>7} {'RSS B':>7}")
+    for s in sizes:
+        sy, cp = s["sync_s"], s["csv_copy_s"]
+        print(f"{s['rows']:>10,} {sy['median']:>11.2f}s {sy['min']:>7.2f}s {sy['max']:>7.2f}s "
+              f"{cp['median']:>8.2f}s {cp['min']:>7.2f}s {cp['max']:>7.2f}s "
+              f"{s['ratio']['of_medians']:>6.2f}x {s['sync_people_per_s']:>10,.0f} "
+              f"{s['peak_rss_mb']['sender']:>5.0f}MB {s['peak_rss_mb']['receiver']:>5.0f}MB")
+    print(f"targets: ratio <= {TARGET_RATIO}x, peak RSS < {TARGET_RSS_MB:.0f} MB per node")
+    synclib.write_json(f"sync-{'-'.join(str(r) for r in args.rows)}",
+                       {"benchmark": "sync", "runs": args.runs, "seed": args.seed,
+                        "targets": {"ratio": TARGET_RATIO, "rss_mb": TARGET_RSS_MB},
+                        "sizes": sizes}, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

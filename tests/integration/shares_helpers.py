@@ -118,14 +118,20 @@ class Org:
         if self.node is not None:  # the running server's document names the URL too
             self.node.config = dataclasses.replace(self.node.config, url=self.url)
 
-    async def start(self) -> None:
-        """Open the node and serve it with the sync worker, on its port (0 the first time)."""
+    async def start(self, *, listen: bool = True) -> None:
+        """Open the node and serve it with the sync worker, on its port (0 the first time).
+
+        Without `listen` only the app and its sync worker run, no port is opened
+        (`serve --no-listen`): nobody can reach the node.
+        """
         assert self.runner is None, f"{self.label} already runs"
         self.node = open_node(self.home)
         self.app = create_app(self.node, sync=True, pull=self.pull)
         self._record_sends(self.app[WORKER])
         self.runner = web.AppRunner(self.app, handle_signals=False)
         await self.runner.setup()
+        if not listen:
+            return
         site = web.TCPSite(self.runner, "127.0.0.1", self.port)
         await site.start()
         bound = int(self.runner.addresses[0][1])
@@ -350,13 +356,14 @@ async def settled(granter: Org, share_id: str, timeout: float = 10) -> None:
 
 
 @asynccontextmanager
-async def three_orgs(tmp_path: Path, *, start_b: bool = True,
-                     pull_b: bool = False) -> AsyncIterator[Trio]:
+async def three_orgs(tmp_path: Path, *, start_b: bool = True, pull_b: bool = False,
+                     b_listens: bool = True) -> AsyncIterator[Trio]:
     """Party, campaign A and campaign B, served; the party paired with both campaigns.
 
     With `start_b=False` B's port is reserved and written to its config but its
     server is not started (pairing only needs the inviter's server). With
-    `pull_b` B is a node nobody can reach (`init` without `--url`): it pulls.
+    `pull_b` B is a node nobody can reach (`init` without `--url`): it pulls;
+    with `b_listens=False` too it opens no port at all (`serve --no-listen`).
     """
     party = Org("party", tmp_path / "party")
     a = Org("campaign A", tmp_path / "campaign-a")
@@ -368,10 +375,12 @@ async def three_orgs(tmp_path: Path, *, start_b: bool = True,
     try:
         await party.start()
         await a.start()
-        if start_b:
+        if start_b and b_listens:
             await b.start()
         else:
             b.set_url(free_port())
+            if start_b:
+                await b.start(listen=False)
         await pair(party, a)
         await pair(party, b)
         yield trio

@@ -75,10 +75,12 @@ def free_port() -> int:
 
 
 def set_url(home: Path, port: int) -> None:
-    """Point a node's config at the port it will serve on (before anyone pairs)."""
+    """Point a node's config at the port it will serve on (before anyone pairs). It is
+    reachable there, so granters push to it (an unreachable node is pulled, every 1 s)."""
     node = open_node(home)
     try:
-        node.config = dataclasses.replace(node.config, url=f"http://{HOST}:{port}")
+        node.config = dataclasses.replace(node.config, url=f"http://{HOST}:{port}",
+                                          reachable=True)
         node.config.save(home)
     finally:
         node.close()
@@ -138,7 +140,7 @@ def prepared_source(rows: int, seed: int, cache: Path = CACHE) -> Path:
     csv_path = cache / f"people-{rows}-{seed}.csv"
     if not csv_path.exists():
         gen_people.write(rows, csv_path, seed)
-    tagshare("--home", str(home), "init", "--name", "Bench Source")
+    tagshare("--home", str(home), "init", "--name", "Bench Source", "--url", f"http://{HOST}:1")
     started = time.perf_counter()
     tagshare("--home", str(home), "people", "import", str(csv_path), "--tag", SHARED_TAG,
              timeout=3600)
@@ -155,7 +157,8 @@ def copy_home(src: Path, dst: Path) -> Path:
 
 
 def new_node(home: Path, name: str) -> Path:
-    tagshare("--home", str(home), "init", "--name", name)
+    # --url makes the node reachable (pushed to, not pulled); serve() sets the real port.
+    tagshare("--home", str(home), "init", "--name", name, "--url", f"http://{HOST}:1")
     return home
 
 

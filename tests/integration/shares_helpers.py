@@ -41,7 +41,16 @@ from node.pairing import create_invite, join
 from node.peers import slug
 from node.server import INBOX_PATH, WORKER, create_app
 from node.sync import SyncWorker
-from protocol import Envelope, Item, Message, ShareBatch, seal
+from protocol import (
+    Ack,
+    Envelope,
+    Item,
+    Message,
+    ShareBatch,
+    open_envelope,
+    parse_envelope,
+    seal,
+)
 
 PLACEHOLDER_URL = "http://127.0.0.1:1"
 PARTY, CAMPAIGN_A, CAMPAIGN_B = "Ohio Party", "Campaign A", "Campaign B"
@@ -303,6 +312,22 @@ async def post_inbox(recipient: Org, envelope: Envelope | bytes) -> tuple[int, d
             recipient.url + INBOX_PATH, data=body,
             headers={"Content-Type": "application/json"}) as response:
         return response.status, json.loads(await response.read())
+
+
+async def send_as(sender: Org, recipient: Org, message: Message,
+                  ) -> tuple[int, dict[str, Any]]:
+    """POST `message` sealed by `sender`; (200, the decrypted Ack's detail) or the refusal."""
+    envelope = sealed(sender, recipient, message)
+    async with aiohttp.ClientSession() as http, http.post(
+            recipient.url + INBOX_PATH, data=envelope.to_bytes(),
+            headers={"Content-Type": "application/json"}) as response:
+        status, raw = response.status, await response.read()
+    if status != 200:
+        return status, json.loads(raw)
+    answer = open_envelope(parse_envelope(raw), recipient=sender.op.keys,
+                           sender_box_key=recipient.op.keys.box_public)
+    assert isinstance(answer, Ack) and answer.message_id == envelope.id, answer
+    return status, answer.detail
 
 
 def make_batch(granter: Org, share_id: str, seq: int, items: Iterable[Item]) -> ShareBatch:

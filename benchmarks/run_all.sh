@@ -2,7 +2,9 @@
 # Run every benchmark. `--quick`: a small, fast version of each (CI runs this
 # only to prove the benchmarks still work; its figures mean nothing).
 # Without it: the full sizes whose figures go into docs/performance.md.
-# Results are printed and written as JSON under benchmarks/out/.
+# Results are printed and written as JSON under benchmarks/out/. The sync
+# benchmarks cache prepared source nodes in $TAGSHARE_BENCH_CACHE
+# (default /tmp/tagshare-bench-cache; the 1,000,000-person one is about 1 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-.venv/bin/python}"
@@ -15,8 +17,17 @@ run() { echo "== $*" >&2; "$PY" "$@"; }
 
 if [ "$quick" = 1 ]; then
     run benchmarks/bench_import.py --rows 2000 --runs 1
+    run benchmarks/bench_sync.py --rows 2000 --runs 1
+    run benchmarks/bench_latency.py --rows 2000 --seconds 5 --json benchmarks/out/latency-quick.json
+    run benchmarks/bench_incremental.py --rows 1000 2000 --changes 200 --runs 1
+    run benchmarks/bench_fanout.py --rows 2000 --subscribers 3 --changes 200 --runs 1
 else
     run benchmarks/bench_import.py --rows 1000000 --runs 3
+    # Initial sync vs the CSV copy, and peak RSS of both nodes (measure 5).
+    run benchmarks/bench_sync.py --rows 100000 1000000 --runs 3
+    run benchmarks/bench_latency.py --rows 10000 --rate 50 --seconds 30
+    run benchmarks/bench_incremental.py --rows 1000 1000000 --changes 1000 --runs 3
+    run benchmarks/bench_fanout.py --rows 10000 --subscribers 50 --changes 1000 --runs 3
+    # Plots for docs/performance.md (needs matplotlib in the venv; see benchmarks/plot.py).
+    "$PY" benchmarks/plot.py || echo "plot.py failed (is matplotlib installed?)" >&2
 fi
-# Later benchmarks (initial sync, propagation latency, incremental, fan-out,
-# memory) are added here, each with a quick and a full size.

@@ -382,7 +382,17 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version}
+            "sqlite": sqlite3.sqlite_version, "loadavg": os.getloadavg(), "code": code()}
+
+
+def code() -> dict[str, Any]:
+    """Which tagshare was measured: the commit, and the files changed in the working tree."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=REPO).stdout.rstrip()
+    changed = [line[3:] for line in git("status", "--porcelain", "--", "node", "protocol",
+                                        "cli").splitlines()]
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted": changed}
 
 
 def write_json(name: str, result: dict[str, Any], path: Path | None = None) -> Path:

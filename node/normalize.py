@@ -17,7 +17,9 @@ from node.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
-_NANP_DIGITS = re.compile(r"1?([0-9]{10})")
+# Optionally "+1" or "1" before the ten digits: "+1 614-555-0101" is as plain as
+# "(614) 555-0101"; a "+" before anything but country code 1 takes the slow path.
+_NANP_DIGITS = re.compile(r"(?:\+1|1)?([0-9]{10})")
 _MAX_TAG = 100
 
 
@@ -53,7 +55,7 @@ _PATTERN_CACHE: dict[str, list[re.Pattern[str]] | None] = {}
 
 
 def _fast_nanp(raw: str, region: str) -> str | None:
-    """E.164 for a plain 10-digit (or 1 + 10-digit) number valid in `region`, else None."""
+    """E.164 for a plain 10-digit (or 1 / +1 + 10-digit) number valid in `region`, else None."""
     if region not in _PATTERN_CACHE:
         _PATTERN_CACHE[region] = _nanp_patterns(region)
     patterns = _PATTERN_CACHE[region]

@@ -97,11 +97,15 @@ def _ours(raw: str) -> str | None:
         return None
 
 
-_random_digits = st.text(alphabet="0123456789", min_size=10, max_size=11)
+_random_digits = st.builds(
+    lambda plus, digits: plus + digits,
+    st.sampled_from(["", "", "+"]),
+    st.text(alphabet="0123456789", min_size=10, max_size=12),
+)
 # NANP-shaped: area code and exchange start with 2-9, so many of these are valid.
 _nanp_shaped = st.builds(
     lambda one, area, exchange, line: one + area + exchange + line,
-    st.sampled_from(["", "1"]),
+    st.sampled_from(["", "1", "+1", "+", "+11", "1+"]),
     st.from_regex(r"[2-9][0-9]{2}", fullmatch=True),
     st.from_regex(r"[2-9][0-9]{2}", fullmatch=True),
     st.from_regex(r"[0-9]{4}", fullmatch=True),
@@ -124,6 +128,18 @@ def test_nanp_fast_path_agrees_with_phonenumbers(raw):
     assert _ours(raw) == expected
     fast = normalize._fast_nanp(raw.strip(), "US")
     assert fast is None or fast == expected
+
+
+@pytest.mark.parametrize("raw", [
+    "+1 614-555-0101", "+16145550101", "+1 (614) 555-0101", "(+1) 614.555.0101",
+])
+def test_plus_one_numbers_take_the_fast_path(raw):
+    assert normalize._fast_nanp(raw, "US") == "+16145550101" == _reference_e164(raw)
+
+
+@pytest.mark.parametrize("raw", ["+6145550101", "+44 20 7946 0958", "1+6145550101"])
+def test_plus_without_country_code_one_is_left_to_phonenumbers(raw):
+    assert normalize._fast_nanp(raw, "US") is None
 
 
 # --- amounts ------------------------------------------------------------------

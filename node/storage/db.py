@@ -7,7 +7,7 @@ later wants to write cannot deadlock.
 """
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,3 +48,47 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def unchecked_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A transaction as above, with foreign keys not enforced inside it.
+
+    Only for a writer whose every reference is to a row it has just written or
+    read in the same transaction (a bulk import): each check is an index lookup,
+    and for 2,000,000 taggings they cost seconds. The setting can change only
+    outside a transaction, so it is turned off before BEGIN and back after.
+    """
+    enforced = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with transaction(conn):
+            yield conn
+    finally:
+        if enforced:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+
+def drop_indexes(conn: sqlite3.Connection, tables: Iterable[str]) -> list[str]:
+    """Drop the secondary indexes of `tables` (not the primary keys, never a trigger),
+    inside the caller's transaction; returns the statements that recreate them.
+
+    For a bulk load: building an index once over sorted keys is far cheaper than
+    inserting a million keys into it in random order. Rolling the transaction
+    back brings the indexes back too.
+    """
+    names = list(tables)
+    marks = ", ".join("?" * len(names))
+    rows = conn.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks}) ORDER BY name", names,
+    ).fetchall()
+    for name, _ in rows:
+        conn.execute(f'DROP INDEX "{name}"')
+    return [str(sql) for _, sql in rows]
+
+
+def create_indexes(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
+    """Recreate indexes dropped by drop_indexes."""
+    for sql in statements:
+        conn.execute(sql)

@@ -220,3 +220,22 @@ def uuid_by_name_address(
         (last, first, address1, zip_code),
     ).fetchone()
     return None if row is None else str(row[0])
+
+
+# --- bulk load into an empty node (csvio) ---------------------------------------
+
+# Tables whose secondary indexes an import into an empty node drops and rebuilds.
+BULK_LOAD_TABLES = ("people", "taggings")
+_NEW_PERSON_COLUMNS = ("uuid", *PERSON_FIELDS, "created_at", "updated_at")
+
+
+def has_people(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM people LIMIT 1").fetchone() is not None
+
+
+def insert_new_people(conn: sqlite3.Connection, rows: Iterable[Sequence[object]]) -> None:
+    """Insert new local people given as tuples: uuid, the PERSON_FIELDS in order,
+    created_at, updated_at (what insert_people does for dicts, without a dict a row)."""
+    names = ", ".join(_NEW_PERSON_COLUMNS)
+    marks = ", ".join("?" * len(_NEW_PERSON_COLUMNS))
+    conn.executemany(f"INSERT INTO people ({names}) VALUES ({marks})", rows)

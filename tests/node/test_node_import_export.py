@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from node.errors import InvalidInput
+
 NATIONBUILDER_HEADER = (
     "nationbuilder_id,first_name,last_name,email,phone_number,mobile_number,"
     "primary_address1,primary_city,primary_state,primary_zip,tag_list,employer,note,do_not_call"
@@ -349,3 +351,121 @@ def test_export_of_an_empty_node_is_just_the_header(node):
 
 def test_export_to_an_unwritable_place(node, tmp_path):
     node.fails("people", "export", str(tmp_path / "no" / "such" / "dir.csv"))
+
+
+# --- bulk path: import into an empty node ---------------------------------------
+
+
+def _indexes(node):
+    with node.db() as conn:
+        return sorted(r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('people', 'taggings')"))
+
+
+def _stored(node):
+    return _comparable(node.json("people", "list"))
+
+
+DUPLICATES = (
+    "first_name,last_name,email,phone,address1,zip,tags\n"
+    "Ann,Lee,ann@example.org,,1 Main St,43215,a\n"
+    "Bo,Diaz,bo@example.org,614-555-0101,,,b\n"
+    "Cy,Ng,,,9 Elm St,43210,c\n"
+    "Di,Fox,di@example.org,212-555-0142,,,d\n"
+    "Ann,,ANN@example.org,(740) 555-0199,,,e\n"      # Ann again, by email
+    ",Diaz,bo2@example.org,+1 614 555 0101,,,f\n"    # Bo again, by phone
+    "Cy,Ng,,,9 Elm St,43210,g\n"                     # Cy again, by name and address
+    "Ed,Kim,ed@example.org,,,,h\n"
+)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 1000])
+def test_bulk_import_matches_the_matching_path(node, fresh, tmp_path, monkeypatch, batch):
+    """Into an empty node (bulk path, switching to matching at the first repeat) the
+    result is the same as into a node that already has someone (matching path)."""
+    from node import csvio
+    monkeypatch.setattr(csvio, "BATCH_ROWS", batch)
+    path = write(tmp_path, DUPLICATES)
+    other = type(fresh)(tmp_path / "other")
+    other.ok("init", "--name", "Other")
+    other.add("--first-name", "Zed", "--email", "zed@example.org")
+    assert summary(node.ok("people", "import", path)) \
+        == summary(other.ok("people", "import", path))
+    assert _stored(node) == [p for p in _stored(other) if p["first_name"] != "Zed"]
+    assert node.json("status")["people"] == 5
+    assert _indexes(node) == _indexes(other)
+
+
+def test_bulk_import_of_a_clean_file_rebuilds_every_index(node, tmp_path):
+    before = _indexes(node)
+    rows = "".join(f"P{i},p{i}@example.org,614-555-{i:04d},t{i % 3}\n" for i in range(50))
+    path = write(tmp_path, "first_name,email,phone,tags\n" + rows)
+    assert summary(node.ok("people", "import", path)) \
+        == "added 50, updated 0, unchanged 0, skipped 0"
+    assert _indexes(node) == before and "people_email" in before
+    with node.db() as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert node.json("people", "show", "p7@example.org")["tags"] == ["t1"]
+    node.ok("people", "show", "614-555-0042")
+
+
+def test_rejected_bulk_import_leaves_the_schema_intact(node, tmp_path):
+    before = _indexes(node)
+    node.fails("people", "import", write(tmp_path, BAD_ROWS), "--strict")
+    assert _indexes(node) == before
+    assert node.json("status")["people"] == 0
+
+
+def test_failed_bulk_import_leaves_the_schema_intact(node, tmp_path):
+    before = _indexes(node)
+    content = "first_name,email\n" + "".join(f"P{i},p{i}@example.org\n" for i in range(5000))
+    node.fails("people", "import", write(tmp_path, content.encode() + b"Jos\xe9,j@x.org\n"))
+    assert _indexes(node) == before
+    assert node.json("status")["people"] == 0
+
+
+def _share_tag(node, tag):
+    """An active outgoing share of `tag` (written directly: no peer needed here)."""
+    with node.db() as conn:
+        tag_id = conn.execute("INSERT INTO tags (name) VALUES (?)", (tag,)).lastrowid
+        conn.execute(
+            "INSERT INTO shares (id, direction, peer, tag, tag_id, local_tag, fields, "
+            "on_revoke, status, epoch, created_at, updated_at) VALUES ('s1', 'outgoing', "
+            "'peer', ?, ?, ?, '[]', 'keep', 'active', 'e1', 'now', 'now')",
+            (tag, tag_id, tag))
+        conn.commit()
+
+
+def _pending(node):
+    with node.db() as conn:
+        return {r[0] for r in conn.execute(
+            "SELECT p.email FROM pending JOIN people p ON p.uuid = pending.person")}
+
+
+@pytest.mark.parametrize("nonempty", [False, True])
+def test_import_queues_people_of_an_actively_shared_tag(node, tmp_path, nonempty):
+    """Triggers still fire on the bulk path: an empty node can share a tag."""
+    _share_tag(node, "volunteers")
+    if nonempty:
+        node.add("--first-name", "Zed")
+    path = write(tmp_path, "first_name,email,tags\n"
+                           "Ann,ann@example.org,volunteers\n"
+                           "Bo,bo@example.org,donors\n"
+                           "Cy,cy@example.org,\"donors,volunteers\"\n")
+    node.ok("people", "import", path, "--tag", "spring")
+    assert _pending(node) == {"ann@example.org", "cy@example.org"}
+
+
+def test_bulk_import_turns_foreign_keys_back_on(node, tmp_path):
+    from node import csvio
+    from node.node import open_node
+    opened = open_node(node.home)
+    try:
+        csvio.import_csv(opened, write(tmp_path, "first_name\nAnn\n"), tags=["t"])
+        assert opened.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        with pytest.raises(InvalidInput):
+            csvio.import_csv(opened, write(tmp_path, "first_name\nBo\n", "b.csv"), tags=["a,b"])
+        assert opened.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        opened.close()

@@ -7,7 +7,7 @@ transaction). Meanwhile `tagshare people edit`, `tagshare tag add` and
 command may fail, none may print "database is locked", and every write lands
 (and, on the sender, reaches the subscriber).
 
-Short: 6,000 people, 16 + 8 commands. Long (TAGSHARE_LONG_FAULTS=1): 50,000 people,
+Short: 6,000 people, 12 + 6 commands. Long (TAGSHARE_LONG_FAULTS=1): 50,000 people,
 150 commands.
 """
 
@@ -30,7 +30,7 @@ from fault_helpers import (
 )
 
 PEOPLE = 50_000 if LONG else 6_000
-COMMANDS = 150 if LONG else 16
+COMMANDS = 150 if LONG else 12
 CLI = [sys.executable, "-c", "from cli.main import main; main()"]
 
 

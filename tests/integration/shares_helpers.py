@@ -159,6 +159,9 @@ class Org:
 
     async def stop(self) -> None:
         if self.runner is not None:
+            task = worker_task(self, running=False) if self.app is not None else None
+            if task is not None:
+                await _cancel_for_sure(task)
             await self.runner.cleanup()
         if self.node is not None:
             self.node.close()
@@ -255,6 +258,29 @@ class Org:
 
     def retry_now(self, peer: Org) -> None:
         self.execute("UPDATE delivery SET next_attempt = 0 WHERE peer = ?", (peer.node_id,))
+
+
+def worker_task(org: Org, *, running: bool = True) -> asyncio.Task[Any] | None:
+    """The task running `org`'s SyncWorker.run (created by the app's cleanup context);
+    None if it has ended (only when `running` is False, else that is an error)."""
+    worker = org.worker
+    for task in asyncio.all_tasks():
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        if (getattr(coro, "__qualname__", "") == "SyncWorker.run" and frame is not None
+                and frame.f_locals.get("self") is worker):
+            return task
+    if not running:
+        return None
+    raise AssertionError(f"no sync worker task for {org.label}")
+
+
+async def _cancel_for_sure(task: asyncio.Task[Any]) -> None:
+    """Cancel until it is done: on Python 3.11 SyncWorker.run can swallow one cancel
+    (see test_shares_shutdown.py), and the server's shutdown would wait forever."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.5)
 
 
 async def wait_until(predicate: Callable[[], object], timeout: float = 10,

@@ -1,0 +1,56 @@
+"""Stopping a node whose sync worker was just woken: the worker must stop.
+
+On Python 3.11 `asyncio.wait_for` swallows a cancellation that arrives in
+the same loop iteration as the completion of what it waits for. The worker
+waits for its wake-up event with `wait_for`; if the server's shutdown cancels
+it just as a commit wakes it, the loop goes on and shutdown waits forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+from shares_helpers import Org, three_orgs, worker_task
+
+
+def _waiting(task: asyncio.Task[None]) -> bool:
+    awaited = task.get_coro().cr_await  # type: ignore[union-attr]
+    return getattr(awaited, "__qualname__", "") == "wait_for"
+
+
+async def _wake_and_cancel_together(org: Org) -> asyncio.Task[None]:
+    """Catch the worker as it starts its 50 ms wake-up wait, then wake and cancel it at once."""
+    task = worker_task(org)
+    assert task is not None
+    for want in (False, True):  # out of the wait (reading data_version), then just in it
+        for _ in range(20_000):
+            if _waiting(task) == want:
+                break
+            await asyncio.sleep(0)
+        else:
+            pytest.fail("the worker never waited for its wake-up event")
+    org.worker._event.set()  # what wake() does after a commit
+    await asyncio.sleep(0)  # the event's waiter completes in this iteration...
+    task.cancel()  # ...and the shutdown cancels the worker in the same one
+    await asyncio.wait({task}, timeout=1)
+    return task
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: node/sync.py SyncWorker.run waits with "
+                   "asyncio.wait_for(self._event.wait(), WAKE_INTERVAL); on Python 3.11 a "
+                   "cancel arriving as the event fires is swallowed, the loop runs on and "
+                   "server shutdown (_worker_ctx's gather) hangs forever")
+async def test_a_worker_woken_as_it_is_cancelled_stops(tmp_path: Path) -> None:
+    async with three_orgs(tmp_path) as trio:
+        tasks = [await _wake_and_cancel_together(org) for org in trio.orgs]
+        try:
+            assert [task.done() for task in tasks] == [True, True, True], \
+                "a worker ignored its cancellation"
+        finally:
+            for task in tasks:  # a second cancel stops it, so teardown does not hang
+                with contextlib.suppress(asyncio.CancelledError):
+                    task.cancel()
+                    await asyncio.wait({task}, timeout=2)

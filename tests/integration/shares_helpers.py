@@ -395,14 +395,24 @@ class Trio:
         share_id = await self.offer(to, fields=fields, on_revoke=on_revoke, tag=tag)
         shares.accept_share(to.op, share_id, as_tag)
         await settled(self.party, share_id)
+        await wait_until(lambda: idle(to, self.party.node_id), message="the accept is sent")
         return share_id
 
 
+def idle(org: Org, peer: str) -> bool:
+    """`org` owes `peer` nothing and its worker is not delivering to it right now."""
+    return (org.count("outbox", "peer = ?", (peer,)) == 0
+            and (org.app is None or peer not in org.worker.busy))
+
+
 async def settled(granter: Org, share_id: str, timeout: float = 10) -> None:
-    """The share is active on the granter and every pending item was acked."""
+    """The share is active on the granter, every pending item was acked, and the
+    granter's worker has finished that delivery (its bookkeeping is written)."""
+    row = granter.share(share_id)
+    assert row is not None
+    peer = row["peer"]
     await wait_until(lambda: granter.status(share_id) == "active"
-                     and granter.pending(share_id) == 0
-                     and granter.count("outbox") == 0,
+                     and granter.pending(share_id) == 0 and idle(granter, peer),
                      timeout, message=f"share {share_id} settles on {granter.label}")
 
 

@@ -168,3 +168,42 @@ async def test_leave_with_purge_removes_the_received_people(trio: Trio) -> None:
     await _barrier(trio, bob, "Robert")
     assert a.received_people(party) == {}
     assert a.count("people") == 0
+
+
+async def test_a_revoke_reaches_a_subscriber_that_was_down(trio: Trio) -> None:
+    party, a, b = trio.party, trio.a, trio.b
+    to_a = await trio.active(a, fields="all", on_revoke="purge")
+    to_b = await trio.active(b, fields="all", on_revoke="purge")
+    await _people_on_both(trio, to_a, to_b)
+
+    await a.stop()
+    shares.revoke_share(party.op, to_a)
+    assert party.count("outbox", "peer = ?", (a.node_id,)) == 1
+    await a.start()
+    await wait_until(lambda: a.status(to_a) == "revoked", message="A is told once back",
+                     each=lambda: party.retry_now(a))
+    assert a.received_people(party) == {}
+    assert a.count("people") == 0
+    await wait_until(lambda: party.count("outbox") == 0, message="the revoke is acked")
+    assert b.status(to_b) == "active" and len(b.received_people(party)) == 2
+
+
+async def test_a_leave_reaches_a_granter_that_was_down(trio: Trio) -> None:
+    party, a = trio.party, trio.a
+    to_a = await trio.active(a, fields="all", on_revoke="keep")
+    ann = party.add_person(first_name="Ann", email="ann@example.org")
+    await wait_until(lambda: a.copy_of(party, ann), message="Ann arrives")
+    await settled(party, to_a)
+
+    await party.stop()
+    shares.leave_share(a.op, to_a)
+    party.edit(ann, first_name="Annie")  # owed to A, which has just left
+    assert party.pending(to_a) == 1
+    await party.start()
+    await wait_until(lambda: party.status(to_a) == "left", message="the party is told",
+                     each=lambda: a.retry_now(party))
+    await wait_until(lambda: party.pending(to_a) == 0, message="nothing owed to A")
+    await wait_until(lambda: a.count("outbox") == 0, message="the leave is acked")
+    # Whatever the party pushed before it heard of the leave changed nothing on A.
+    assert a.copy_of(party, ann)["first_name"] == "Ann"
+    assert a.status(to_a) == "left"

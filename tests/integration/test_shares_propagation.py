@@ -183,3 +183,25 @@ async def test_an_item_outside_the_grant_is_refused_whole(trio: Trio) -> None:
     assert status == 400, body
     assert body["error"] == "malformed"
     assert a.snapshot() == before
+
+
+@pytest.mark.xfail(strict=True, reason="BUG (issue 4: 'A revoke or erase removes exactly that "
+                   "origin's data, never the subscriber's own'): node/received.py _erase calls "
+                   "delete_person on the received copy, which also deletes the subscriber's own "
+                   "contacts, donations and tags logged on it; revoke with purge keeps them")
+async def test_an_erase_keeps_the_subscribers_own_records(trio: Trio) -> None:
+    party, a = trio.party, trio.a
+    share_id = await trio.active(a, fields="all")
+    ann = party.add_person(first_name="Ann", email="ann@example.org")
+    copy = (await wait_until(lambda: a.copy_of(party, ann), message="Ann arrives"))["uuid"]
+    own = people.add_contact(a.op, copy, method="phone", outcome="supporter",
+                             note="A's own call", at=None, by="a-vol")
+    people.add_tags(a.op, copy, ["a-callback"])
+
+    people.erase_person(party.op, ann)
+    await wait_until(lambda: a.received(share_id, ann)["state"] == "erased", message="erased")
+    assert a.count("tombstones") == 1
+    for row in a.query("SELECT * FROM people WHERE origin_uuid = ?", (ann,)):
+        assert (row["first_name"], row["email"]) == (None, None)  # nothing of the party's
+    kept = a.query("SELECT * FROM contacts WHERE uuid = ?", (own,))
+    assert len(kept) == 1 and kept[0]["origin"] is None

@@ -4,8 +4,10 @@ import click
 
 from cli import output
 from cli.context import TagshareGroup, home_option, home_path, open_current_node
+from cli.coordination import contacts
 from cli.demo import demo
 from cli.federation import invite, peer, serve
+from cli.matching import match
 from cli.people import people
 from cli.records import contact, donation, tag
 from cli.shares import share, sync
@@ -98,6 +100,8 @@ cli.add_command(peer)
 cli.add_command(share)
 cli.add_command(sync)
 cli.add_command(demo)
+cli.add_command(contacts)
+cli.add_command(match)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from cli import output
 from cli.context import home_option, open_current_node
 from node import csvio
 from node import people as ops
+from node.coordination import window_start
 from node.storage.people import PERSON_FIELDS
 
 
@@ -69,15 +70,30 @@ def show(person: str, as_json: bool) -> None:
                            [[d["at"], d["amount"], d["currency"]] for d in data["donations"]])
 
 
+def _check_window(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        window_start(value, "--not-contacted-since")  # a bad window fails before any output
+    return value
+
+
+not_contacted_option = click.option(
+    "--not-contacted-since", "not_contacted_since", metavar="WINDOW", callback=_check_window,
+    help="Leave out people contacted in this window (e.g. 14d) by this node or any "
+         "organization whose contacts reach it.")
+
+
 @people.command("list")
 @home_option
 @click.option("--tag", help="Only people with this tag.")
 @click.option("--search", help="Only people whose name, email or phone contains this text.")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N people.")
+@not_contacted_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_(tag: str | None, search: str | None, limit: int | None, as_json: bool) -> None:
+def list_(tag: str | None, search: str | None, limit: int | None,
+          not_contacted_since: str | None, as_json: bool) -> None:
     """List people, oldest first."""
-    rows = ops.list_people(open_current_node(), tag=tag, search=search, limit=limit)
+    rows = ops.list_people(open_current_node(), tag=tag, search=search, limit=limit,
+                           not_contacted_since=not_contacted_since)
     if as_json:
         output.print_json(rows)
         return
@@ -132,14 +148,20 @@ def _print_row_errors(report: csvio.ImportReport, most: int = 20) -> None:
 @home_option
 @click.argument("file")
 @click.option("--tag", help="Only people with this tag.")
-def export(file: str, tag: str | None) -> None:
-    """Export people as CSV to FILE, or to standard output with '-'. Audited."""
+@not_contacted_option
+def export(file: str, tag: str | None, not_contacted_since: str | None) -> None:
+    """Export people as CSV to FILE, or to standard output with '-'. Audited.
+
+    With --not-contacted-since, a walk list: nobody contacted in the window.
+    """
     node = open_current_node()
     if file == "-":
-        count = csvio.export_csv(node, sys.stdout, tag=tag, target="-")
+        count = csvio.export_csv(node, sys.stdout, tag=tag, target="-",
+                                 not_contacted_since=not_contacted_since)
     else:
         with open(file, "w", newline="", encoding="utf-8") as handle:
-            count = csvio.export_csv(node, handle, tag=tag, target=file)
+            count = csvio.export_csv(node, handle, tag=tag, target=file,
+                                     not_contacted_since=not_contacted_since)
         click.echo(f"exported {count} people to {file}", err=True)
 
 

@@ -9,6 +9,7 @@ import sqlite3
 from typing import Any
 
 from node import normalize
+from node.coordination import window_start
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import is_uuid, uuid7
 from node.node import Node
@@ -160,11 +161,17 @@ def _sources(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]
 
 
 def list_people(
-    node: Node, *, tag: str | None = None, search: str | None = None, limit: int | None = None
+    node: Node, *, tag: str | None = None, search: str | None = None, limit: int | None = None,
+    not_contacted_since: str | None = None,
 ) -> list[dict[str, Any]]:
+    """People, oldest first; `not_contacted_since` (e.g. '14d') leaves out anyone contacted
+    in that window by any organization whose contacts reach this node."""
     if limit is not None and limit < 1:
         raise InvalidInput("--limit must be at least 1")
-    rows = list(store.list_people(node.conn, tag=tag, search=search, limit=limit))
+    since = (window_start(not_contacted_since, "--not-contacted-since")
+             if not_contacted_since is not None else None)
+    rows = list(store.list_people(node.conn, tag=tag, search=search, limit=limit,
+                                  not_contacted_since=since))
     tags = store.tags_of(node.conn, [r["uuid"] for r in rows])
     return [person_dict(r, tags[r["uuid"]]) for r in rows]
 
@@ -246,9 +253,7 @@ def counts(node: Node) -> dict[str, int]:
 def node_status(node: Node) -> dict[str, Any]:
     """Counts, plus each share's sync state (pending, last delivery, last error, next retry)."""
     data: dict[str, Any] = dict(counts(node))
-    data["shares"] = [{"id": s["id"], "direction": s["direction"], "peer": s["peer"],
-                       "peer_name": s["peer_name"], "tag": s["local_tag"],
-                       "status": s["status"], **s["sync"]} for s in list_shares(node)]
+    data["shares"] = list_shares(node)
     return data
 
 

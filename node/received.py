@@ -12,7 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 
-from node import normalize
+from node import matching, normalize
 from node.ids import uuid7
 from node.node import Node
 from node.storage import people as people_store
@@ -150,31 +150,12 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
             if "email" in changes or "phone" in changes:
                 relink.append((person, {"email": row["email"], "phone": row["phone"],
                                         **changes}))
-    link_of = dict(zip((person for person, _ in relink),
-                       _local_matches(conn, [fields for _, fields in relink]), strict=True))
+    link_of = matching.links_for(conn, relink)
     for new in inserts:
         new["link"] = link_of.pop(str(new["uuid"]))
     people_store.insert_people(conn, inserts)
     store.set_links(conn, [(link, person) for person, link in link_of.items()])
     return person_of
-
-
-def _local_matches(conn: sqlite3.Connection,
-                   people: list[dict[str, str | None]]) -> list[str | None]:
-    """For each person's fields, the one local person with the same email, else the
-    same phone; None where there is none or more than one."""
-    emails = people_store.uuids_for_keys(
-        conn, "email", sorted({e for p in people if (e := p.get("email"))}))
-    phones = people_store.uuids_for_keys(
-        conn, "phone", sorted({ph for p in people if (ph := p.get("phone"))}))
-    result: list[str | None] = []
-    for fields in people:
-        email, phone = fields.get("email"), fields.get("phone")
-        found = emails.get(email.lower(), []) if email else []
-        if not found and phone:
-            found = phones.get(phone, [])
-        result.append(found[0] if len(found) == 1 else None)
-    return result
 
 
 def _withdraw(conn: sqlite3.Connection, share: sqlite3.Row, origin: str, item: Item,

@@ -3,6 +3,8 @@
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from node.storage.coordination import NOT_CONTACTED_SINCE
+
 PERSON_FIELDS = (
     "first_name", "last_name", "email", "phone",
     "address1", "address2", "city", "state", "zip",
@@ -63,8 +65,10 @@ def list_people(
     tag: str | None = None,
     search: str | None = None,
     limit: int | None = None,
+    not_contacted_since: str | None = None,
 ) -> Iterator[sqlite3.Row]:
-    """People in creation order (uuids are time-ordered), optionally by tag and text."""
+    """People in creation order (uuids are time-ordered), optionally by tag and text, and
+    leaving out those contacted since a time (on any row of the same human)."""
     clauses: list[str] = []
     params: list[object] = []
     if tag is not None:
@@ -84,6 +88,9 @@ def list_people(
             "OR p.email LIKE ? ESCAPE '\\' OR p.phone LIKE ? ESCAPE '\\')"
         )
         params.extend([pattern] * 5)
+    if not_contacted_since is not None:
+        clauses.append(NOT_CONTACTED_SINCE)
+        params.extend([not_contacted_since] * 2)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = f"SELECT p.* FROM {source} {where} ORDER BY {order}"
     if limit is not None:
@@ -125,7 +132,8 @@ def tag_id(conn: sqlite3.Connection, name: str, *, create: bool) -> int | None:
 def add_taggings(conn: sqlite3.Connection, pairs: Iterable[tuple[int, str]]) -> int:
     """Tag people: (tag id, person uuid) pairs; returns how many were new."""
     before = conn.total_changes
-    conn.executemany("INSERT OR IGNORE INTO taggings (tag, person) VALUES (?, ?)", pairs)
+    conn.executemany(
+        "INSERT INTO taggings (tag, person) VALUES (?, ?) ON CONFLICT DO NOTHING", pairs)
     return conn.total_changes - before
 
 

@@ -308,7 +308,39 @@ INSERT INTO share_terms (share, version, fields, on_revoke, proposed_at, accepte
     SELECT id, 1, fields, on_revoke, created_at, created_at FROM shares;
 """
 
-MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4]
+# Matching review. A received person whose email or phone points at more than
+# one local person is left unlinked and recorded here as 'ambiguous' with its
+# candidates; the operator's decision ('linked' to `local`, or kept 'apart')
+# is remembered so later updates from the granter do not undo it. No row means
+# matched automatically, or matched nobody. Rows go when their people do.
+MIGRATION_5 = """
+CREATE TABLE match_reviews (
+    person TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('ambiguous', 'linked', 'apart')),
+    local TEXT,
+    at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX match_reviews_local ON match_reviews(local) WHERE local IS NOT NULL;
+CREATE INDEX match_reviews_state ON match_reviews(state);
+
+CREATE TABLE match_candidates (
+    person TEXT NOT NULL,
+    candidate TEXT NOT NULL,
+    matched_on TEXT NOT NULL,
+    PRIMARY KEY (person, candidate)
+) WITHOUT ROWID;
+CREATE INDEX match_candidates_candidate ON match_candidates(candidate);
+
+CREATE TRIGGER match_person_deleted AFTER DELETE ON people
+BEGIN
+    DELETE FROM match_reviews WHERE person = OLD.uuid;
+    DELETE FROM match_reviews WHERE local = OLD.uuid;
+    DELETE FROM match_candidates WHERE person = OLD.uuid;
+    DELETE FROM match_candidates WHERE candidate = OLD.uuid;
+END;
+"""
+
+MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5]
 LATEST = len(MIGRATIONS)
 
 

@@ -19,7 +19,6 @@ Exit 1 if any change never arrives (within 30 s after the last one).
 """
 
 import argparse
-import json
 import random
 import shutil
 import sys

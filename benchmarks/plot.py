@@ -61,7 +61,7 @@ def sync_plot(path: Path, target: Path) -> None:
         low = [s[key]["median"] - s[key]["min"] for s in sizes]
         high = [s[key]["max"] - s[key]["median"] for s in sizes]
         ax.errorbar(n, med, yerr=[low, high], marker="o", capsize=4, label=label, color=colour)
-        for x, y in zip(n, med):
+        for x, y in zip(n, med, strict=False):
             ax.annotate(f"{y:.1f} s", (x, y), textcoords="offset points", xytext=(6, -12))
     target_1_4 = [1.4 * s["csv_copy_s"]["median"] for s in sizes]
     ax.plot(n, target_1_4, linestyle=":", color="gray", label="target: 1.4x the CSV copy")

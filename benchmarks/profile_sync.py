@@ -40,7 +40,8 @@ def top(raw: Path, limit: int) -> list[str]:
             total[frame] += count
     lines = [f"{samples} samples"]
     lines += [f"  self {100 * n / samples:5.1f}%  {name}" for name, n in own.most_common(limit)]
-    lines += [f"  total {100 * n / samples:5.1f}%  {name}" for name, n in total.most_common(limit * 2)]
+    lines += [f"  total {100 * n / samples:5.1f}%  {name}"
+              for name, n in total.most_common(limit * 2)]
     return lines
 
 

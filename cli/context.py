@@ -9,6 +9,7 @@ import click
 
 from node.errors import NodeError
 from node.home import resolve_home
+from node.keystore import PASSPHRASE_ENV, passphrase_from_env, read_passphrase_file
 from node.node import Node, open_node
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +28,25 @@ def home_option(func: F) -> F:
                         callback=_store_home, is_eager=True, help=HOME_HELP)(func)
 
 
+def _store_passphrase(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta["tagshare.passphrase_file"] = value
+
+
+def passphrase_option(func: F) -> F:
+    """--passphrase-file: unlocks keys sealed with `init --passphrase-file`."""
+    return click.option(
+        "--passphrase-file", type=click.Path(dir_okay=False), expose_value=False,
+        callback=_store_passphrase, is_eager=True,
+        help=f"File holding the passphrase of the node's keys (default: ${PASSPHRASE_ENV}).",
+    )(func)
+
+
+def current_passphrase() -> bytes | None:
+    path = click.get_current_context().meta.get("tagshare.passphrase_file")
+    return read_passphrase_file(path) if path else passphrase_from_env()
+
+
 def home_path() -> Path:
     ctx = click.get_current_context()
     return resolve_home(ctx.meta.get("tagshare.home"))
@@ -35,7 +55,7 @@ def home_path() -> Path:
 def open_current_node() -> Node:
     """Open the node for this command and close it when the command ends."""
     ctx = click.get_current_context()
-    node = open_node(home_path())
+    node = open_node(home_path(), current_passphrase())
     ctx.call_on_close(node.close)
     return node
 

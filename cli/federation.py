@@ -28,6 +28,7 @@ def serve(host: str, port: int, no_listen: bool) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     node = open_current_node()
+    node.keys  # noqa: B018 - unlock sealed keys now, with a clear error, not mid-request
 
     def ready(url: str) -> None:
         click.echo(f"tagshare node {node.config.name!r} listening on {url}", err=True)

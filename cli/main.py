@@ -3,20 +3,29 @@
 import click
 
 from cli import output
-from cli.context import TagshareGroup, home_option, home_path, open_current_node
+from cli.context import (
+    TagshareGroup,
+    home_option,
+    home_path,
+    open_current_node,
+    passphrase_option,
+)
 from cli.coordination import contacts
 from cli.demo import demo
 from cli.federation import invite, peer, serve
+from cli.maintenance import backup, restore
 from cli.matching import match
 from cli.people import people
 from cli.records import contact, donation, tag
 from cli.shares import share, sync
 from node import people as people_ops
+from node.keystore import read_passphrase_file
 from node.node import init_node
 
 
 @click.group(cls=TagshareGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @home_option
+@passphrase_option
 @click.version_option(package_name="tagshare")
 def cli() -> None:
     """tagshare: a federated relationship database for political organizing.
@@ -30,9 +39,12 @@ def cli() -> None:
 @home_option
 @click.option("--name", required=True, help="The organization's name, e.g. 'Ohio Senate 12'.")
 @click.option("--url", help="The URL peers reach this node at (default http://127.0.0.1:7440).")
-def init(name: str, url: str | None) -> None:
+@click.option("--passphrase-file", "passphrase_file", type=click.Path(dir_okay=False),
+              help="Seal the private keys with the passphrase in this file (Argon2id).")
+def init(name: str, url: str | None, passphrase_file: str | None) -> None:
     """Create a new node: database, signing and encryption keys, config."""
-    node = init_node(home_path(), name=name, url=url)
+    passphrase = read_passphrase_file(passphrase_file) if passphrase_file else None
+    node = init_node(home_path(), name=name, url=url, passphrase=passphrase)
     try:
         click.echo(f"Created node {node.config.name!r} in {node.home}")
         click.echo(f"node id:     {node.node_id}")
@@ -68,9 +80,9 @@ def status(as_json: bool) -> None:
         output.print_table(
             ["share", "direction", "peer", "tag", "status", "pending", "last delivery",
              "last error", "next retry"],
-            [[s["id"][:13], s["direction"], s["peer_name"], s["tag"], s["status"],
-              s["pending"], s["last_delivery_at"], s["last_error"], s["next_retry"]]
-             for s in status["shares"]])
+            [[s["id"][:13], s["direction"], s["peer_name"], s["local_tag"], s["status"],
+              s["sync"]["pending"], s["sync"]["last_delivery_at"], s["sync"]["last_error"],
+              s["sync"]["next_retry"]] for s in status["shares"]])
 
 
 @cli.command()
@@ -99,6 +111,8 @@ cli.add_command(invite)
 cli.add_command(peer)
 cli.add_command(share)
 cli.add_command(sync)
+cli.add_command(backup)
+cli.add_command(restore)
 cli.add_command(demo)
 cli.add_command(contacts)
 cli.add_command(match)

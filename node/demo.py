@@ -561,10 +561,11 @@ def node_summary(demo: Demo) -> list[dict[str, Any]]:
 
 
 def share_health(node_shares: list[dict[str, Any]]) -> str:
-    errors = [s["last_error"] for s in node_shares if s["last_error"]]
+    errors = [s["sync"]["last_error"] for s in node_shares if s["sync"]["last_error"]]
     if errors:
         return f"error: {errors[0]}"
-    pending = sum(s["pending"] or 0 for s in node_shares if s["direction"] == "outgoing")
+    pending = sum(s["sync"]["pending"] or 0 for s in node_shares
+                  if s["direction"] == "outgoing")
     return f"{pending} pending" if pending else "in sync"
 
 

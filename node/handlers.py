@@ -10,10 +10,11 @@ import json
 import sqlite3
 
 from node import normalize, terms
+from node.clock import random_bytes
 from node.inbox import Handler
 from node.node import Node
 from node.outgoing import settle_batch
-from node.received import apply_items, end_subscription
+from node.received import apply_items, drop_stale_members, end_subscription
 from node.refusals import Forbidden
 from node.shares import activate_incoming
 from node.storage import shares as store
@@ -28,8 +29,10 @@ from protocol import (
     ShareOffer,
     ShareResync,
     ShareRevoke,
+    ShareSynced,
     ShareTerms,
     ShareTermsAccept,
+    b64u_encode,
 )
 
 Detail = dict[str, object]
@@ -123,7 +126,8 @@ def on_resync(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     row = _share_of(node.conn, message.share, peer, "outgoing")
     queued = 0
     if row["status"] == "active":
-        queued = store.enqueue_tagged(node.conn, row["id"], row["tag_id"])
+        queued = store.begin_full_resend(node.conn, row["id"], b64u_encode(random_bytes(16)),
+                                         normalize.now_iso())
         node.audit("share.resync", share=row["id"], peer=peer["node_id"], people=queued)
     return {"share": row["id"], "status": row["status"], "queued": queued}
 
@@ -146,9 +150,21 @@ def on_batch(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         return {"share": row["id"], "seq": message.seq, "applied": 0, "status": row["status"]}
     applied = apply_items(node, conn, row, message.items,
                           terms.batch_fields(conn, row, message.terms))
-    store.update_share(conn, row["id"], normalize.now_iso(), epoch=message.epoch,
+    epoch = message.epoch if message.seq > row["seq"] else row["epoch"]  # newest batch wins
+    if message.epoch == epoch:
+        store.mark_epoch(conn, row["id"], [item.uuid for item in message.items], epoch)
+    store.update_share(conn, row["id"], normalize.now_iso(), epoch=epoch,
                        seq=max(row["seq"], message.seq), last_delivery_at=normalize.now_iso())
     return {"share": row["id"], "seq": message.seq, "applied": applied, "status": "active"}
+
+
+def on_synced(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareSynced)
+    row = _share_of(node.conn, message.share, peer, "incoming")
+    dropped = 0
+    if row["status"] == "active":
+        dropped = drop_stale_members(node, node.conn, row, message.epoch)
+    return {"share": row["id"], "dropped": dropped}
 
 
 def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
@@ -159,6 +175,7 @@ def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     for share_id, seq in message.batches:
         _share_of(conn, share_id, peer, "outgoing")
         settle_batch(conn, share_id, seq, normalize.now_iso())
+    store.record_success(conn, peer["node_id"], normalize.now_iso())  # a pull is a delivery
     return {"refs": len(message.refs), "batches": len(message.batches)}
 
 
@@ -180,6 +197,7 @@ HANDLERS: dict[str, Handler] = {
     ShareResync.TYPE: on_resync,
     ShareRevoke.TYPE: on_revoke,
     ShareTerms.TYPE: on_terms,
+    ShareSynced.TYPE: on_synced,
     ShareTermsAccept.TYPE: on_terms_accept,
     ShareBatch.TYPE: on_batch,
     OutboxAck.TYPE: on_outbox_ack,

@@ -1,29 +1,100 @@
-"""Reading and writing a node's private keys (0600, never logged)."""
+"""Reading and writing a node's private keys (0600, never logged).
+
+keys.json holds either the two 32-byte secrets in base64url, or, with a
+passphrase, the same JSON sealed with XSalsa20-Poly1305 (NaCl SecretBox)
+under a key derived from the passphrase with Argon2id (pynacl's pwhash):
+
+    {"format": "tagshare-keys-v1+argon2id", "salt": ..., "opslimit": ...,
+     "memlimit": ..., "sealed": ...}
+"""
 
 import json
 import os
 from pathlib import Path
 
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+
+from node.errors import InvalidInput, NodeError
 from node.home import KEYS_FILE, write_private
 from protocol.encoding import b64u_decode, b64u_encode
 from protocol.keys import NodeKeys
+
+SEALED_FORMAT = "tagshare-keys-v1+argon2id"
+OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
+MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+PASSPHRASE_ENV = "TAGSHARE_PASSPHRASE_FILE"
+
+
+class PassphraseNeeded(NodeError):
+    """The keys are sealed and no (or a wrong) passphrase was given."""
 
 
 def generate_keys() -> NodeKeys:
     return NodeKeys(signing_seed=os.urandom(32), box_secret=os.urandom(32))
 
 
-def save_keys(home: Path, keys: NodeKeys) -> None:
-    data = {
+def read_passphrase_file(path: str | Path) -> bytes:
+    try:
+        text = Path(path).read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read passphrase file {path}: {exc.strerror}") from None
+    if len(text) < 8:
+        raise InvalidInput(f"the passphrase in {path} is shorter than 8 characters")
+    return text
+
+
+def passphrase_from_env() -> bytes | None:
+    path = os.environ.get(PASSPHRASE_ENV)
+    return read_passphrase_file(path) if path else None
+
+
+def save_keys(home: Path, keys: NodeKeys, passphrase: bytes | None = None) -> None:
+    secrets: dict[str, object] = {
         "signing_seed": b64u_encode(keys.signing_seed),
         "box_secret": b64u_encode(keys.box_secret),
     }
+    data: dict[str, object] = secrets
+    if passphrase is not None:
+        salt = os.urandom(nacl.pwhash.argon2id.SALTBYTES)
+        box = nacl.secret.SecretBox(_derive(passphrase, salt, OPSLIMIT, MEMLIMIT))
+        data = {"format": SEALED_FORMAT, "salt": b64u_encode(salt), "opslimit": OPSLIMIT,
+                "memlimit": MEMLIMIT,
+                "sealed": b64u_encode(box.encrypt(json.dumps(secrets).encode()))}
     write_private(home / KEYS_FILE, json.dumps(data) + "\n")
 
 
-def load_keys(home: Path) -> NodeKeys:
-    data = json.loads((home / KEYS_FILE).read_text())
+def is_sealed(home: Path) -> bool:
+    return bool(json.loads((home / KEYS_FILE).read_text()).get("format") == SEALED_FORMAT)
+
+
+def load_keys(home: Path, passphrase: bytes | None = None) -> NodeKeys:
+    data: dict[str, str] = json.loads((home / KEYS_FILE).read_text())
+    if data.get("format") == SEALED_FORMAT:
+        data = _unseal(dict(data), passphrase)
     return NodeKeys(
         signing_seed=b64u_decode(data["signing_seed"]),
         box_secret=b64u_decode(data["box_secret"]),
     )
+
+
+def _unseal(data: dict[str, object], passphrase: bytes | None) -> dict[str, str]:
+    if passphrase is None:
+        raise PassphraseNeeded(
+            "this node's keys are protected by a passphrase: give --passphrase-file FILE "
+            f"or set {PASSPHRASE_ENV}")
+    salt = b64u_decode(str(data["salt"]))
+    key = _derive(passphrase, salt, int(str(data["opslimit"])), int(str(data["memlimit"])))
+    try:
+        plain = nacl.secret.SecretBox(key).decrypt(b64u_decode(str(data["sealed"])))
+    except nacl.exceptions.CryptoError:
+        raise PassphraseNeeded("wrong passphrase for this node's keys") from None
+    secrets: dict[str, str] = json.loads(plain)
+    return secrets
+
+
+def _derive(passphrase: bytes, salt: bytes, opslimit: int, memlimit: int) -> bytes:
+    key: bytes = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase, salt,
+                                          opslimit=opslimit, memlimit=memlimit)
+    return key

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from node import home as homes
+from node.errors import NodeError
 from node.keystore import generate_keys, load_keys, save_keys
 from node.normalize import now_iso
 from node.storage import db, meta
@@ -21,17 +22,24 @@ class Node:
 
     home: Path
     config: homes.NodeConfig
-    keys: NodeKeys
     conn: sqlite3.Connection
+    node_id: str
+    passphrase: bytes | None = field(default=None, repr=False)
+    _keys: NodeKeys | None = field(default=None, repr=False)
     _tombstone_secret: bytes | None = field(default=None, repr=False)
 
     @property
-    def node_id(self) -> str:
-        return self.keys.node_id
+    def keys(self) -> NodeKeys:
+        """The private keys, loaded (and, if sealed, unsealed) the first time they are needed."""
+        if self._keys is None:
+            self._keys = load_keys(self.home, self.passphrase)
+            if self._keys.node_id != self.node_id:
+                raise NodeError(f"keys.json in {self.home} belongs to another node")
+        return self._keys
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.keys.node_id)
+        return fingerprint(self.node_id)
 
     @property
     def region(self) -> str:
@@ -69,7 +77,8 @@ def current_actor() -> str:
         return f"uid:{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def init_node(home: Path, *, name: str, url: str | None = None) -> Node:
+def init_node(home: Path, *, name: str, url: str | None = None,
+              passphrase: bytes | None = None) -> Node:
     """Create a new node in `home`; refuses to touch an existing one."""
     config = homes.NodeConfig(
         name=homes.validate_name(name),
@@ -82,18 +91,25 @@ def init_node(home: Path, *, name: str, url: str | None = None) -> Node:
     with db.transaction(conn):
         meta.set_meta(conn, "tombstone_secret", os.urandom(32).hex())
         meta.set_meta(conn, "node_id", keys.node_id)
-    save_keys(home, keys)
+    save_keys(home, keys, passphrase)
     config.save(home)
-    node = Node(home=home, config=config, keys=keys, conn=conn)
+    node = Node(home=home, config=config, conn=conn, node_id=keys.node_id,
+                passphrase=passphrase, _keys=keys)
     with db.transaction(conn):
         node.audit("init", name=config.name, node_id=keys.node_id)
     return node
 
 
-def open_node(home: Path) -> Node:
-    """Open an existing node; NoNode if there is none, SchemaTooNew if it is from the future."""
+def open_node(home: Path, passphrase: bytes | None = None) -> Node:
+    """Open an existing node; NoNode if there is none, SchemaTooNew if it is from the future.
+
+    The keys are read when first needed, so commands that only touch the database
+    work on a passphrase-protected node without the passphrase.
+    """
     homes.require_home(home)
     config = homes.NodeConfig.load(home)
-    keys = load_keys(home)
     conn = db.connect(home / homes.DB_FILE)
-    return Node(home=home, config=config, keys=keys, conn=conn)
+    node_id = meta.get_meta(conn, "node_id")
+    if node_id is None:  # a database from before node ids were recorded
+        node_id = load_keys(home, passphrase).node_id
+    return Node(home=home, config=config, conn=conn, node_id=node_id, passphrase=passphrase)

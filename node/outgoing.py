@@ -15,7 +15,15 @@ from collections import defaultdict
 from node.node import Node
 from node.storage import db
 from node.storage import shares as store
-from protocol import Item, OutboxEntry, OutboxItems, ShareBatch, message_from_dict
+from protocol import (
+    Item,
+    LocalProtocolError,
+    OutboxEntry,
+    OutboxItems,
+    ShareBatch,
+    ShareSynced,
+    message_from_dict,
+)
 from protocol.shares import PULLABLE, columns_for
 
 BATCH_ITEMS = 1000
@@ -31,13 +39,26 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
             return None
         seq = store.next_seq(conn, share_id)
         rows = store.take_pending(conn, share_id, seq, limit)
-        items = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
+        items, invalid = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
+        if invalid:
+            _park(node, conn, share_id, invalid)
     return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq,
                       terms=share["terms_version"], items=tuple(items))
 
 
+def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]) -> None:
+    """People whose stored data cannot travel (a value over the protocol's limit, written by
+    another tool) wait, visible in `status`, until an edit fixes them; the rest still go."""
+    store.park_pending(conn, share_id, people)
+    error = (f"{len(people)} person(s) not sent: a value is longer than the protocol allows "
+             f"(e.g. {people[0]}); edit them to resume")
+    store.note_delivery(conn, share_id, at="", error=error)
+    node.audit("share.parked", share=share_id, people=people[:20])
+
+
 def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
-               pending: list[tuple[str, int]]) -> list[Item]:
+               pending: list[tuple[str, int]]) -> tuple[list[Item], list[str]]:
+    """The batch items for these pending rows, and the people whose data cannot be sent."""
     granted = tuple(json.loads(share["fields"]))
     columns = columns_for(granted)
     uuids = [person for person, _ in pending]
@@ -46,26 +67,30 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
     contacts = _grouped(store.own_contacts_of(conn, uuids)) if "contacts" in granted else None
     donations = _grouped(store.own_donations_of(conn, uuids)) if "donations" in granted else None
     items: list[Item] = []
+    invalid: list[str] = []
     for person, version in pending:
         row = people.get(person)
         if row is None:
             items.append(Item(op="erase", uuid=person, version=version))
-        elif person in tagged:
-            received = row["origin"] is not None  # pass on only what we originated
-            items.append(Item(
-                op="upsert", uuid=person, version=version,
-                fields={} if received else {column: row[column] for column in columns},
-                ref=(row["origin"], row["origin_uuid"]) if received else None,
-                contacts=None if contacts is None else tuple(
-                    {k: c[k] for k in ("uuid", "method", "outcome", "note", "at", "by")}
-                    for c in contacts.get(person, [])),
-                donations=None if donations is None else tuple(
-                    {k: d[k] for k in ("uuid", "amount_cents", "currency", "at")}
-                    for d in donations.get(person, [])),
-            ))
-        else:
+        elif person not in tagged:
             items.append(Item(op="withdraw", uuid=person, version=version))
-    return items
+        else:
+            received = row["origin"] is not None  # pass on only what we originated
+            try:
+                items.append(Item(
+                    op="upsert", uuid=person, version=version,
+                    fields={} if received else {column: row[column] for column in columns},
+                    ref=(row["origin"], row["origin_uuid"]) if received else None,
+                    contacts=None if contacts is None else tuple(
+                        {k: c[k] for k in ("uuid", "method", "outcome", "note", "at", "by")}
+                        for c in contacts.get(person, [])),
+                    donations=None if donations is None else tuple(
+                        {k: d[k] for k in ("uuid", "amount_cents", "currency", "at")}
+                        for d in donations.get(person, [])),
+                ))
+            except LocalProtocolError:
+                invalid.append(person)
+    return items, invalid
 
 
 def _grouped(rows: list[sqlite3.Row]) -> dict[str, list[sqlite3.Row]]:
@@ -76,9 +101,16 @@ def _grouped(rows: list[sqlite3.Row]) -> dict[str, list[sqlite3.Row]]:
 
 
 def settle_batch(conn: sqlite3.Connection, share_id: str, seq: int, at: str) -> int:
-    """The subscriber acknowledged batch `seq` of the share."""
+    """The subscriber acknowledged batch `seq` of the share. If that completes a full
+    resend, tell the subscriber (after everything it carried was acked)."""
     settled = store.settle_pending(conn, share_id, seq)
     store.note_delivery(conn, share_id, at=at, error=None)
+    epoch = store.finish_full_resend(conn, share_id)
+    share = store.get_share(conn, share_id)
+    if epoch is not None and share is not None:
+        synced = ShareSynced(share=share_id, epoch=epoch)
+        store.queue_message(conn, peer=share["peer"], type=synced.TYPE,
+                            body=json.dumps(synced.to_dict()), now=at)
     return settled
 
 

@@ -171,11 +171,13 @@ def _withdraw(conn: sqlite3.Connection, share: sqlite3.Row, origin: str, item: I
 
 def _erase(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str,
            item: Item, current: sqlite3.Row | None, tag_id: int) -> None:
-    """The origin erased the person: delete its copy; where its records hung on a person
-    of ours (or of another origin), delete just those records."""
+    """The origin erased the person: delete everything it sent (its copy, its records),
+    keeping only the subscriber's own records; where its records hung on a person of ours
+    (or of another origin), delete just those records."""
     row = store.received_person(conn, origin, item.uuid)
     if row is not None:
-        people_store.delete_person(conn, row["uuid"])
+        people_store.remove_tagging(conn, tag_id, row["uuid"])
+        forget_person(conn, row["uuid"], origin)
     elif current is not None and current["person"] is not None:
         store.drop_received_records(conn, current["person"], origin)
         people_store.remove_tagging(conn, tag_id, current["person"])
@@ -217,3 +219,16 @@ def end_subscription(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
             forget_person(conn, member["person"], share["peer"])
             purged += 1
     return purged
+
+
+def drop_stale_members(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
+                       epoch: str) -> int:
+    """A full resend under `epoch` is complete: whoever it did not contain has left the
+    share (the granter was restored from a backup, or the copies had diverged)."""
+    tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
+    stale = store.members_not_in_epoch(conn, share["id"], epoch)
+    for member in stale:
+        _withdraw(conn, share, share["peer"], Item(op="withdraw", uuid=member["origin_uuid"],
+                                                    version=member["version"]),
+                  tag_id, member)
+    return len(stale)

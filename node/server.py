@@ -74,10 +74,12 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     worker = app[WORKER]
     task = asyncio.create_task(worker.run())
     yield
-    task.cancel()
-    for pending in [task, *worker.tasks]:
+    while not task.done():  # keep cancelling: one cancel can be absorbed by a timeout
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    for pending in list(worker.tasks):
         pending.cancel()
-    await asyncio.gather(task, *worker.tasks, return_exceptions=True)
+    await asyncio.gather(*worker.tasks, return_exceptions=True)
     await worker.courier.client.close()
 
 

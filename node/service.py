@@ -1,12 +1,15 @@
 """Running a node: the HTTP server (and the sync worker) until SIGINT or SIGTERM."""
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 from collections.abc import Callable
 
 from aiohttp import web
 
+from node.backup import PID_FILE
 from node.errors import NodeError
 from node.node import Node
 from node.server import create_app
@@ -37,6 +40,8 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
         on_ready(f"http://{bound[0]}:{bound[1]}")
     else:
         on_ready("(not listening: pulling from granters)")
+    pid_file = node.home / PID_FILE
+    pid_file.write_text(f"{os.getpid()}\n")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -46,3 +51,5 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
     finally:
         log.info("shutting down")
         await runner.cleanup()
+        with contextlib.suppress(OSError):
+            pid_file.unlink()

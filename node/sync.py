@@ -46,7 +46,8 @@ PULL_INTERVAL = 1.0
 FIRST_RETRY = 2.0
 MAX_RETRY = 3600.0
 RETRYABLE_STATUSES = (401, 408, 429)
-PIPELINE = 4
+PIPELINE = 4  # batches in flight per share
+IN_FLIGHT_LIMIT = 8  # batches in flight across all peers: bounds memory when fanning out
 
 
 def backoff_delay(attempts: int, rand: Callable[[], float] = random.random) -> float:
@@ -71,6 +72,7 @@ class SyncWorker:
         self.pull_mode = pull
         self.clock = clock
         self.busy: set[str] = set()
+        self.in_flight = asyncio.Semaphore(IN_FLIGHT_LIMIT)
         self.tasks: set[asyncio.Task[None]] = set()
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,8 +101,11 @@ class SyncWorker:
             if self.pull_mode and now - last_pull > PULL_INTERVAL:
                 last_pull = now
                 self._spawn("pull", self.pull_all)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as the event fires, and shutdown would then wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._event.wait(), WAKE_INTERVAL)
+                async with asyncio.timeout(WAKE_INTERVAL):
+                    await self._event.wait()
 
     def _data_version(self) -> int:
         return int(self.node.conn.execute("PRAGMA data_version").fetchone()[0])
@@ -174,10 +179,18 @@ class SyncWorker:
         in_flight: set[asyncio.Task[int]] = set()
         try:
             while True:
-                batch = await self.db(partial(build_batch, self.node, share_id))
+                await self.in_flight.acquire()  # before building: bounds batches in memory
+                try:
+                    batch = await self.db(partial(build_batch, self.node, share_id))
+                except BaseException:
+                    self.in_flight.release()
+                    raise
                 if batch is None:
+                    self.in_flight.release()
                     break
-                in_flight.add(asyncio.create_task(self._send_batch(peer, share_id, batch)))
+                task = asyncio.create_task(self._send_batch(peer, share_id, batch))
+                task.add_done_callback(lambda _: self.in_flight.release())  # even if cancelled
+                in_flight.add(task)
                 if len(in_flight) >= PIPELINE:
                     done, in_flight = await asyncio.wait(
                         in_flight, return_when=asyncio.FIRST_COMPLETED)

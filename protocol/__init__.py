@@ -87,6 +87,7 @@ from protocol.shares import (
     ShareOffer,
     ShareResync,
     ShareRevoke,
+    ShareSynced,
     ShareTerms,
     ShareTermsAccept,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "ShareOffer",
     "ShareResync",
     "ShareRevoke",
+    "ShareSynced",
     "ShareTerms",
     "ShareTermsAccept",
     "StaleMessage",

@@ -328,6 +328,29 @@ class ShareBatch(Message):
 
 @register_message
 @dataclass(frozen=True)
+class ShareSynced(Message):
+    """Granter -> subscriber: a full resend under ``epoch`` is complete; people not sent
+    under it are no longer in the share."""
+
+    TYPE: ClassVar[str] = "share.synced"
+    share: str
+    epoch: str
+
+    def __post_init__(self) -> None:
+        check_uuid(self.share, "share")
+        f.check_b64(self.epoch, ID_BYTES, "epoch")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"share": self.share, "epoch": self.epoch}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"share", "epoch"}), "share.synced body")
+        return f.build(lambda: cls(share=f.get_str(obj, "share"), epoch=f.get_str(obj, "epoch")))
+
+
+@register_message
+@dataclass(frozen=True)
 class ShareTerms(Message):
     """Granter -> subscriber: new terms for a running share (version grows by one)."""
 
@@ -397,7 +420,7 @@ class OutboxPull(Message):
         return cls()
 
 
-PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.batch")
+PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,9 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA wal_autocheckpoint = 4000")
+    # 32 MB of page cache (the default is 2 MB): index pages of a large node stay hot,
+    # so applying a batch costs the same on a million-person node as on a small one.
+    conn.execute("PRAGMA cache_size = -32768")
     schema.migrate(conn, path)
     if create:
         path.chmod(0o600)

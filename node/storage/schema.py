@@ -340,7 +340,66 @@ BEGIN
 END;
 """
 
-MIGRATIONS: list[str] = [MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5]
+# Full resends: the granter remembers the epoch of a resend in progress; the
+# subscriber records, per received person, the epoch it last came under, so
+# that when the resend completes (share.synced) whoever it lacked is dropped.
+MIGRATION_6 = """
+ALTER TABLE shares ADD COLUMN resync_epoch TEXT;
+ALTER TABLE received ADD COLUMN epoch TEXT;
+"""
+
+
+def _pending_trigger(name: str, table: str, event: str, person: str, source: str,
+                     condition: str) -> str:
+    """An outbox trigger that survives the writer's own conflict clause.
+
+    An outer INSERT OR IGNORE would turn a trigger's INSERT OR REPLACE into an
+    IGNORE (SQLite hands the outer algorithm down), silently keeping a stale
+    pending row; an upsert clause is not overridden that way.
+    """
+    return f"""
+DROP TRIGGER IF EXISTS {name};
+CREATE TRIGGER {name} AFTER {event} ON {table}
+WHEN EXISTS (SELECT 1 FROM {source} WHERE {condition})
+BEGIN
+    UPDATE counters SET value = value + 1 WHERE name = 'change';
+    INSERT INTO pending (share, person, version, inflight)
+        SELECT s.id, {person}, (SELECT value FROM counters WHERE name = 'change'), NULL
+        FROM {source} WHERE {condition}
+        ON CONFLICT (share, person) DO UPDATE SET version = excluded.version, inflight = NULL;
+END;
+"""
+
+
+def _outbox_triggers() -> str:
+    active = "s.direction = 'outgoing' AND s.status = 'active'"
+    tagged_source = "taggings t JOIN shares s ON s.tag_id = t.tag"
+    parts = [
+        _pending_trigger("pending_tagging_added", "taggings", "INSERT", "NEW.person",
+                         "shares s", f"s.tag_id = NEW.tag AND {active}"),
+        _pending_trigger("pending_tagging_removed", "taggings", "DELETE", "OLD.person",
+                         "shares s", f"s.tag_id = OLD.tag AND {active}"),
+    ]
+    for name, table, event, ref in (
+        ("pending_person_changed", "people", "UPDATE", "NEW.uuid"),
+        ("pending_contact_added", "contacts", "INSERT", "NEW.person"),
+        ("pending_contact_changed", "contacts", "UPDATE", "NEW.person"),
+        ("pending_contact_removed", "contacts", "DELETE", "OLD.person"),
+        ("pending_donation_added", "donations", "INSERT", "NEW.person"),
+        ("pending_donation_changed", "donations", "UPDATE", "NEW.person"),
+        ("pending_donation_removed", "donations", "DELETE", "OLD.person"),
+    ):
+        parts.append(_pending_trigger(name, table, event, ref, tagged_source,
+                                      f"t.person = {ref} AND {active}"))
+    return "".join(parts)
+
+
+# The outbox triggers again, as upserts (see _pending_trigger).
+MIGRATION_7 = _outbox_triggers()
+
+MIGRATIONS: list[str] = [
+    MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -84,15 +84,12 @@ def enqueue_tagged(conn: sqlite3.Connection, share_id: str, tag_id: int) -> int:
 def take_pending(conn: sqlite3.Connection, share_id: str, seq: int,
                  limit: int) -> list[sqlite3.Row]:
     """Mark up to `limit` ready rows as carried by batch `seq` and return them."""
-    rows = conn.execute(
-        "SELECT person, version FROM pending WHERE share = ? AND inflight IS NULL LIMIT ?",
-        (share_id, limit),
+    return conn.execute(
+        "UPDATE pending SET inflight = ? WHERE share = ? AND person IN "
+        "(SELECT person FROM pending WHERE share = ? AND inflight IS NULL LIMIT ?) "
+        "RETURNING person, version",
+        (seq, share_id, share_id, limit),
     ).fetchall()
-    conn.executemany(
-        "UPDATE pending SET inflight = ? WHERE share = ? AND person = ?",
-        [(seq, share_id, row["person"]) for row in rows],
-    )
-    return rows
 
 
 def settle_pending(conn: sqlite3.Connection, share_id: str, seq: int) -> int:
@@ -102,13 +99,21 @@ def settle_pending(conn: sqlite3.Connection, share_id: str, seq: int) -> int:
     return cursor.rowcount
 
 
+PARKED = -1  # `inflight` of a pending row whose data cannot be sent until it is edited
+
+
 def release_inflight(conn: sqlite3.Connection, share_id: str | None = None) -> None:
     """Delivery failed (or the worker restarted): make in-flight rows ready again."""
     if share_id is None:
-        conn.execute("UPDATE pending SET inflight = NULL WHERE inflight IS NOT NULL")
+        conn.execute("UPDATE pending SET inflight = NULL WHERE inflight > 0")
     else:
-        conn.execute("UPDATE pending SET inflight = NULL WHERE share = ? AND inflight IS NOT NULL",
+        conn.execute("UPDATE pending SET inflight = NULL WHERE share = ? AND inflight > 0",
                      (share_id,))
+
+
+def park_pending(conn: sqlite3.Connection, share_id: str, people: Sequence[str]) -> None:
+    conn.executemany("UPDATE pending SET inflight = ? WHERE share = ? AND person = ?",
+                     [(PARKED, share_id, person) for person in people])
 
 
 def drop_pending(conn: sqlite3.Connection, share_id: str) -> None:
@@ -425,3 +430,49 @@ def drop_records_of(conn: sqlite3.Connection, table: str, people: Sequence[str],
 def local_person_exists(conn: sqlite3.Connection, uuid: str) -> bool:
     return conn.execute("SELECT 1 FROM people WHERE uuid = ? AND origin IS NULL",
                         (uuid,)).fetchone() is not None
+
+
+# --- full resends (resync, restore) ---------------------------------------------------
+
+
+def bump_counter(conn: sqlite3.Connection, floor: int) -> None:
+    """Versions issued from now on exceed `floor` (and anything issued before)."""
+    conn.execute("UPDATE counters SET value = max(value, ?) WHERE name = 'change'", (floor,))
+
+
+def begin_full_resend(conn: sqlite3.Connection, share_id: str, epoch: str, now: str,
+                      seq_floor: int = 0) -> int:
+    """Re-send everyone in the share under a new epoch; once all of it is acked the
+    subscriber is told (share.synced) to drop whoever the resend did not contain.
+    `seq_floor` lifts the sequence past numbers a rolled-back node issued before."""
+    conn.execute("UPDATE shares SET epoch = ?, resync_epoch = ?, seq = max(seq, ?), "
+                 "updated_at = ? WHERE id = ?", (epoch, epoch, seq_floor, now, share_id))
+    row = conn.execute("SELECT tag_id FROM shares WHERE id = ?", (share_id,)).fetchone()
+    return enqueue_tagged(conn, share_id, int(row[0])) if row and row[0] is not None else 0
+
+
+def finish_full_resend(conn: sqlite3.Connection, share_id: str) -> str | None:
+    """If a full resend is complete (nothing pending), end it; returns its epoch."""
+    row = conn.execute("SELECT resync_epoch FROM shares WHERE id = ?", (share_id,)).fetchone()
+    if row is None or row[0] is None or has_pending(conn, share_id):
+        return None
+    conn.execute("UPDATE shares SET resync_epoch = NULL WHERE id = ?", (share_id,))
+    return str(row[0])
+
+
+def has_pending(conn: sqlite3.Connection, share_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM pending WHERE share = ? LIMIT 1",
+                        (share_id,)).fetchone() is not None
+
+
+def mark_epoch(conn: sqlite3.Connection, share_id: str, origin_uuids: Sequence[str],
+               epoch: str) -> None:
+    conn.executemany("UPDATE received SET epoch = ? WHERE share = ? AND origin_uuid = ?",
+                     [(epoch, share_id, uuid) for uuid in origin_uuids])
+
+
+def members_not_in_epoch(conn: sqlite3.Connection, share_id: str,
+                         epoch: str) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT * FROM received WHERE share = ? AND state = 'member' "
+        "AND (epoch IS NULL OR epoch != ?)", (share_id, epoch)).fetchall()

@@ -14,7 +14,6 @@ import random
 import time
 from pathlib import Path
 
-import pytest
 from fault_helpers import SEED, person_row
 from shares_helpers import TAG, Org, three_orgs, wait_until
 
@@ -111,10 +110,6 @@ async def test_long_outage_collapses_and_converges(tmp_path: Path) -> None:
               f"{sum(delays) / 3600:.1f} simulated hours, pending held {PEOPLE} rows")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: tagging a person who still has a pending row is lost: add_taggings' outer "
-    "INSERT OR IGNORE overrides the trigger's INSERT OR REPLACE (SQLite rule), so the old "
-    "pending row (a withdraw) is delivered and the subscriber drops a tagged person"))
 async def test_retag_while_pending_reaches_the_subscriber(tmp_path: Path) -> None:
     async with three_orgs(tmp_path) as trio:
         party, a = trio.party, trio.a

@@ -201,10 +201,6 @@ async def test_huge_values_are_refused_cleanly(tmp_path: Path) -> None:
         assert a.copy_of(party, person)["first_name"] == "Normal"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: one person whose stored value exceeds the protocol's 2,000 characters (written "
-    "by an import or another SQLite tool) makes build_batch raise for the whole share, so "
-    "nobody else in the share is ever delivered again"))
 async def test_one_oversized_row_does_not_block_the_share(tmp_path: Path) -> None:
     async with three_orgs(tmp_path) as trio:
         party, a = trio.party, trio.a

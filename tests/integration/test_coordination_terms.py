@@ -130,7 +130,8 @@ async def test_campaign_contacts_flow_back_and_attach_to_the_party_person(trio: 
 
     party.edit(ann, first_name="Annie")  # the party's own data never comes back from A
     await wait_until(lambda: _copy_value(a, party, ann, "first_name") == "Annie")
-    people.remove_tags(a.op, copy["uuid"], [local_tag])
+    shares.revoke_share(a.op, back)  # on_revoke purge: A's records leave, the person stays
     await wait_until(lambda: party.count("contacts", "uuid = ?", (knock,)) == 0,
-                     message="withdrawn: A's records leave the party's person")
+                     message="revoked: A's records leave the party's person")
     assert party.count("people", "uuid = ?", (ann,)) == 1
+    assert party.query("SELECT first_name FROM people WHERE uuid = ?", (ann,))[0][0] == "Annie"

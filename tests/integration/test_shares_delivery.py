@@ -108,11 +108,6 @@ async def test_a_node_nobody_can_reach_receives_offers_batches_and_revokes(
         assert b.received_people(party) == {}  # on_revoke=purge (the default)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a fully synced pull share still reports the "
-                   "failed push of its offer: share show/list/status sync.last_error 'cannot "
-                   "reach ...' and a next_retry, because a served pull and its outbox.ack never "
-                   "clear the peer's delivery row (record_success) and share_dict falls back "
-                   "to delivery.last_error")
 async def test_a_healthy_pull_share_reports_no_error(tmp_path: Path) -> None:
     async with three_orgs(tmp_path, pull_b=True, b_listens=False) as trio:
         party = trio.party

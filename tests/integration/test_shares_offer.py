@@ -255,9 +255,6 @@ async def test_status_json_has_each_shares_sync_state(trio: Trio) -> None:
     assert sync["last_error"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `status --json` share entries are not shaped like "
-                   "`share list --json`: no 'fields' key, and the sync state is flattened into "
-                   "the entry instead of a 'sync' object")
 async def test_status_json_share_entries_have_the_share_list_keys(trio: Trio) -> None:
     party, a = trio.party, trio.a
     party.add_person(first_name="Ann", email="ann@example.org")

@@ -185,10 +185,6 @@ async def test_an_item_outside_the_grant_is_refused_whole(trio: Trio) -> None:
     assert a.snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (issue 4: 'A revoke or erase removes exactly that "
-                   "origin's data, never the subscriber's own'): node/received.py _erase calls "
-                   "delete_person on the received copy, which also deletes the subscriber's own "
-                   "contacts, donations and tags logged on it; revoke with purge keeps them")
 async def test_an_erase_keeps_the_subscribers_own_records(trio: Trio) -> None:
     party, a = trio.party, trio.a
     share_id = await trio.active(a, fields="all")

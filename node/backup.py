@@ -19,6 +19,7 @@ from node.errors import InvalidInput, NodeError
 from node.home import DB_FILE
 from node.node import Node
 from node.storage import db, meta
+from node.storage import outbox as outbox
 from node.storage import shares as store
 from protocol import ShareResync, b64u_encode
 
@@ -92,16 +93,16 @@ def _check_backup(node: Node, source: Path) -> None:
 def after_rollback(node: Node, conn: sqlite3.Connection) -> dict[str, int]:
     """Make peers converge on the restored state instead of silently diverging."""
     floor = int(time.time() * 1000) * 1000  # above anything issued before the restore
-    store.bump_counter(conn, floor)
+    outbox.bump_counter(conn, floor)
     now = normalize.now_iso()
     outgoing = store.active_outgoing(conn)
     for share in outgoing:
-        store.begin_full_resend(conn, share["id"], b64u_encode(random_bytes(16)), now,
+        outbox.begin_full_resend(conn, share["id"], b64u_encode(random_bytes(16)), now,
                                 seq_floor=floor)
     incoming = store.active_incoming(conn)
     for share in incoming:
-        store.queue_message(conn, peer=share["peer"], type=ShareResync.TYPE,
+        outbox.queue_message(conn, peer=share["peer"], type=ShareResync.TYPE,
                             body=f'{{"share": "{share["id"]}"}}', now=now)
-    store.release_inflight(conn)
+    outbox.release_inflight(conn)
     meta.set_meta(conn, "restored_at", now)
     return {"resent_shares": len(outgoing), "resync_requests": len(incoming)}

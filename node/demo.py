@@ -42,7 +42,7 @@ from node.node import Node, init_node
 from node.normalize import normalize_phone
 from node.storage import activity
 from node.storage import people as people_store
-from node.storage import shares as share_store
+from node.storage import received as inbound
 
 HOST = "127.0.0.1"
 PARTY = "Ohio Democratic Party"
@@ -437,7 +437,7 @@ def run_change(demo: Demo, step: Callable[[Demo], Change]) -> None:
 
 
 def _copy(target: DemoNode, source: DemoNode, uuid: str) -> Any:
-    return share_store.received_person(target.node.conn, source.node.node_id, uuid)
+    return inbound.received_person(target.node.conn, source.node.node_id, uuid)
 
 
 def _party_volunteer(demo: Demo) -> tuple[str, str]:

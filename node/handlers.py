@@ -17,6 +17,8 @@ from node.outgoing import settle_batch
 from node.received import apply_items, drop_stale_members, end_subscription
 from node.refusals import Forbidden
 from node.shares import activate_incoming
+from node.storage import outbox as outbox
+from node.storage import received as inbound
 from node.storage import shares as store
 from protocol import (
     Message,
@@ -77,7 +79,7 @@ def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     if row["status"] == "offered":
         store.update_share(conn, row["id"], normalize.now_iso(), status="active",
                            pull=int(message.pull))
-        store.enqueue_tagged(conn, row["id"], row["tag_id"])
+        outbox.enqueue_tagged(conn, row["id"], row["tag_id"])
         node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
     return {"share": row["id"], "status": _status(conn, row["id"])}
 
@@ -116,7 +118,7 @@ def on_leave(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     row = _share_of(node.conn, message.share, peer, "outgoing")
     if row["status"] in ("offered", "active"):
         store.set_share_status(node.conn, row["id"], "left", normalize.now_iso())
-        store.drop_pending(node.conn, row["id"])
+        outbox.drop_pending(node.conn, row["id"])
         node.audit("share.left", share=row["id"], peer=peer["node_id"])
     return {"share": row["id"], "status": _status(node.conn, row["id"])}
 
@@ -126,7 +128,7 @@ def on_resync(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     row = _share_of(node.conn, message.share, peer, "outgoing")
     queued = 0
     if row["status"] == "active":
-        queued = store.begin_full_resend(node.conn, row["id"], b64u_encode(random_bytes(16)),
+        queued = outbox.begin_full_resend(node.conn, row["id"], b64u_encode(random_bytes(16)),
                                          normalize.now_iso())
         node.audit("share.resync", share=row["id"], peer=peer["node_id"], people=queued)
     return {"share": row["id"], "status": row["status"], "queued": queued}
@@ -152,7 +154,7 @@ def on_batch(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
                           terms.batch_fields(conn, row, message.terms))
     epoch = message.epoch if message.seq > row["seq"] else row["epoch"]  # newest batch wins
     if message.epoch == epoch:
-        store.mark_epoch(conn, row["id"], [item.uuid for item in message.items], epoch)
+        inbound.mark_epoch(conn, row["id"], [item.uuid for item in message.items], epoch)
     store.update_share(conn, row["id"], normalize.now_iso(), epoch=epoch,
                        seq=max(row["seq"], message.seq), last_delivery_at=normalize.now_iso())
     return {"share": row["id"], "seq": message.seq, "applied": applied, "status": "active"}
@@ -171,11 +173,11 @@ def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     assert isinstance(message, OutboxAck)
     conn = node.conn
     for ref in message.refs:
-        store.drop_message(conn, ref, peer=peer["node_id"])
+        outbox.drop_message(conn, ref, peer=peer["node_id"])
     for share_id, seq in message.batches:
         _share_of(conn, share_id, peer, "outgoing")
         settle_batch(conn, share_id, seq, normalize.now_iso())
-    store.record_success(conn, peer["node_id"], normalize.now_iso())  # a pull is a delivery
+    outbox.record_success(conn, peer["node_id"], normalize.now_iso())  # a pull is a delivery
     return {"refs": len(message.refs), "batches": len(message.batches)}
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from node.node import Node
 from node.storage import db
+from node.storage import outbox as outbox
 from node.storage import shares as store
 from protocol import (
     Item,
@@ -35,10 +36,10 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
         share = store.get_share(conn, share_id)
         if share is None or share["status"] != "active" or share["direction"] != "outgoing":
             return None
-        if not store.has_ready(conn, share_id):
+        if not outbox.has_ready(conn, share_id):
             return None
         seq = store.next_seq(conn, share_id)
-        rows = store.take_pending(conn, share_id, seq, limit)
+        rows = outbox.take_pending(conn, share_id, seq, limit)
         items, invalid = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
         if invalid:
             _park(node, conn, share_id, invalid)
@@ -49,7 +50,7 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
 def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]) -> None:
     """People whose stored data cannot travel (a value over the protocol's limit, written by
     another tool) wait, visible in `status`, until an edit fixes them; the rest still go."""
-    store.park_pending(conn, share_id, people)
+    outbox.park_pending(conn, share_id, people)
     error = (f"{len(people)} person(s) not sent: a value is longer than the protocol allows "
              f"(e.g. {people[0]}); edit them to resume")
     store.note_delivery(conn, share_id, at="", error=error)
@@ -62,10 +63,10 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
     granted = tuple(json.loads(share["fields"]))
     columns = columns_for(granted)
     uuids = [person for person, _ in pending]
-    people = store.people_by_uuid(conn, uuids)
-    tagged = store.tagged_among(conn, share["tag_id"], uuids)
-    contacts = _grouped(store.own_contacts_of(conn, uuids)) if "contacts" in granted else None
-    donations = _grouped(store.own_donations_of(conn, uuids)) if "donations" in granted else None
+    people = outbox.people_by_uuid(conn, uuids)
+    tagged = outbox.tagged_among(conn, share["tag_id"], uuids)
+    contacts = _grouped(outbox.own_contacts_of(conn, uuids)) if "contacts" in granted else None
+    donations = _grouped(outbox.own_donations_of(conn, uuids)) if "donations" in granted else None
     items: list[Item] = []
     invalid: list[str] = []
     for person, version in pending:
@@ -103,13 +104,13 @@ def _grouped(rows: list[sqlite3.Row]) -> dict[str, list[sqlite3.Row]]:
 def settle_batch(conn: sqlite3.Connection, share_id: str, seq: int, at: str) -> int:
     """The subscriber acknowledged batch `seq` of the share. If that completes a full
     resend, tell the subscriber (after everything it carried was acked)."""
-    settled = store.settle_pending(conn, share_id, seq)
+    settled = outbox.settle_pending(conn, share_id, seq)
     store.note_delivery(conn, share_id, at=at, error=None)
-    epoch = store.finish_full_resend(conn, share_id)
+    epoch = outbox.finish_full_resend(conn, share_id)
     share = store.get_share(conn, share_id)
     if epoch is not None and share is not None:
         synced = ShareSynced(share=share_id, epoch=epoch)
-        store.queue_message(conn, peer=share["peer"], type=synced.TYPE,
+        outbox.queue_message(conn, peer=share["peer"], type=synced.TYPE,
                             body=json.dumps(synced.to_dict()), now=at)
     return settled
 
@@ -120,11 +121,11 @@ def pull_answer(node: Node, peer: sqlite3.Row) -> OutboxItems:
     conn = node.conn
     entries = [
         OutboxEntry(ref=row["id"], message=message_from_dict(row["type"], json.loads(row["body"])))
-        for row in store.queued_messages(conn, peer["node_id"]) if row["type"] in PULLABLE
+        for row in outbox.queued_messages(conn, peer["node_id"]) if row["type"] in PULLABLE
     ][:100]
     for share in store.active_outgoing(conn, peer["node_id"]):
         with db.transaction(conn):
-            store.release_inflight(conn, share["id"])  # an unacked earlier pull goes again
+            outbox.release_inflight(conn, share["id"])  # an unacked earlier pull goes again
         batch = build_batch(node, share["id"])
         if batch is not None:
             entries.append(OutboxEntry(ref=0, message=batch))

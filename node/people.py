@@ -16,7 +16,7 @@ from node.node import Node
 from node.shares import list_shares
 from node.storage import activity, db, meta
 from node.storage import people as store
-from node.storage import shares as shares_store
+from node.storage import received as inbound
 from node.storage.people import PERSON_FIELDS
 
 CONTACT_METHODS = ("door", "phone", "text", "email", "event", "other")
@@ -154,7 +154,7 @@ def _sources(conn: sqlite3.Connection, row: sqlite3.Row) -> list[dict[str, Any]]
         local = store.get_person(conn, row["link"]) if row["link"] else None
         copies = [row] + ([local] if local is not None else [])
     else:
-        copies = [row, *shares_store.linked_copies(conn, row["uuid"])]
+        copies = [row, *inbound.linked_copies(conn, row["uuid"])]
     return [{"origin": copy["origin"], "uuid": copy["uuid"],
              "origin_uuid": copy["origin_uuid"],
              **{field: copy[field] for field in PERSON_FIELDS}} for copy in copies]

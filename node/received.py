@@ -16,6 +16,7 @@ from node import matching, normalize
 from node.ids import uuid7
 from node.node import Node
 from node.storage import people as people_store
+from node.storage import received as inbound
 from node.storage import shares as store
 from protocol import Item, MalformedMessage
 from protocol.shares import columns_for
@@ -40,7 +41,7 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     writable = Grant(columns=columns & set(columns_for(now_granted)),
                      kinds={k for k in ("contacts", "donations")
                             if k in granted and k in now_granted})
-    known = store.received_rows(conn, share["id"], [item.uuid for item in items])
+    known = inbound.received_rows(conn, share["id"], [item.uuid for item in items])
     newest: dict[str, Item] = {}
     for item in items:
         current = known.get(item.uuid)
@@ -83,21 +84,21 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     """Create or update the copies of many people with a handful of bulk statements."""
     origin = share["peer"]
     keys = {item.uuid: node.tombstone_key(item.uuid, origin) for item in items}
-    buried = store.tombstoned(conn, list(keys.values()))
-    store.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
+    buried = inbound.tombstoned(conn, list(keys.values()))
+    inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
                                                 for i in items if keys[i.uuid] in buried])
     live = [item for item in items if keys[item.uuid] not in buried]
     attached = _attach_targets(node, conn, live)
     plain = [_only(item, writable.columns) for item in live if item.uuid not in attached]
-    existing = store.received_people(conn, origin, [item.uuid for item in plain])
+    existing = inbound.received_people(conn, origin, [item.uuid for item in plain])
     person_of = {**_write_people(conn, origin, plain, existing), **attached}
     people_store.add_taggings(conn, [(tag_id, person) for person in person_of.values()])
     for kind in sorted(writable.kinds):
         lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)]
                  for i in live if getattr(i, kind) is not None}
         if lists:
-            store.sync_received_records(conn, kind, origin, lists)
-    store.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
+            inbound.sync_received_records(conn, kind, origin, lists)
+    inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
                                                 for i in live])
 
 
@@ -118,10 +119,10 @@ def _attach_targets(node: Node, conn: sqlite3.Connection, items: list[Item]) -> 
             continue
         ref_node, ref_uuid = item.ref
         if ref_node == node.node_id:
-            if store.local_person_exists(conn, ref_uuid):
+            if inbound.local_person_exists(conn, ref_uuid):
                 targets[item.uuid] = ref_uuid
             continue
-        copy = store.received_person(conn, ref_node, ref_uuid)
+        copy = inbound.received_person(conn, ref_node, ref_uuid)
         if copy is not None:
             targets[item.uuid] = copy["uuid"]
     return targets
@@ -154,18 +155,18 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
     for new in inserts:
         new["link"] = link_of.pop(str(new["uuid"]))
     people_store.insert_people(conn, inserts)
-    store.set_links(conn, [(link, person) for person, link in link_of.items()])
+    inbound.set_links(conn, [(link, person) for person, link in link_of.items()])
     return person_of
 
 
 def _withdraw(conn: sqlite3.Connection, share: sqlite3.Row, origin: str, item: Item,
               tag_id: int, current: sqlite3.Row | None) -> None:
     person = current["person"] if current is not None else None
-    store.set_received(conn, share["id"], item.uuid, version=item.version, person=person,
+    inbound.set_received(conn, share["id"], item.uuid, version=item.version, person=person,
                        state="withdrawn")
     if person is not None:
         people_store.remove_tagging(conn, tag_id, person)
-        if store.memberships(conn, person) == 0:
+        if inbound.memberships(conn, person) == 0:
             forget_person(conn, person, origin)
 
 
@@ -174,26 +175,26 @@ def _erase(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str
     """The origin erased the person: delete everything it sent (its copy, its records),
     keeping only the subscriber's own records; where its records hung on a person of ours
     (or of another origin), delete just those records."""
-    row = store.received_person(conn, origin, item.uuid)
+    row = inbound.received_person(conn, origin, item.uuid)
     if row is not None:
         people_store.remove_tagging(conn, tag_id, row["uuid"])
         forget_person(conn, row["uuid"], origin)
     elif current is not None and current["person"] is not None:
-        store.drop_received_records(conn, current["person"], origin)
+        inbound.drop_received_records(conn, current["person"], origin)
         people_store.remove_tagging(conn, tag_id, current["person"])
     people_store.add_tombstone(conn, node.tombstone_key(item.uuid, origin), normalize.now_iso())
-    store.set_received(conn, share["id"], item.uuid, version=item.version, person=None,
+    inbound.set_received(conn, share["id"], item.uuid, version=item.version, person=None,
                        state="erased")
 
 
 def forget_person(conn: sqlite3.Connection, person: str, origin: str) -> None:
     """Remove what `origin` sent about a person; keep the subscriber's own records on them,
     and never touch a person that is not `origin`'s copy (its records were attached)."""
-    store.drop_received_records(conn, person, origin)
+    inbound.drop_received_records(conn, person, origin)
     row = people_store.get_person(conn, person)
     if row is None or row["origin"] != origin:
         return
-    if store.has_own_records(conn, person):
+    if inbound.has_own_records(conn, person):
         blank = {column: None for column in people_store.PERSON_FIELDS}
         people_store.update_person(conn, person, blank, normalize.now_iso())
     else:
@@ -208,14 +209,14 @@ def end_subscription(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
         return 0
     tag_id = people_store.tag_id(conn, share["local_tag"], create=False)
     purged = 0
-    for member in store.members_of(conn, share["id"]):
-        store.set_received(conn, share["id"], member["origin_uuid"], version=member["version"],
+    for member in inbound.members_of(conn, share["id"]):
+        inbound.set_received(conn, share["id"], member["origin_uuid"], version=member["version"],
                            person=member["person"], state="withdrawn")
         if member["person"] is None:
             continue
         if tag_id is not None:
             people_store.remove_tagging(conn, tag_id, member["person"])
-        if store.memberships(conn, member["person"]) == 0:
+        if inbound.memberships(conn, member["person"]) == 0:
             forget_person(conn, member["person"], share["peer"])
             purged += 1
     return purged
@@ -226,7 +227,7 @@ def drop_stale_members(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     """A full resend under `epoch` is complete: whoever it did not contain has left the
     share (the granter was restored from a backup, or the copies had diverged)."""
     tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
-    stale = store.members_not_in_epoch(conn, share["id"], epoch)
+    stale = inbound.members_not_in_epoch(conn, share["id"], epoch)
     for member in stale:
         _withdraw(conn, share, share["peer"], Item(op="withdraw", uuid=member["origin_uuid"],
                                                     version=member["version"]),

@@ -18,6 +18,7 @@ from node.node import Node
 from node.peers import resolve_peer, slug
 from node.received import end_subscription
 from node.storage import db
+from node.storage import outbox as outbox
 from node.storage import peers as peer_store
 from node.storage import people as people_store
 from node.storage import shares as store
@@ -49,7 +50,7 @@ def parse_fields(text: str) -> tuple[str, ...]:
 
 
 def queue(conn: sqlite3.Connection, peer: str, message: Message) -> None:
-    store.queue_message(conn, peer=peer, type=message.TYPE,
+    outbox.queue_message(conn, peer=peer, type=message.TYPE,
                         body=json.dumps(message.to_dict()), now=normalize.now_iso())
 
 
@@ -161,7 +162,7 @@ def revoke_share(node: Node, ref: str) -> dict[str, Any]:
         row = resolve_share(conn, ref)
         _require(row, "outgoing", ("offered", "active"), "revoke")
         store.set_share_status(conn, row["id"], "revoked", normalize.now_iso())
-        store.drop_pending(conn, row["id"])
+        outbox.drop_pending(conn, row["id"])
         queue(conn, row["peer"], ShareRevoke(share=row["id"]))
         node.audit("share.revoke", share=row["id"], peer=row["peer"])
         return _fresh(conn, row["id"])
@@ -194,7 +195,7 @@ def _fresh(conn: sqlite3.Connection, share_id: str) -> dict[str, Any]:
 
 def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
     peer = peer_store.get_peer(conn, row["peer"])
-    delivery = store.delivery_state(conn, row["peer"])
+    delivery = outbox.delivery_state(conn, row["peer"])
     outgoing = row["direction"] == "outgoing"
     return {
         "id": row["id"],
@@ -214,7 +215,7 @@ def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         "sync": {
             "seq": row["seq"],
             "epoch": row["epoch"],
-            "pending": store.pending_count(conn, row["id"]) if outgoing else None,
+            "pending": outbox.pending_count(conn, row["id"]) if outgoing else None,
             "pull": bool(row["pull"]) if outgoing else None,
             "last_delivery_at": row["last_delivery_at"],
             "last_error": row["last_error"] or (delivery["last_error"] if delivery else None),

@@ -33,6 +33,7 @@ from node.handlers import HANDLERS
 from node.node import Node
 from node.outgoing import build_batch, settle_batch
 from node.storage import db
+from node.storage import outbox as outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
 from protocol import Message, OutboxAck, OutboxItems, ProtocolError, ShareBatch, message_from_dict
@@ -88,7 +89,7 @@ class SyncWorker:
     async def run(self) -> None:
         """Serve forever (cancel to stop)."""
         self._loop = asyncio.get_running_loop()
-        await self.db(lambda: _in_tx(self.node, store.release_inflight))
+        await self.db(lambda: _in_tx(self.node, outbox.release_inflight))
         seen_version = -1
         last_round = last_pull = 0.0
         while True:
@@ -129,8 +130,8 @@ class SyncWorker:
 
     async def start_deliveries(self, report: RoundReport | None = None) -> None:
         now = self.clock()
-        for peer_id in await self.db(lambda: store.peers_with_work(self.node.conn)):
-            state = await self.db(partial(store.delivery_state, self.node.conn, peer_id))
+        for peer_id in await self.db(lambda: outbox.peers_with_work(self.node.conn)):
+            state = await self.db(partial(outbox.delivery_state, self.node.conn, peer_id))
             if state is not None and state["next_attempt"] > now:
                 continue
             self._spawn(peer_id, partial(self.deliver, peer_id, report))
@@ -138,7 +139,7 @@ class SyncWorker:
     async def run_once(self, only_peer: str | None = None) -> RoundReport:
         """`tagshare sync`: deliver everything owed and pull once, ignoring backoff."""
         report = RoundReport()
-        peers = await self.db(lambda: store.peers_with_work(self.node.conn))
+        peers = await self.db(lambda: outbox.peers_with_work(self.node.conn))
         await asyncio.gather(*(self.deliver(p, report) for p in peers
                                if only_peer in (None, p)))
         await self.pull_all(report, only_peer)
@@ -154,7 +155,7 @@ class SyncWorker:
             for share in await self.db(lambda: store.active_outgoing(self.node.conn, peer_id)):
                 if not share["pull"]:
                     sent += await self._send_batches(peer, share["id"])
-            await self.db(lambda: _in_tx(self.node, store.record_success, peer_id,
+            await self.db(lambda: _in_tx(self.node, outbox.record_success, peer_id,
                                          normalize.now_iso()))
             if report is not None:
                 report.delivered[peer_id] = sent
@@ -165,10 +166,10 @@ class SyncWorker:
 
     async def _send_control(self, peer: sqlite3.Row) -> int:
         sent = 0
-        for row in await self.db(lambda: store.queued_messages(self.node.conn, peer["node_id"])):
+        for row in await self.db(lambda: outbox.queued_messages(self.node.conn, peer["node_id"])):
             message = message_from_dict(row["type"], json.loads(row["body"]))
             await self.courier.send(peer, message)
-            await self.db(partial(_in_tx, self.node, store.drop_message, row["id"],
+            await self.db(partial(_in_tx, self.node, outbox.drop_message, row["id"],
                                   peer=peer["node_id"]))
             sent += 1
         return sent
@@ -216,12 +217,12 @@ class SyncWorker:
         def record() -> None:
             with db.transaction(self.node.conn) as conn:
                 for share in store.active_outgoing(conn, peer_id):
-                    store.release_inflight(conn, share["id"])
+                    outbox.release_inflight(conn, share["id"])
                     store.note_delivery(conn, share["id"], at="", error=str(exc))
-                state = store.delivery_state(conn, peer_id)
+                state = outbox.delivery_state(conn, peer_id)
                 attempts = (state["attempts"] if state else 0) + 1
                 delay = MAX_RETRY if parked else backoff_delay(attempts)
-                store.record_failure(conn, peer_id, error=str(exc),
+                outbox.record_failure(conn, peer_id, error=str(exc),
                                      next_attempt=self.clock() + delay,
                                      parked=parked and not unreachable)
 

@@ -15,13 +15,15 @@ import sqlite3
 from node import normalize
 from node.errors import InvalidInput
 from node.node import Node
+from node.storage import outbox as outbox
+from node.storage import received as inbound
 from node.storage import shares as store
 from protocol import MalformedMessage, ShareTerms, ShareTermsAccept
 from protocol.shares import columns_for
 
 
 def _queue(conn: sqlite3.Connection, peer: str, message: ShareTerms | ShareTermsAccept) -> None:
-    store.queue_message(conn, peer=peer, type=message.TYPE, body=json.dumps(message.to_dict()),
+    outbox.queue_message(conn, peer=peer, type=message.TYPE, body=json.dumps(message.to_dict()),
                         now=normalize.now_iso())
 
 
@@ -84,13 +86,13 @@ def _narrow(conn: sqlite3.Connection, share: sqlite3.Row, old: tuple[str, ...],
     for other in store.other_grants(conn, share["peer"], share["id"]):
         still.update(json.loads(other))
     dropped_columns = sorted(set(columns_for(old)) - set(columns_for(tuple(still))))
-    people = [row["person"] for row in store.members_of(conn, share["id"]) if row["person"]]
-    copies = [p["uuid"] for p in store.people_by_uuid(conn, people).values()
+    people = [row["person"] for row in inbound.members_of(conn, share["id"]) if row["person"]]
+    copies = [p["uuid"] for p in outbox.people_by_uuid(conn, people).values()
               if p["origin"] == share["peer"]]
-    store.clear_columns(conn, copies, dropped_columns, now)
+    inbound.clear_columns(conn, copies, dropped_columns, now)
     for kind in ("contacts", "donations"):
         if kind in old and kind not in still:
-            store.drop_records_of(conn, kind, people, share["peer"])
+            inbound.drop_records_of(conn, kind, people, share["peer"])
 
 
 def switch(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, version: int) -> bool:
@@ -103,7 +105,7 @@ def switch(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, version: in
                     on_revoke=proposal["on_revoke"], now=now)
     store.mark_terms_accepted(conn, share["id"], version, now)
     if share["status"] == "active":
-        store.enqueue_tagged(conn, share["id"], share["tag_id"])
+        outbox.enqueue_tagged(conn, share["id"], share["tag_id"])
     node.audit("share.terms.accepted", share=share["id"], version=version)
     return True
 

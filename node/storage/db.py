@@ -7,7 +7,7 @@ later wants to write cannot deadlock.
 """
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,3 +95,15 @@ def create_indexes(conn: sqlite3.Connection, statements: Iterable[str]) -> None:
     """Recreate indexes dropped by drop_indexes."""
     for sql in statements:
         conn.execute(sql)
+
+
+def select_in_chunks(conn: sqlite3.Connection, sql: str, values: Sequence[str],
+                     before: Sequence[object] = ()) -> list[sqlite3.Row]:
+    """Run `sql` (with `{marks}` for an IN list) over `values`, 500 at a time."""
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        rows.extend(conn.execute(sql.format(marks=marks), [*before, *chunk]))
+    return rows
+

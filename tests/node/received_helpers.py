@@ -11,6 +11,7 @@ from node.normalize import now_iso
 from node.received import apply_items
 from node.storage import db
 from node.storage import peers as peers_store
+from node.storage import received as inbound
 from node.storage import shares as shares_store
 from protocol import Item
 
@@ -51,7 +52,7 @@ class Peer:
             with db.transaction(node.conn) as conn:
                 share = shares_store.get_share(conn, self.share)
                 apply_items(node, conn, share, (item,))
-                row = shares_store.received_person(conn, self.node_id, uuid)
+                row = inbound.received_person(conn, self.node_id, uuid)
         finally:
             node.close()
         assert row is not None

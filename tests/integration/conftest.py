@@ -33,7 +33,9 @@ async def start_node(tmp_path: Path, clock: FakeClock) -> AsyncIterator[StartNod
     async def start(name: str, *, max_body: int = MAX_MESSAGE_BYTES) -> RunningNode:
         home = tmp_path / f"node{len(started)}"
         node = init_node(home, name=name, url=PLACEHOLDER_URL)
-        runner = web.AppRunner(create_app(node, clock=clock, max_body=max_body),
+        # No sync worker: these tests drive the server alone and use the node's own
+        # connection between requests; a worker would use it from its thread meanwhile.
+        runner = web.AppRunner(create_app(node, clock=clock, max_body=max_body, sync=False),
                                handle_signals=False)
         await runner.setup()
         running = RunningNode(node=node, url="", clock=clock, runner=runner)

@@ -184,12 +184,18 @@ async def test_contacts_overlap_names_every_organization_and_contact(trio: Trio)
     ann = party.add_person(first_name="Ann", email="ann@example.org")
     cy = party.add_person(first_name="Cy", email="cy@example.org")
     dee = party.add_person(first_name="Dee", email="dee@example.org")
+    ivy = party.add_person(first_name="Ivy", email="ivy@example.org")
+    ivy_here = a.add_person((), first_name="Ivy", email="ivy@example.org")  # A's own Ivy
     await share_both_ways(trio)
     hal_a, hal_b = copy_uuid(a, party, hal), copy_uuid(b, party, hal)
+    ivy_a = copy_uuid(a, party, ivy)
+    assert a.value("SELECT link FROM people WHERE uuid = ?", (ivy_a,)) == ivy_here
     at_party, at_a, at_b = ago(days=2), ago(hours=3), ago(hours=1)
     mine = [knock(party, hal, at=at_party, by="Pat"),
             knock(party, cy, at=ago(days=20), by="Pat"),
-            knock(party, dee, at=ago(days=1)), knock(party, dee, at=ago(hours=2))]
+            knock(party, dee, at=ago(days=1)), knock(party, dee, at=ago(hours=2)),
+            knock(party, ivy, at=ago(days=1), by="Pat")]
+    on_ivy = knock(a, ivy_here, at=ago(hours=2), by="Sam")  # on A's own row of Ivy
     theirs = [knock(a, hal_a, at=at_a, by="Sam", method="phone"),
               knock(b, hal_b, at=at_b, by="Lou"),
               knock(a, copy_uuid(a, party, ann), by="Sam"),  # A alone: no overlap
@@ -215,11 +221,22 @@ async def test_contacts_overlap_names_every_organization_and_contact(trio: Trio)
     assert ann not in table.stdout and dee not in table.stdout
 
     # On A: its own contact and the party's; B's never reaches A.
-    [entry_a] = cli_json(await run_cli(a, "contacts", "overlap", "--json"))
+    on_a = {e["person"]["uuid"]: e for e in cli_json(await run_cli(a, "contacts", "overlap",
+                                                                   "--json"))}
+    assert set(on_a) == {hal_a, ivy_here}
+    entry_a = on_a[hal_a]
     assert entry_a["person"] == {"uuid": hal_a, "name": "Hal Ng", "origin": party.node_id}
     assert entry_a["organizations"] == [PARTY, CAMPAIGN_A]
     assert summary(entry_a) == [(PARTY, "door", at_party, "Pat", hal_a),
                                 (CAMPAIGN_A, "phone", at_a, "Sam", hal_a)]
+    # Ivy is one human on A: the party's contact on the copy, A's on its own linked row.
+    ivy_entry = on_a[ivy_here]
+    assert ivy_entry["person"] == {"uuid": ivy_here, "name": "Ivy", "origin": None}
+    assert ivy_entry["organizations"] == [PARTY, CAMPAIGN_A]
+    assert [(c["organization"], c["on"]) for c in ivy_entry["contacts"]] == [
+        (PARTY, ivy_a), (CAMPAIGN_A, ivy_here)]
+    assert [c["by"] for c in ivy_entry["contacts"]] == ["Pat", "Sam"]
+    assert party.count("contacts", "uuid = ?", (on_ivy,)) == 0  # not on a received person
 
 
 # --- matching review -------------------------------------------------------------------

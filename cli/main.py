@@ -13,7 +13,7 @@ from cli.context import (
 from cli.coordination import contacts
 from cli.demo import demo
 from cli.federation import invite, peer, serve
-from cli.maintenance import backup, restore
+from cli.maintenance import backup, key, restore
 from cli.matching import match
 from cli.people import people
 from cli.records import contact, donation, tag
@@ -113,6 +113,7 @@ cli.add_command(share)
 cli.add_command(sync)
 cli.add_command(backup)
 cli.add_command(restore)
+cli.add_command(key)
 cli.add_command(demo)
 cli.add_command(contacts)
 cli.add_command(match)

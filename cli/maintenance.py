@@ -1,12 +1,14 @@
-"""`tagshare backup` and `tagshare restore`."""
+"""`tagshare backup`, `tagshare restore` and `tagshare key rotate`."""
 
 import sys
 from pathlib import Path
 
 import click
 
+from cli import output
 from cli.context import home_option, open_current_node
 from node import backup as ops
+from node import keys as keys_ops
 
 
 @click.command()
@@ -34,3 +36,25 @@ def restore(file: Path, yes: bool) -> None:
     summary = ops.restore(open_current_node(), file)
     click.echo(f"restored from {file}: {summary['resent_shares']} granted share(s) will be "
                f"re-sent in full, {summary['resync_requests']} granter(s) asked to resend")
+
+
+@click.group()
+def key() -> None:
+    """The node's keys."""
+
+
+@key.command("rotate")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def key_rotate(as_json: bool) -> None:
+    """Make new signing and encryption keys and tell every peer (the node id stays).
+
+    Peers learn the new keys from a message signed with the old ones; from then on
+    they refuse anything signed with the old key.
+    """
+    result = keys_ops.rotate_keys(open_current_node())
+    if as_json:
+        output.print_json(result)
+        return
+    click.echo(f"new signing key {result['signing_key']} (rotation {result['rotations']}); "
+               f"{result['peers_told']} peer(s) will be told")

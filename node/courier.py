@@ -10,18 +10,19 @@ import sqlite3
 
 from node import clock as clocks
 from node.client import FederationClient
+from node.inbox import open_for_me
 from node.node import Node
 from protocol import (
     Ack,
     BadSignature,
     MalformedMessage,
     Message,
+    NodeKeys,
     OutboxItems,
     OutboxPull,
     b64u_decode,
     check_clock,
     check_recipient,
-    open_envelope,
     parse_envelope,
     seal,
     verify_envelope,
@@ -38,16 +39,19 @@ class Courier:
         self.client = client
         self.clock = clock
 
-    def _seal(self, peer: sqlite3.Row, message: Message) -> tuple[str, bytes]:
-        envelope = seal(sender=self.node.keys, recipient_id=peer["node_id"],
+    def _seal(self, peer: sqlite3.Row, message: Message,
+              keys: NodeKeys | None = None) -> tuple[str, bytes]:
+        envelope = seal(sender=keys or self.node.keys, recipient_id=peer["node_id"],
                         recipient_box_key=b64u_decode(peer["box_key"]), message=message,
                         message_id=clocks.random_bytes(16), nonce=clocks.random_bytes(24),
                         created=self.clock())
         return envelope.id, envelope.to_bytes()
 
-    async def send(self, peer: sqlite3.Row, message: Message) -> Ack:
-        """Deliver to the peer's inbox; the peer's verified Ack for exactly this message."""
-        message_id, body = self._seal(peer, message)
+    async def send(self, peer: sqlite3.Row, message: Message,
+                   keys: NodeKeys | None = None) -> Ack:
+        """Deliver to the peer's inbox; the peer's verified Ack for exactly this message.
+        `keys`: seal with these (the keys a rotation replaced, for `key.rotate`)."""
+        message_id, body = self._seal(peer, message, keys)
         raw = await self.client.post(peer["url"], INBOX_PATH, body)
         answer = self.open_answer(peer, raw)
         if not isinstance(answer, Ack) or answer.message_id != message_id:
@@ -66,9 +70,8 @@ class Courier:
     def open_answer(self, peer: sqlite3.Row, raw: bytes) -> Message:
         envelope = parse_envelope(raw)
         check_recipient(envelope, self.node.node_id)
-        verify_envelope(envelope)
         if envelope.sender != peer["node_id"]:
             raise BadSignature("the answer was signed by another node")
+        verify_envelope(envelope, peer["signing_key"])
         check_clock(envelope, now=self.clock())
-        return open_envelope(envelope, recipient=self.node.keys,
-                             sender_box_key=b64u_decode(peer["box_key"]))
+        return open_for_me(self.node, envelope, b64u_decode(peer["box_key"]))

@@ -18,9 +18,11 @@ from node.received import apply_items, drop_stale_members, end_subscription
 from node.refusals import Forbidden
 from node.shares import activate_incoming
 from node.storage import outbox as outbox
+from node.storage import peers as peer_store
 from node.storage import received as inbound
 from node.storage import shares as store
 from protocol import (
+    KeyRotate,
     Message,
     OutboxAck,
     Ping,
@@ -35,6 +37,7 @@ from protocol import (
     ShareTerms,
     ShareTermsAccept,
     b64u_encode,
+    check_rotation,
 )
 
 Detail = dict[str, object]
@@ -169,6 +172,20 @@ def on_synced(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     return {"share": row["id"], "dropped": dropped}
 
 
+def on_key_rotate(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    """A peer rotated its keys: take the new ones, so that from now on only they count."""
+    assert isinstance(message, KeyRotate)
+    known = peer["signing_key"] or peer["node_id"]
+    new_key = check_rotation(message, sender=peer["node_id"], known_key=known)
+    document = message.document
+    peer_store.rotate_peer(node.conn, peer["node_id"], signing_key=new_key,
+                           box_key=document.box_key, document=json.dumps(document.to_dict()),
+                           url=document.url, name=document.name)
+    node.peer_signing_keys[peer["node_id"]] = new_key
+    node.audit("peer.key_rotated", peer=peer["node_id"], signing_key=new_key)
+    return {"signing_key": new_key}
+
+
 def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     assert isinstance(message, OutboxAck)
     conn = node.conn
@@ -203,4 +220,5 @@ HANDLERS: dict[str, Handler] = {
     ShareTermsAccept.TYPE: on_terms_accept,
     ShareBatch.TYPE: on_batch,
     OutboxAck.TYPE: on_outbox_ack,
+    KeyRotate.TYPE: on_key_rotate,
 }

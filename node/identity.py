@@ -7,5 +7,7 @@ DOCUMENT_VALIDITY_SECONDS = 30 * 24 * 3600
 
 
 def node_document(node: Node, now: int) -> NodeDocument:
-    return sign_document(node.keys, name=node.config.name, url=node.config.url,
-                         created=now, valid_until=now + DOCUMENT_VALIDITY_SECONDS)
+    state = node.key_state
+    return sign_document(state.keys, name=node.config.name, url=node.config.url,
+                         created=now, valid_until=now + DOCUMENT_VALIDITY_SECONDS,
+                         links=state.chain)

@@ -23,6 +23,7 @@ from node.storage import peers as peer_store
 from protocol import (
     CLOCK_WINDOW_SECONDS,
     Ack,
+    DecryptionFailed,
     Envelope,
     MalformedMessage,
     Message,
@@ -67,7 +68,7 @@ class Inbox:
         """Run every check; the decrypted message of a peer, or RemoteProtocolError."""
         envelope = parse_envelope(raw)
         check_recipient(envelope, self.node.node_id)
-        verify_envelope(envelope)
+        verify_envelope(envelope, self.node.peer_signing_keys.get(envelope.sender))
         peer = peer_store.active_peer(self.node.conn, envelope.sender)
         if peer is None:
             raise UnknownPeer("the sender is not a peer of this node")
@@ -75,8 +76,7 @@ class Inbox:
         check_clock(envelope, now=now)
         if peer_store.seen_message(self.node.conn, envelope.sender, envelope.id):
             raise Replayed("this message was received before")
-        message = open_envelope(envelope, recipient=self.node.keys,
-                                sender_box_key=b64u_decode(peer["box_key"]))
+        message = open_for_me(self.node, envelope, b64u_decode(peer["box_key"]))
         return Admitted(envelope, peer, message, now)
 
     def receive(self, raw: bytes) -> bytes:
@@ -119,3 +119,15 @@ class Inbox:
             nonce=clocks.random_bytes(24),
             created=admitted.now,
         )
+
+
+def open_for_me(node: Node, envelope: Envelope, sender_box_key: bytes) -> Message:
+    """Decrypt with the current keys, or, right after a rotation, with the keys they
+    replaced (a peer may not have heard of the rotation yet)."""
+    try:
+        return open_envelope(envelope, recipient=node.keys, sender_box_key=sender_box_key)
+    except DecryptionFailed:
+        previous = node.key_state.previous
+        if previous is None:
+            raise
+        return open_envelope(envelope, recipient=previous, sender_box_key=sender_box_key)

@@ -10,7 +10,9 @@ under a key derived from the passphrase with Argon2id (pynacl's pwhash):
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nacl.exceptions
 import nacl.pwhash
@@ -20,6 +22,7 @@ from node.errors import InvalidInput, NodeError
 from node.home import KEYS_FILE, write_private
 from protocol.encoding import b64u_decode, b64u_encode
 from protocol.keys import NodeKeys
+from protocol.rotation import KeyLink
 
 SEALED_FORMAT = "tagshare-keys-v1+argon2id"
 OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
@@ -50,11 +53,32 @@ def passphrase_from_env() -> bytes | None:
     return read_passphrase_file(path) if path else None
 
 
+@dataclass(frozen=True)
+class KeyState:
+    """The current keys, the chain that leads to them, and (until every peer heard of a
+    rotation) the keys they replaced."""
+
+    keys: NodeKeys
+    chain: tuple[KeyLink, ...] = ()
+    previous: NodeKeys | None = None
+
+
 def save_keys(home: Path, keys: NodeKeys, passphrase: bytes | None = None) -> None:
+    save_key_state(home, KeyState(keys), passphrase)
+
+
+def save_key_state(home: Path, state: KeyState, passphrase: bytes | None = None) -> None:
+    keys = state.keys
     secrets: dict[str, object] = {
         "signing_seed": b64u_encode(keys.signing_seed),
         "box_secret": b64u_encode(keys.box_secret),
     }
+    if state.chain:
+        secrets["identity"] = keys.node_id
+        secrets["chain"] = [link.to_dict() for link in state.chain]
+    if state.previous is not None:
+        secrets["previous"] = {"signing_seed": b64u_encode(state.previous.signing_seed),
+                               "box_secret": b64u_encode(state.previous.box_secret)}
     data: dict[str, object] = secrets
     if passphrase is not None:
         salt = os.urandom(nacl.pwhash.argon2id.SALTBYTES)
@@ -70,16 +94,26 @@ def is_sealed(home: Path) -> bool:
 
 
 def load_keys(home: Path, passphrase: bytes | None = None) -> NodeKeys:
-    data: dict[str, str] = json.loads((home / KEYS_FILE).read_text())
+    return load_key_state(home, passphrase).keys
+
+
+def load_key_state(home: Path, passphrase: bytes | None = None) -> KeyState:
+    data: dict[str, Any] = json.loads((home / KEYS_FILE).read_text())
     if data.get("format") == SEALED_FORMAT:
         data = _unseal(dict(data), passphrase)
-    return NodeKeys(
-        signing_seed=b64u_decode(data["signing_seed"]),
-        box_secret=b64u_decode(data["box_secret"]),
-    )
+    identity = data.get("identity")
+    keys = NodeKeys(signing_seed=b64u_decode(data["signing_seed"]),
+                    box_secret=b64u_decode(data["box_secret"]), identity=identity)
+    previous = None
+    if "previous" in data:
+        previous = NodeKeys(signing_seed=b64u_decode(data["previous"]["signing_seed"]),
+                            box_secret=b64u_decode(data["previous"]["box_secret"]),
+                            identity=identity)
+    chain = tuple(KeyLink.from_dict(link) for link in data.get("chain", []))
+    return KeyState(keys=keys, chain=chain, previous=previous)
 
 
-def _unseal(data: dict[str, object], passphrase: bytes | None) -> dict[str, str]:
+def _unseal(data: dict[str, object], passphrase: bytes | None) -> dict[str, Any]:
     if passphrase is None:
         raise PassphraseNeeded(
             "this node's keys are protected by a passphrase: give --passphrase-file FILE "
@@ -90,7 +124,7 @@ def _unseal(data: dict[str, object], passphrase: bytes | None) -> dict[str, str]
         plain = nacl.secret.SecretBox(key).decrypt(b64u_decode(str(data["sealed"])))
     except nacl.exceptions.CryptoError:
         raise PassphraseNeeded("wrong passphrase for this node's keys") from None
-    secrets: dict[str, str] = json.loads(plain)
+    secrets: dict[str, Any] = json.loads(plain)
     return secrets
 
 

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from node import home as homes
 from node.errors import NodeError
-from node.keystore import generate_keys, load_keys, save_keys
+from node.keystore import (
+    KeyState,
+    generate_keys,
+    load_key_state,
+    load_keys,
+    save_key_state,
+    save_keys,
+)
 from node.normalize import now_iso
 from node.storage import db, meta
 from protocol.keys import NodeKeys, fingerprint
@@ -25,17 +32,40 @@ class Node:
     conn: sqlite3.Connection
     node_id: str
     passphrase: bytes | None = field(default=None, repr=False)
-    _keys: NodeKeys | None = field(default=None, repr=False)
+    _key_state: KeyState | None = field(default=None, repr=False)
     _tombstone_secret: bytes | None = field(default=None, repr=False)
+    _peer_keys: dict[str, str] | None = field(default=None, repr=False)
+    _keys_stamp: tuple[int, int] = field(default=(0, 0), repr=False)
+
+    @property
+    def key_state(self) -> KeyState:
+        """The keys, loaded (and, if sealed, unsealed) the first time they are needed."""
+        stamp = _stamp(self.home / homes.KEYS_FILE)
+        if self._key_state is None or stamp != self._keys_stamp:  # `key rotate` elsewhere
+            state = load_key_state(self.home, self.passphrase)
+            if state.keys.node_id != self.node_id:
+                raise NodeError(f"keys.json in {self.home} belongs to another node")
+            self._key_state, self._keys_stamp = state, stamp
+        return self._key_state
 
     @property
     def keys(self) -> NodeKeys:
-        """The private keys, loaded (and, if sealed, unsealed) the first time they are needed."""
-        if self._keys is None:
-            self._keys = load_keys(self.home, self.passphrase)
-            if self._keys.node_id != self.node_id:
-                raise NodeError(f"keys.json in {self.home} belongs to another node")
-        return self._keys
+        return self.key_state.keys
+
+    def replace_key_state(self, state: KeyState) -> None:
+        """Write new keys (sealed with the same passphrase, if any) and use them."""
+        save_key_state(self.home, state, self.passphrase)
+        self._key_state, self._keys_stamp = state, _stamp(self.home / homes.KEYS_FILE)
+
+    @property
+    def peer_signing_keys(self) -> dict[str, str]:
+        """Current signing keys of peers that rotated theirs (read once, kept up to date by
+        the rotation handler), so the inbox verifies signatures without a database read."""
+        if self._peer_keys is None:
+            from node.storage.peers import rotated_signing_keys
+
+            self._peer_keys = rotated_signing_keys(self.conn)
+        return self._peer_keys
 
     @property
     def fingerprint(self) -> str:
@@ -70,6 +100,14 @@ class Node:
         self.conn.close()
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return (0, 0)
+    return (info.st_mtime_ns, info.st_ino)
+
+
 def current_actor() -> str:
     try:
         return getpass.getuser()
@@ -94,7 +132,7 @@ def init_node(home: Path, *, name: str, url: str | None = None,
     save_keys(home, keys, passphrase)
     config.save(home)
     node = Node(home=home, config=config, conn=conn, node_id=keys.node_id,
-                passphrase=passphrase, _keys=keys)
+                passphrase=passphrase, _key_state=KeyState(keys))
     with db.transaction(conn):
         node.audit("init", name=config.name, node_id=keys.node_id)
     return node

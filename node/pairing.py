@@ -34,6 +34,7 @@ from protocol import (
     check_pair_accept,
     check_pair_request,
     check_recipient,
+    current_key,
     hash_secret,
     make_invite,
     make_pair_request,
@@ -70,7 +71,7 @@ def accept_pair_request(node: Node, raw: bytes, now: int) -> bytes:
     """Inviter side of POST /federation/v1/pair; returns the reply envelope's bytes."""
     document, envelope = parse_pair_request(raw, now=now)
     check_recipient(envelope, node.node_id)
-    verify_envelope(envelope)
+    verify_envelope(envelope, current_key(document.node_id, document.keys))
     check_clock(envelope, now=now)
     if store.pairing_failures_since(node.conn, now - FAILURE_WINDOW_SECONDS) >= MAX_FAILURES:
         raise RateLimited("too many failed pairing attempts: try again in a few minutes")
@@ -110,6 +111,7 @@ def _store_peer(conn: sqlite3.Connection, document: NodeDocument, *, alias: str 
         "node_id": document.node_id, "name": document.name,
         "alias": alias if alias is not None else (existing["alias"] if existing else None),
         "url": document.url, "box_key": document.box_key,
+        "signing_key": current_key(document.node_id, document.keys),
         "document": json.dumps(document.to_dict()),
         "auto_accept": int(auto_accept or bool(existing and existing["auto_accept"])),
         "added_at": now_iso(),
@@ -136,7 +138,7 @@ async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: b
         reply = await client.post(token.url, PAIR_PATH, body)
         envelope = parse_envelope(reply)
         check_recipient(envelope, node.node_id)
-        verify_envelope(envelope)
+        verify_envelope(envelope, current_key(inviter.node_id, inviter.keys))
         if envelope.sender != token.node_id:
             raise BadInvite("the reply was not sent by the invited node")
         message = open_envelope(envelope, recipient=node.keys, sender_box_key=token.box_public)

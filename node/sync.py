@@ -30,13 +30,22 @@ from node.client import PeerRefused, PeerUnreachable
 from node.courier import Courier
 from node.errors import NodeError
 from node.handlers import HANDLERS
+from node.keys import forget_previous_keys
 from node.node import Node
 from node.outgoing import build_batch, settle_batch
 from node.storage import db
 from node.storage import outbox as outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
-from protocol import Message, OutboxAck, OutboxItems, ProtocolError, ShareBatch, message_from_dict
+from protocol import (
+    KeyRotate,
+    Message,
+    OutboxAck,
+    OutboxItems,
+    ProtocolError,
+    ShareBatch,
+    message_from_dict,
+)
 
 log = logging.getLogger("tagshare.sync")
 T = TypeVar("T")
@@ -168,9 +177,14 @@ class SyncWorker:
         sent = 0
         for row in await self.db(lambda: outbox.queued_messages(self.node.conn, peer["node_id"])):
             message = message_from_dict(row["type"], json.loads(row["body"]))
-            await self.courier.send(peer, message)
+            rotating = isinstance(message, KeyRotate)
+            # The peer knows only the old keys until it has read this very message.
+            keys = self.node.key_state.previous if rotating else None
+            await self.courier.send(peer, message, keys)
             await self.db(partial(_in_tx, self.node, outbox.drop_message, row["id"],
                                   peer=peer["node_id"]))
+            if rotating:
+                await self.db(partial(forget_previous_keys, self.node))
             sent += 1
         return sent
 

@@ -66,14 +66,17 @@ from protocol.keys import (
 from protocol.messages import (
     MESSAGE_TYPES,
     Ack,
+    KeyRotate,
     Message,
     PairAccept,
     PairRequest,
     Ping,
+    check_rotation,
     message_from_dict,
     message_to_dict,
     register_message,
 )
+from protocol.rotation import KeyLink, current_key, make_link
 from protocol.shares import (
     Item,
     OutboxAck,
@@ -103,7 +106,9 @@ __all__ = [
     "DecryptionFailed",
     "Envelope",
     "InviteToken",
+    "KeyRotate",
     "Item",
+    "KeyLink",
     "OutboxAck",
     "OutboxEntry",
     "OutboxItems",
@@ -135,6 +140,9 @@ __all__ = [
     "b64u_decode",
     "b64u_encode",
     "canonical_json",
+    "check_rotation",
+    "current_key",
+    "make_link",
     "check_clock",
     "check_invite_expiry",
     "check_pair_accept",

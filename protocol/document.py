@@ -14,6 +14,7 @@ from protocol import _fields as f
 from protocol.encoding import PROTOCOL_VERSION, b64u_decode, b64u_encode, canonical_json, parse_json
 from protocol.errors import BadSignature, LocalProtocolError, MalformedMessage, StaleMessage
 from protocol.keys import KEY_BYTES, SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
+from protocol.rotation import KeyLink, current_key, links_from
 
 MAX_NAME_CHARS = 200
 MAX_URL_CHARS = 2048
@@ -42,6 +43,7 @@ class NodeDocument:
     created: int
     valid_until: int
     signature: str = ""
+    keys: tuple[KeyLink, ...] = ()  # the key chain, once the node rotated its key
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -61,13 +63,15 @@ class NodeDocument:
             raise LocalProtocolError("valid_until must be after created")
         if self.signature != "":
             f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
+        if not isinstance(self.keys, tuple) or not all(isinstance(k, KeyLink) for k in self.keys):
+            raise LocalProtocolError("keys must be a tuple of KeyLink")
 
     @property
     def box_public(self) -> bytes:
         return b64u_decode(self.box_key)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "node": self.node_id,
             "name": self.name,
             "url": self.url,
@@ -77,6 +81,9 @@ class NodeDocument:
             "valid_until": self.valid_until,
             "signature": self.signature,
         }
+        if self.keys:
+            data["keys"] = [link.to_dict() for link in self.keys]
+        return data
 
     def signed_bytes(self) -> bytes:
         """The signature input: canonical JSON of the wire form minus ``signature``."""
@@ -87,7 +94,10 @@ class NodeDocument:
     @classmethod
     def from_dict(cls, data: object) -> NodeDocument:
         """Strictly validate a peer's document (it must carry a signature)."""
-        obj = f.require_object(data, _WIRE_KEYS, "node document")
+        rotated = isinstance(data, dict) and "keys" in data
+        obj = f.require_object(data, _WIRE_KEYS | {"keys"} if rotated else _WIRE_KEYS,
+                               "node document")
+        links = links_from(obj["keys"]) if rotated else ()
         versions = []
         for item in f.get_list(obj, "versions"):
             if isinstance(item, bool) or not isinstance(item, int):
@@ -106,6 +116,7 @@ class NodeDocument:
                 created=f.get_int(obj, "created"),
                 valid_until=f.get_int(obj, "valid_until"),
                 signature=signature,
+                keys=links,
             )
         )
 
@@ -118,7 +129,9 @@ def sign_document(
     created: int,
     valid_until: int,
     versions: tuple[int, ...] = (PROTOCOL_VERSION,),
+    links: tuple[KeyLink, ...] = (),
 ) -> NodeDocument:
+    """The node's document, signed with its current key (``links`` lead there)."""
     unsigned = NodeDocument(
         node_id=keys.node_id,
         name=name,
@@ -127,6 +140,7 @@ def sign_document(
         versions=versions,
         created=created,
         valid_until=valid_until,
+        keys=links,
     )
     signature = b64u_encode(keys.sign(unsigned.signed_bytes()))
     return replace(unsigned, signature=signature)
@@ -147,7 +161,8 @@ def verify_document_signature(doc: NodeDocument, *, expected_node_id: str | None
         raise BadSignature("node document belongs to another node")
     if doc.signature == "":
         raise BadSignature("node document is not signed")
-    verify_signature(doc.node_id, doc.signed_bytes(), b64u_decode(doc.signature))
+    verify_signature(current_key(doc.node_id, doc.keys), doc.signed_bytes(),
+                     b64u_decode(doc.signature))
 
 
 def parse_document(raw: bytes) -> NodeDocument:

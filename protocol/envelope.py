@@ -217,9 +217,11 @@ def check_recipient(env: Envelope, node_id: str) -> None:
         raise WrongRecipient("envelope is addressed to another node")
 
 
-def verify_envelope(env: Envelope) -> None:
-    """Step 3: BadSignature unless the sender (whose id is its key) signed it."""
-    verify_signature(env.sender, env.signed_bytes(), b64u_decode(env.signature))
+def verify_envelope(env: Envelope, signing_key: str | None = None) -> None:
+    """Step 3: BadSignature unless the sender signed it: with ``signing_key`` when the
+    sender has rotated its key (the receiver knows its chain), else with the sender id,
+    which is the node's first key."""
+    verify_signature(signing_key or env.sender, env.signed_bytes(), b64u_decode(env.signature))
 
 
 def check_clock(env: Envelope, *, now: int, window: int = CLOCK_WINDOW_SECONDS) -> None:

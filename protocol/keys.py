@@ -28,12 +28,15 @@ class NodeKeys:
 
     signing_seed: bytes = field(repr=False)
     box_secret: bytes = field(repr=False)
+    identity: str | None = None  # the node id, once the signing key was rotated
 
     def __post_init__(self) -> None:
         for name in ("signing_seed", "box_secret"):
             value = getattr(self, name)
             if not isinstance(value, bytes) or len(value) != KEY_BYTES:
                 raise LocalProtocolError(f"{name} must be {KEY_BYTES} bytes")
+        if self.identity is not None and not is_node_id(self.identity):
+            raise LocalProtocolError("identity must be a node id")
 
     @property
     def _signing_key(self) -> nacl.signing.SigningKey:
@@ -41,7 +44,12 @@ class NodeKeys:
 
     @property
     def node_id(self) -> str:
-        """Base64url of the Ed25519 verify key (43 characters)."""
+        """The node's identity: its first Ed25519 verify key, base64url (43 characters)."""
+        return self.identity or self.signing_key_id
+
+    @property
+    def signing_key_id(self) -> str:
+        """Base64url of the current Ed25519 verify key (the node id until a rotation)."""
         return b64u_encode(bytes(self._signing_key.verify_key))
 
     @property

@@ -180,3 +180,43 @@ class PairAccept(Message):
     def from_dict(cls, body: object) -> Self:
         obj = f.require_object(body, frozenset({"document"}), "pair.accept body")
         return cls(document=NodeDocument.from_dict(obj["document"]))
+
+
+@register_message
+@dataclass(frozen=True)
+class KeyRotate(Message):
+    """A node rotated its keys: its new document, whose key chain ends in the new signing
+    key. Sent in an envelope signed (and encrypted) with the old keys."""
+
+    TYPE: ClassVar[str] = "key.rotate"
+    document: NodeDocument
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.document, NodeDocument) or not self.document.keys:
+            raise LocalProtocolError("key.rotate carries a document with a key chain")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"document": self.document.to_dict()}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"document"}), "key.rotate body")
+        document = NodeDocument.from_dict(obj["document"])
+        return f.build(lambda: cls(document=document))
+
+
+def check_rotation(message: KeyRotate, *, sender: str, known_key: str) -> str:
+    """A peer's key.rotate: the document is the sender's, its chain verifies and moves on
+    from the key we know. Returns the new signing key; BadSignature otherwise."""
+    from protocol.document import verify_document_signature
+    from protocol.errors import BadSignature
+    from protocol.rotation import current_key
+
+    document = message.document
+    if document.node_id != sender:
+        raise BadSignature("the rotated document belongs to another node")
+    verify_document_signature(document)
+    chain = [sender, *(link.key for link in document.keys)]
+    if known_key not in chain[:-1]:
+        raise BadSignature("the key chain does not continue from the key we know")
+    return current_key(sender, document.keys)

@@ -177,3 +177,13 @@ def has_pending(conn: sqlite3.Connection, share_id: str) -> bool:
     return conn.execute("SELECT 1 FROM pending WHERE share = ? LIMIT 1",
                         (share_id,)).fetchone() is not None
 
+
+
+def has_queued(conn: sqlite3.Connection, message_type: str) -> bool:
+    return conn.execute("SELECT 1 FROM outbox WHERE type = ? LIMIT 1",
+                        (message_type,)).fetchone() is not None
+
+
+def count_queued(conn: sqlite3.Connection, message_type: str) -> int:
+    return int(conn.execute("SELECT count(*) FROM outbox WHERE type = ?",
+                            (message_type,)).fetchone()[0])

@@ -5,12 +5,14 @@ import sqlite3
 
 def upsert_peer(conn: sqlite3.Connection, row: dict[str, object]) -> None:
     """Store a peer (pairing again with a removed or known peer refreshes it)."""
+    row = {"signing_key": row["node_id"], **row}
     conn.execute(
         "INSERT INTO peers (node_id, name, alias, url, box_key, document, status, auto_accept, "
-        "added_at) VALUES (:node_id, :name, :alias, :url, :box_key, :document, 'active', "
-        ":auto_accept, :added_at) "
+        "added_at, signing_key) VALUES (:node_id, :name, :alias, :url, :box_key, :document, "
+        "'active', :auto_accept, :added_at, :signing_key) "
         "ON CONFLICT(node_id) DO UPDATE SET name = excluded.name, alias = excluded.alias, "
         "url = excluded.url, box_key = excluded.box_key, document = excluded.document, "
+        "signing_key = excluded.signing_key, "
         "status = 'active', auto_accept = excluded.auto_accept, added_at = excluded.added_at, "
         "removed_at = NULL",
         row,
@@ -108,3 +110,17 @@ def remember_message(conn: sqlite3.Connection, sender: str, message_id: str, at:
 def forget_messages_before(conn: sqlite3.Connection, before: int) -> None:
     """Message ids older than the clock window can go: such envelopes are refused as stale."""
     conn.execute("DELETE FROM inbox_seen WHERE received_at < ?", (before,))
+
+
+def rotated_signing_keys(conn: sqlite3.Connection) -> dict[str, str]:
+    """Peers whose signing key is no longer their node id."""
+    return {row[0]: row[1] for row in conn.execute(
+        "SELECT node_id, signing_key FROM peers WHERE status = 'active' "
+        "AND signing_key IS NOT NULL AND signing_key != node_id")}
+
+
+def rotate_peer(conn: sqlite3.Connection, node_id: str, *, signing_key: str, box_key: str,
+                document: str, url: str, name: str) -> None:
+    conn.execute(
+        "UPDATE peers SET signing_key = ?, box_key = ?, document = ?, url = ?, name = ? "
+        "WHERE node_id = ?", (signing_key, box_key, document, url, name, node_id))

@@ -397,8 +397,14 @@ def _outbox_triggers() -> str:
 # The outbox triggers again, as upserts (see _pending_trigger).
 MIGRATION_7 = _outbox_triggers()
 
+# Key rotation: a peer's current signing key, when it is no longer its node id.
+MIGRATION_8 = """
+ALTER TABLE peers ADD COLUMN signing_key TEXT;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
+    MIGRATION_8,
 ]
 LATEST = len(MIGRATIONS)
 

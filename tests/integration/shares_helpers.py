@@ -151,9 +151,9 @@ class Org:
         """Keep every message the worker's courier sends, decrypted (before sealing)."""
         original = worker.courier.send
 
-        async def send(peer: sqlite3.Row, message: Message) -> Any:
+        async def send(peer: sqlite3.Row, message: Message, keys: Any = None) -> Any:
             self.sent.append(message)
-            return await original(peer, message)
+            return await original(peer, message, keys)
 
         worker.courier.send = send  # type: ignore[method-assign]
 

@@ -18,7 +18,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check node protocol cli tests benchmarks
+	$(BIN)/ruff check node protocol cli tests benchmarks tools
 	$(BIN)/mypy protocol node
 
 .PHONY: install demo test lint

@@ -26,8 +26,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,90 +36,28 @@ from node import demo_data, pairing, peers, shares
 from node import people as people_ops
 from node.client import FederationClient
 from node.clock import system_clock
+from node.demo_changes import CHANGES, run_change
 from node.demo_data import KNOCKED, VOLUNTEERS, PeopleMaker
-from node.errors import NodeError
-from node.node import Node, init_node
-from node.normalize import normalize_phone
-from node.storage import activity
-from node.storage import people as people_store
-from node.storage import received as inbound
-
-HOST = "127.0.0.1"
-PARTY = "Ohio Democratic Party"
-START_TIMEOUT = 20.0
-PORT_ATTEMPTS = 3
-SYNC_TIMEOUT = 30.0
-POLL_SECONDS = 0.005
-STOP_GRACE_SECONDS = 5.0
-SERVE_CODE = "from cli.main import main; main()"
-
-Say = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class CampaignPlan:
-    name: str
-    short: str
-    fields: str  # what the party grants it
-    trusts_party: bool  # `peer trust`: the party's offers are accepted on arrival
-    shares_back: bool  # shares its field contacts on the party's volunteers back
-
-
-CAMPAIGNS = (
-    CampaignPlan("Rivera for State Senate", "Rivera", "all", False, True),
-    CampaignPlan("Chen for Congress", "Chen", "name,phone", False, False),
-    CampaignPlan("Okafor for County Commission", "Okafor", "all", True, False),
+from node.demo_model import (
+    CAMPAIGNS,
+    HOST,
+    PARTY,
+    POLL_SECONDS,
+    PORT_ATTEMPTS,
+    SERVE_CODE,
+    START_TIMEOUT,
+    STOP_GRACE_SECONDS,
+    SYNC_TIMEOUT,
+    CampaignPlan,
+    Demo,
+    DemoNode,
+    DemoResult,
+    Say,
+    incoming_share,
+    ms,
 )
-
-
-@dataclass
-class DemoNode:
-    name: str
-    short: str
-    home: Path
-    port: int
-    node: Node  # the demo's own connection: the operator's CLI, in effect
-    plan: CampaignPlan | None = None
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    @property
-    def log(self) -> Path:
-        return self.home.with_suffix(".log")
-
-    @property
-    def fields_note(self) -> str:
-        return f" ({self.plan.fields.replace(',', ', ')} only)" if (
-            self.plan and self.plan.fields != "all") else ""
-
-
-@dataclass
-class Demo:
-    root: Path
-    people: PeopleMaker
-    say: Say
-    nodes: list[DemoNode] = field(default_factory=list)
-    touched: set[str] = field(default_factory=set)  # people an earlier change already used
-
-    @property
-    def party(self) -> DemoNode:
-        return self.nodes[0]
-
-    @property
-    def campaigns(self) -> list[DemoNode]:
-        return self.nodes[1:]
-
-
-@dataclass
-class DemoResult:
-    root: Path
-    kept: bool
-    seconds: float
-    nodes: list[dict[str, Any]]
-    summary: list[dict[str, Any]]
+from node.errors import NodeError
+from node.node import init_node
 
 
 def run_demo(*, people: int, seed: int, keep: bool, say: Say) -> DemoResult:
@@ -309,7 +247,7 @@ async def _pair_all(demo: Demo) -> None:
             await pairing.join(campaign.node, token.encode(), alias=None, auto_accept=False,
                                client=client, now=system_clock())
             demo.say(f"paired {campaign.name} with {PARTY} by invite "
-                     f"({_ms(time.monotonic() - start)})")
+                     f"({ms(time.monotonic() - start)})")
             if campaign.plan and campaign.plan.trusts_party:
                 peers.trust_peer(campaign.node, demo.party.node.node_id)
                 demo.say(f"{campaign.name} trusts {PARTY}: its offers are accepted on arrival")
@@ -360,13 +298,6 @@ def grant_flows(demo: Demo, flows: list[Flow]) -> None:
     wait_for_flows(demo, flows)
 
 
-def incoming_share(subscriber: DemoNode, granter: DemoNode, tag: str) -> dict[str, Any] | None:
-    for share in shares.list_shares(subscriber.node, "incoming"):
-        if share["peer"] == granter.node.node_id and share["tag"] == tag:
-            return share
-    return None
-
-
 def wait_for_flows(demo: Demo, flows: list[Flow]) -> None:
     """Accept offers as they arrive (as an operator would), until every flow is complete."""
     waiting = list(flows)
@@ -383,7 +314,7 @@ def wait_for_flows(demo: Demo, flows: list[Flow]) -> None:
                 how = " (auto-accepted)" if _trusted(flow) and flow.tag == VOLUNTEERS else ""
                 note = flow.subscriber.fields_note if flow.tag == VOLUNTEERS else ""
                 demo.say(f"initial sync: {flow.subscriber.name} holds all {flow.people} "
-                         f"{flow.tag}{note} {_ms(time.monotonic() - flow.granted_at)} "
+                         f"{flow.tag}{note} {ms(time.monotonic() - flow.granted_at)} "
                          f"after the grant{how}")
         if time.monotonic() > deadline:
             raise NodeError(f"initial sync did not finish in {SYNC_TIMEOUT:.0f} s: see the logs "
@@ -398,149 +329,6 @@ def _local_tag(flow: Flow) -> str:
 
 def _trusted(flow: Flow) -> bool:
     return bool(flow.subscriber.plan and flow.subscriber.plan.trusts_party)
-
-
-# -- live changes -------------------------------------------------------------------------
-
-
-@dataclass
-class Probe:
-    """`seen(target)` is true once the change is visible in the target's database."""
-
-    target: DemoNode
-    seen: Callable[[DemoNode], bool]
-
-
-@dataclass
-class Change:
-    what: str
-    source: DemoNode
-    probes: list[Probe]
-
-
-def run_change(demo: Demo, step: Callable[[Demo], Change]) -> None:
-    """Make one change, then poll every target until it shows there; print one line."""
-    change = step(demo)
-    committed = time.monotonic()
-    times: dict[str, float] = {}
-    deadline = committed + SYNC_TIMEOUT
-    while len(times) < len(change.probes):
-        for probe in change.probes:
-            if probe.target.short not in times and probe.seen(probe.target):
-                times[probe.target.short] = time.monotonic() - committed
-        if time.monotonic() > deadline:
-            raise NodeError(f"{change.what} did not reach every node in {SYNC_TIMEOUT:.0f} s: "
-                            f"see the logs in {demo.root}")
-        time.sleep(POLL_SECONDS)
-    reached = ", ".join(f"{p.target.short} {_ms(times[p.target.short])}" for p in change.probes)
-    demo.say(f"  {change.what} ({change.source.short}) -> {reached}")
-
-
-def _copy(target: DemoNode, source: DemoNode, uuid: str) -> Any:
-    return inbound.received_person(target.node.conn, source.node.node_id, uuid)
-
-
-def _party_volunteer(demo: Demo) -> tuple[str, str]:
-    """A volunteer every campaign holds and no earlier change touched: uuid, full name."""
-    volunteers = sorted((p for p in people_ops.list_people(demo.party.node, tag=VOLUNTEERS)
-                         if p["uuid"] not in demo.touched), key=lambda p: p["uuid"])
-    person = demo.people.rng.choice(volunteers)
-    demo.touched.add(person["uuid"])
-    return person["uuid"], f"{person['first_name']} {person['last_name']}"
-
-
-def new_volunteer(demo: Demo) -> Change:
-    person = demo.people.person()
-    uuid = people_ops.add_person(demo.party.node, person, [VOLUNTEERS])
-
-    def seen(target: DemoNode) -> bool:
-        return _copy(target, demo.party, uuid) is not None
-
-    return Change(f"new volunteer {person['first_name']} {person['last_name']}", demo.party,
-                  [Probe(c, seen) for c in demo.campaigns])
-
-
-def edit_phone(demo: Demo) -> Change:
-    uuid, name = _party_volunteer(demo)
-    phone = demo.people.phone()
-    people_ops.edit_person(demo.party.node, uuid, {"phone": phone})
-    e164 = normalize_phone(phone)
-
-    def seen(target: DemoNode) -> bool:
-        row = _copy(target, demo.party, uuid)
-        return row is not None and row["phone"] == e164
-
-    return Change(f"{name}'s new phone {phone}", demo.party,
-                  [Probe(c, seen) for c in demo.campaigns])
-
-
-def untag(demo: Demo) -> Change:
-    uuid, name = _party_volunteer(demo)
-    people_ops.remove_tags(demo.party.node, uuid, [VOLUNTEERS])
-
-    def seen(target: DemoNode) -> bool:
-        row = _copy(target, demo.party, uuid)
-        share = incoming_share(target, demo.party, VOLUNTEERS)
-        local_tag = share["local_tag"] if share else None
-        return row is None or local_tag not in people_store.tags_of(
-            target.node.conn, [row["uuid"]])[row["uuid"]]
-
-    return Change(f"{name} untagged {VOLUNTEERS}, withdrawn", demo.party,
-                  [Probe(c, seen) for c in demo.campaigns])
-
-
-def erase(demo: Demo) -> Change:
-    uuid, name = _party_volunteer(demo)
-    people_ops.erase_person(demo.party.node, uuid)
-
-    def seen(target: DemoNode) -> bool:
-        return _copy(target, demo.party, uuid) is None
-
-    return Change(f"{name} erased", demo.party, [Probe(c, seen) for c in demo.campaigns])
-
-
-def door_knock(demo: Demo) -> Change:
-    """A campaign knocks on a volunteer it received from the party; the contact reaches the
-    party and attaches to the party's own person (no global id: the copy knows its origin)."""
-    campaign = next(c for c in demo.campaigns if c.plan and c.plan.shares_back)
-    origin_uuid, name = _party_volunteer(demo)
-    copy = _copy(campaign, demo.party, origin_uuid)
-    contact = demo_data.log_door_knock(campaign.node, demo.people, copy["uuid"],
-                                       by=f"{campaign.short} canvasser")
-
-    def seen(target: DemoNode) -> bool:
-        return any(c["uuid"] == contact
-                   for c in activity.contacts_of(target.node.conn, origin_uuid))
-
-    return Change(f"door knock at {name}'s, on the party's own record", campaign,
-                  [Probe(demo.party, seen)])
-
-
-def widen_terms(demo: Demo) -> Change:
-    """The party adds email to a campaign's limited share without stopping it; the
-    campaign accepts the new terms and the emails fill in."""
-    campaign = next(c for c in demo.campaigns if c.plan and c.plan.fields != "all")
-    share = incoming_share(campaign, demo.party, VOLUNTEERS)
-    assert share is not None
-    fields = f"{campaign.plan.fields if campaign.plan else 'name'},email"
-    shares.edit_share(demo.party.node, share["id"], fields=fields, on_revoke=None)
-    uuid, name = _party_volunteer(demo)
-
-    def seen(target: DemoNode) -> bool:
-        current = incoming_share(target, demo.party, VOLUNTEERS)
-        if current is not None and current["pending_terms"] is not None:
-            shares.accept_share(target.node, current["id"], None)  # the operator says yes
-        row = _copy(target, demo.party, uuid)
-        return row is not None and row["email"] is not None
-
-    return Change(f"terms of {campaign.short}'s share widened to {fields} (v2), accepted",
-                  demo.party, [Probe(campaign, seen)])
-
-
-# Later steps of issue 5 (share edit, contacts attaching to the origin person,
-# --not-contacted-since, contacts overlap, match review) are appended here.
-CHANGES: list[Callable[[Demo], Change]] = [new_volunteer, edit_phone, untag, erase, door_knock,
-                                           widen_terms]
 
 
 # -- summary ------------------------------------------------------------------------------
@@ -569,5 +357,3 @@ def share_health(node_shares: list[dict[str, Any]]) -> str:
     return f"{pending} pending" if pending else "in sync"
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"

@@ -32,9 +32,9 @@ from typing import IO, Any
 from node import normalize
 from node.coordination import window_start
 from node.errors import InvalidInput, NodeError
-from node.ids import is_uuid, uuid7
+from node.ids import uuid7
+from node.import_rows import KeySet, Row, RowCleaner
 from node.node import Node
-from node.people import MAX_FIELD
 from node.storage import db
 from node.storage import people as store
 from node.storage.people import PERSON_FIELDS
@@ -88,15 +88,6 @@ class ImportReport:
         }
 
 
-@dataclass
-class _Row:
-    line: int
-    values: tuple[str | None, ...]  # PERSON_FIELDS, in that order
-    tags: list[str]
-    uuid: str | None
-    fields: dict[str, str | None] = field(default_factory=dict)  # filled by the matching path
-
-
 def import_csv(
     node: Node, path: Path, *, tags: list[str], strict: bool = False,
     progress: Callable[[int], None] | None = None,
@@ -113,7 +104,7 @@ def import_csv(
         header = _read_header(reader, path)
         mapping, ignored = _map_columns(header)
         report = ImportReport(ignored_columns=ignored)
-        cleaner = _RowCleaner(mapping, node.region)
+        cleaner = RowCleaner(mapping, node.region)
         # Into an empty node every reference is to a row this import writes or reads:
         # foreign keys are not checked one by one (see _Importer).
         begin = db.transaction if store.has_people(node.conn) else db.unchecked_transaction
@@ -190,136 +181,11 @@ def _batches(
         yield batch
 
 
-_PLAIN, _EMAIL, _PHONE = 0, 1, 2
-_FIELD_INDEX = {name: i for i, name in enumerate(PERSON_FIELDS)}
-
-
-class _RowCleaner:
-    """One CSV row's cells to checked person fields, tags and uuid.
-
-    The same rules, messages and order of checks as people.clean_fields on the
-    row's columns in header order (a phone taken from mobile_number, when there
-    is no phone column, is checked last), without building a dict per row.
-    """
-
-    _TAG_CACHE_MAX = 10_000
-
-    def __init__(self, mapping: dict[int, str], region: str) -> None:
-        self.region = region
-        by_target = {target: index for index, target in mapping.items()}
-        self.uuid = by_target.get("uuid", -1)
-        self.tags = by_target.get("tags", -1)
-        self.mobile = by_target.get("mobile", -1)
-        self.phone = by_target.get("phone", -1)
-        order: list[tuple[str, int, int, int]] = []
-        for index, target in sorted(mapping.items()):
-            if target in _FIELD_INDEX:
-                kind = {"email": _EMAIL, "phone": _PHONE}.get(target, _PLAIN)
-                order.append((target, _FIELD_INDEX[target], index, kind))
-        if self.phone < 0 and self.mobile >= 0:
-            order.append(("phone", _FIELD_INDEX["phone"], -1, _PHONE))
-        self.order = order
-        self.width = len(PERSON_FIELDS)
-        self.tag_cache: dict[str, str] = {}
-
-    def clean(self, line: int, cells: list[str], extra_tags: list[str]) -> _Row:
-        """The row, or InvalidInput with the reason it is bad."""
-        uuid: str | None = None
-        if self.uuid >= 0:
-            uuid = cells[self.uuid].strip().lower() or None
-            if uuid is not None and not is_uuid(uuid):
-                raise InvalidInput(f"uuid {uuid!r} is not a uuid")
-        values: list[str | None] = [None] * self.width
-        for name, position, index, kind in self.order:
-            if kind == _PLAIN:
-                value = cells[index]
-                if len(value) > MAX_FIELD:
-                    raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
-                values[position] = value.strip() or None
-            elif kind == _EMAIL:
-                value = cells[index]
-                if len(value) > MAX_FIELD:
-                    raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
-                values[position] = normalize.normalize_email(value)
-            else:
-                value = cells[index] if index >= 0 else ""
-                if self.mobile >= 0 and not value.strip():
-                    mobile = cells[self.mobile]
-                    if mobile.strip():
-                        value = mobile
-                if len(value) > MAX_FIELD:
-                    raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
-                values[position] = normalize.normalize_phone(value, self.region)
-        tags = self._tags(cells[self.tags]) if self.tags >= 0 else []
-        if not any(values):
-            raise InvalidInput("row has no name, email or phone")
-        return _Row(line, tuple(values), [*tags, *extra_tags], uuid)
-
-    def _tags(self, text: str) -> list[str]:
-        if not text:
-            return []
-        cache = self.tag_cache
-        tags = []
-        for raw in text.split(","):
-            tag = cache.get(raw)
-            if tag is None:
-                if not raw.strip():
-                    continue
-                tag = normalize.normalize_tag(raw)
-                if len(cache) < self._TAG_CACHE_MAX:
-                    cache[raw] = tag
-            tags.append(tag)
-        return tags
-
-
-class _KeySet:
-    """A set of 64-bit hashes in one flat table: 8 to 16 bytes a key where a Python
-    set of ints takes about 75. `add` says whether the key may have been added
-    before (a repeat, or a 1 in 2**64 collision: either way the caller plays safe).
-    """
-
-    def __init__(self, bits: int = 16) -> None:
-        self._allocate(bits)
-
-    def _allocate(self, bits: int) -> None:
-        self.mask = (1 << bits) - 1
-        self.table = memoryview(bytearray(8 << bits)).cast("Q")
-        self.size = 0
-        self.limit = (self.mask + 1) // 2
-
-    def add(self, key: object) -> bool:
-        h = hash(key) & 0xFFFF_FFFF_FFFF_FFFF or 1
-        table, mask = self.table, self.mask
-        i = h & mask
-        while True:
-            found = table[i]
-            if found == 0:
-                table[i] = h
-                self.size += 1
-                if self.size > self.limit:
-                    self._grow()
-                return False
-            if found == h:
-                return True
-            i = (i + 1) & mask
-
-    def _grow(self) -> None:
-        old = [h for h in self.table if h]
-        self._allocate(self.mask.bit_length() + 1)
-        table, mask = self.table, self.mask
-        for h in old:
-            i = h & mask
-            while table[i]:
-                i = (i + 1) & mask
-            table[i] = h
-        self.size = len(old)
-
-
 class _Importer:
     """Applies batches of parsed rows: look up matches in bulk, then insert or update."""
 
     def __init__(self, node: Node, report: ImportReport, extra_tags: list[str],
-                 cleaner: _RowCleaner) -> None:
+                 cleaner: RowCleaner) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
@@ -328,10 +194,10 @@ class _Importer:
         self.tag_ids = store.all_tag_ids(self.conn)
         # The bulk path, while the node had nobody when the import began and no row
         # has matched another yet (see the module docstring).
-        self.seen: _KeySet | None = None
+        self.seen: KeySet | None = None
         self.dropped: list[str] = []
         if not store.has_people(self.conn):
-            self.seen = _KeySet()
+            self.seen = KeySet()
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
 
     def apply(self, batch: list[tuple[int, list[str]]]) -> None:
@@ -352,8 +218,8 @@ class _Importer:
         db.create_indexes(self.conn, self.dropped)
         self.dropped = []
 
-    def _parse(self, batch: list[tuple[int, list[str]]]) -> list[_Row]:
-        rows: list[_Row] = []
+    def _parse(self, batch: list[tuple[int, list[str]]]) -> list[Row]:
+        rows: list[Row] = []
         clean, extra, errors = self.cleaner.clean, self.extra_tags, self.report.errors
         for line, cells in batch:
             try:
@@ -362,7 +228,7 @@ class _Importer:
                 errors.append((line, str(exc)))
         return rows
 
-    def _all_new(self, rows: list[_Row]) -> bool:
+    def _all_new(self, rows: list[Row]) -> bool:
         """Whether no row can match anyone: not already here, nor earlier in the file."""
         given = [r.uuid for r in rows if r.uuid]
         if given and store.existing_uuids(self.conn, given):
@@ -384,7 +250,7 @@ class _Importer:
                 return False
         return True
 
-    def _insert_new(self, rows: list[_Row]) -> None:
+    def _insert_new(self, rows: list[Row]) -> None:
         now = normalize.now_iso()
         people: list[tuple[str | None, ...]] = []
         taggings: list[tuple[int, str]] = []
@@ -399,7 +265,7 @@ class _Importer:
         self.report.added += len(people)
         store.add_taggings(self.conn, taggings)
 
-    def _apply_matching(self, rows: list[_Row]) -> None:
+    def _apply_matching(self, rows: list[Row]) -> None:
         for row in rows:
             row.fields = dict(zip(PERSON_FIELDS, row.values, strict=True))
         known, by_email, by_phone = self._lookup(rows)
@@ -425,7 +291,7 @@ class _Importer:
         store.add_taggings(self.conn, taggings)
 
     def _lookup(
-        self, rows: list[_Row]
+        self, rows: list[Row]
     ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
         known_uuids = store.existing_uuids(self.conn, [r.uuid for r in rows if r.uuid])
         by_email = store.uuids_for_keys(
@@ -438,7 +304,7 @@ class _Importer:
         return known_uuids, by_email, by_phone
 
     def _match_one(
-        self, row: _Row, known: set[str], by_email: dict[str, list[str]],
+        self, row: Row, known: set[str], by_email: dict[str, list[str]],
         by_phone: dict[str, list[str]],
     ) -> str | None:
         if row.uuid and row.uuid in known:
@@ -458,7 +324,7 @@ class _Importer:
             return self.batch_name.get(key) or self._by_name(row.fields)
         return None
 
-    def _remember(self, row: _Row, uuid: str) -> None:
+    def _remember(self, row: Row, uuid: str) -> None:
         if email := row.fields.get("email"):
             self.batch_email[email.lower()] = uuid
         if phone := row.fields.get("phone"):

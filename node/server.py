@@ -139,7 +139,8 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
 
 def refusal(error: RemoteProtocolError) -> web.Response:
     status = http_status(error)
-    log.info("refused: %s (%s): %s", error.code, status, error.message)
+    # Info level gets one line per request (the access log); the reason goes to debug.
+    log.debug("refused: %s (%s): %s", error.code, status, error.message)
     return web.Response(
         status=status,
         text=json.dumps({"error": error.code, "message": error.message}),

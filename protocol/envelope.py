@@ -168,7 +168,8 @@ def seal(
             "recipient": recipient_id,
             "id": id_text,
             "body": body,
-        }
+        },
+        checked=True,  # every message validates its fields when it is built
     )
     box = nacl.public.Box(
         nacl.public.PrivateKey(sender.box_secret), nacl.public.PublicKey(recipient_box_key)

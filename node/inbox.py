@@ -13,7 +13,7 @@ the pulled messages instead of an Ack.
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from node import clock as clocks
 from node.node import Node
@@ -27,7 +27,6 @@ from protocol import (
     Envelope,
     MalformedMessage,
     Message,
-    Ping,
     b64u_decode,
     check_clock,
     check_recipient,
@@ -44,10 +43,6 @@ Handler = Callable[[Node, sqlite3.Row, Message], dict[str, object]]
 Puller = Callable[[Node, sqlite3.Row], Message]
 
 
-def _ping(_node: Node, _peer: sqlite3.Row, _message: Message) -> dict[str, object]:
-    return {"pong": True}
-
-
 @dataclass
 class Admitted:
     envelope: Envelope
@@ -59,8 +54,8 @@ class Admitted:
 @dataclass
 class Inbox:
     node: Node
+    handlers: dict[str, Handler]
     clock: clocks.Clock = clocks.system_clock
-    handlers: dict[str, Handler] = field(default_factory=lambda: {Ping.TYPE: _ping})
     puller: Puller | None = None
     on_commit: Callable[[], None] = lambda: None
 

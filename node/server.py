@@ -94,33 +94,27 @@ async def get_document(request: web.Request) -> web.Response:
 
 
 async def post_inbox(request: web.Request) -> web.Response:
-    app = request.app
-    try:
-        raw = await read_limited(request, app[MAX_BODY])
-        ack = await in_db_thread(app, lambda: app[INBOX].receive(raw))
-    except RemoteProtocolError as error:
-        return refusal(error)
-    return web.Response(body=ack, content_type="application/json")
+    return await _answer(request, lambda raw: request.app[INBOX].receive(raw))
 
 
 async def post_outbox(request: web.Request) -> web.Response:
-    app = request.app
-    try:
-        raw = await read_limited(request, app[MAX_BODY])
-        answer = await in_db_thread(app, lambda: app[INBOX].serve_pull(raw))
-    except RemoteProtocolError as error:
-        return refusal(error)
-    return web.Response(body=answer, content_type="application/json")
+    return await _answer(request, lambda raw: request.app[INBOX].serve_pull(raw))
 
 
 async def post_pair(request: web.Request) -> web.Response:
     app = request.app
+    return await _answer(request, lambda raw: accept_pair_request(app[NODE], raw, app[CLOCK]()))
+
+
+async def _answer(request: web.Request, work: Callable[[bytes], bytes]) -> web.Response:
+    """Read the body (size-capped), run `work` on the database thread, answer its bytes;
+    a refusal becomes its JSON error and status."""
     try:
-        raw = await read_limited(request, app[MAX_BODY])
-        reply = await in_db_thread(app, lambda: accept_pair_request(app[NODE], raw, app[CLOCK]()))
+        raw = await read_limited(request, request.app[MAX_BODY])
+        answer = await in_db_thread(request.app, lambda: work(raw))
     except RemoteProtocolError as error:
         return refusal(error)
-    return web.Response(body=reply, content_type="application/json")
+    return web.Response(body=answer, content_type="application/json")
 
 
 async def read_limited(request: web.Request, limit: int) -> bytes:

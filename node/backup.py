@@ -18,8 +18,7 @@ from node.clock import random_bytes
 from node.errors import InvalidInput, NodeError
 from node.home import DB_FILE
 from node.node import Node
-from node.storage import db, meta
-from node.storage import outbox as outbox
+from node.storage import db, meta, outbox
 from node.storage import shares as store
 from protocol import ShareResync, b64u_encode
 

@@ -17,7 +17,7 @@ from node.outgoing import settle_batch
 from node.received import apply_items, drop_stale_members, end_subscription
 from node.refusals import Forbidden
 from node.shares import activate_incoming
-from node.storage import outbox as outbox
+from node.storage import outbox
 from node.storage import peers as peer_store
 from node.storage import received as inbound
 from node.storage import shares as store

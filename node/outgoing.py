@@ -13,8 +13,8 @@ import sqlite3
 from collections import defaultdict
 
 from node.node import Node
-from node.storage import db
-from node.storage import outbox as outbox
+from node.storage import db, outbox
+from node.storage import people as people_store
 from node.storage import shares as store
 from protocol import (
     Item,
@@ -63,7 +63,7 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
     granted = tuple(json.loads(share["fields"]))
     columns = columns_for(granted)
     uuids = [person for person, _ in pending]
-    people = outbox.people_by_uuid(conn, uuids)
+    people = people_store.people_fields(conn, uuids)
     tagged = outbox.tagged_among(conn, share["tag_id"], uuids)
     contacts = _grouped(outbox.own_contacts_of(conn, uuids)) if "contacts" in granted else None
     donations = _grouped(outbox.own_donations_of(conn, uuids)) if "donations" in granted else None

@@ -17,8 +17,7 @@ from node.ids import uuid7
 from node.node import Node
 from node.peers import resolve_peer, slug
 from node.received import end_subscription
-from node.storage import db
-from node.storage import outbox as outbox
+from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import people as people_store
 from node.storage import shares as store

@@ -33,8 +33,7 @@ from node.handlers import HANDLERS
 from node.keys import forget_previous_keys
 from node.node import Node
 from node.outgoing import build_batch, settle_batch
-from node.storage import db
-from node.storage import outbox as outbox
+from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
 from protocol import (

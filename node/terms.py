@@ -15,7 +15,8 @@ import sqlite3
 from node import normalize
 from node.errors import InvalidInput
 from node.node import Node
-from node.storage import outbox as outbox
+from node.storage import outbox
+from node.storage import people as people_store
 from node.storage import received as inbound
 from node.storage import shares as store
 from protocol import MalformedMessage, ShareTerms, ShareTermsAccept
@@ -87,7 +88,7 @@ def _narrow(conn: sqlite3.Connection, share: sqlite3.Row, old: tuple[str, ...],
         still.update(json.loads(other))
     dropped_columns = sorted(set(columns_for(old)) - set(columns_for(tuple(still))))
     people = [row["person"] for row in inbound.members_of(conn, share["id"]) if row["person"]]
-    copies = [p["uuid"] for p in outbox.people_by_uuid(conn, people).values()
+    copies = [p["uuid"] for p in people_store.people_fields(conn, people).values()
               if p["origin"] == share["peer"]]
     inbound.clear_columns(conn, copies, dropped_columns, now)
     for kind in ("contacts", "donations"):

@@ -3,10 +3,12 @@
 import sqlite3
 from collections.abc import Sequence
 
+from node.storage.db import select_in_chunks
+
 
 def reviews_of(conn: sqlite3.Connection, people: Sequence[str]) -> dict[str, sqlite3.Row]:
     """The review rows (ambiguous or decided) of these received people, by person."""
-    rows = _in_chunks(conn, "SELECT * FROM match_reviews WHERE person IN ({marks})", people)
+    rows = select_in_chunks(conn, "SELECT * FROM match_reviews WHERE person IN ({marks})", people)
     return {row["person"]: row for row in rows}
 
 
@@ -53,7 +55,7 @@ def ambiguous_cases(conn: sqlite3.Connection) -> list[sqlite3.Row]:
 
 def candidates_of(conn: sqlite3.Connection, people: Sequence[str]) -> list[sqlite3.Row]:
     """The local candidates of these received people that still exist."""
-    return _in_chunks(
+    return select_in_chunks(
         conn,
         "SELECT m.person, m.matched_on, p.uuid, p.first_name, p.last_name, p.email, p.phone"
         " FROM match_candidates m JOIN people p ON p.uuid = m.candidate"
@@ -67,11 +69,3 @@ def received_by_key(conn: sqlite3.Connection, column: str, value: str) -> list[s
     return [row[0] for row in conn.execute(
         f"SELECT uuid FROM people WHERE {column} = ? AND origin IS NOT NULL ORDER BY uuid",
         (value,))]
-
-
-def _in_chunks(conn: sqlite3.Connection, sql: str, values: Sequence[str]) -> list[sqlite3.Row]:
-    rows: list[sqlite3.Row] = []
-    for start in range(0, len(values), 500):
-        chunk = values[start:start + 500]
-        rows.extend(conn.execute(sql.format(marks=", ".join("?" * len(chunk))), chunk))
-    return rows

@@ -69,12 +69,6 @@ def has_ready(conn: sqlite3.Connection, share_id: str) -> bool:
     ).fetchone() is not None
 
 
-def people_by_uuid(conn: sqlite3.Connection, uuids: Sequence[str]) -> dict[str, sqlite3.Row]:
-    rows = select_in_chunks(
-        conn, "SELECT * FROM people WHERE uuid IN ({marks})", uuids)
-    return {row["uuid"]: row for row in rows}
-
-
 def tagged_among(conn: sqlite3.Connection, tag_id: int, uuids: Sequence[str]) -> set[str]:
     rows = select_in_chunks(
         conn, "SELECT person FROM taggings WHERE tag = ? AND person IN ({marks})",

@@ -4,6 +4,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from node.storage.coordination import NOT_CONTACTED_SINCE
+from node.storage.db import select_in_chunks
 
 PERSON_FIELDS = (
     "first_name", "last_name", "email", "phone",
@@ -106,16 +107,11 @@ def _escape_like(text: str) -> str:
 def tags_of(conn: sqlite3.Connection, uuids: Sequence[str]) -> dict[str, list[str]]:
     """Tag names for each of the given people (sorted)."""
     result: dict[str, list[str]] = {uuid: [] for uuid in uuids}
-    for start in range(0, len(uuids), 500):
-        chunk = uuids[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT t.person, g.name FROM taggings t JOIN tags g ON g.id = t.tag "
-            f"WHERE t.person IN ({marks}) ORDER BY g.name",
-            chunk,
-        )
-        for person, name in rows:
-            result[person].append(name)
+    rows = select_in_chunks(
+        conn, "SELECT t.person, g.name FROM taggings t JOIN tags g ON g.id = t.tag "
+        "WHERE t.person IN ({marks}) ORDER BY g.name", uuids)
+    for person, name in rows:
+        result[person].append(name)
     return result
 
 
@@ -180,37 +176,25 @@ def uuids_for_keys(
     if column not in ("email", "phone"):
         raise ValueError(column)
     found: dict[str, list[str]] = {}
-    for start in range(0, len(values), 500):
-        chunk = values[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT {column}, uuid FROM people WHERE origin IS NULL AND {column} IN ({marks})",
-            chunk,
-        )
-        for value, uuid in rows:
-            key = value.lower() if column == "email" else value
-            found.setdefault(key, []).append(uuid)
+    rows = select_in_chunks(
+        conn, f"SELECT {column}, uuid FROM people WHERE origin IS NULL AND {column} IN ({{marks}})",
+        values)
+    for value, uuid in rows:
+        key = value.lower() if column == "email" else value
+        found.setdefault(key, []).append(uuid)
     return found
 
 
 def existing_uuids(conn: sqlite3.Connection, uuids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(uuids), 500):
-        chunk = uuids[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
-        found.update(r[0] for r in conn.execute(
-            f"SELECT uuid FROM people WHERE origin IS NULL AND uuid IN ({marks})", chunk))
-    return found
+    rows = select_in_chunks(
+        conn, "SELECT uuid FROM people WHERE origin IS NULL AND uuid IN ({marks})", uuids)
+    return {row[0] for row in rows}
 
 
 def people_fields(conn: sqlite3.Connection, uuids: Sequence[str]) -> dict[str, sqlite3.Row]:
-    rows: dict[str, sqlite3.Row] = {}
-    for start in range(0, len(uuids), 500):
-        chunk = uuids[start:start + 500]
-        marks = ", ".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT * FROM people WHERE uuid IN ({marks})", chunk):
-            rows[row["uuid"]] = row
-    return rows
+    """Many people's rows at once, by uuid (missing ones are simply absent)."""
+    rows = select_in_chunks(conn, "SELECT * FROM people WHERE uuid IN ({marks})", uuids)
+    return {row["uuid"]: row for row in rows}
 
 
 def all_tag_ids(conn: sqlite3.Connection) -> dict[str, int]:

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from federation_helpers import FakeClock, RunningNode, StartNode
+from shares_helpers import Trio, three_orgs
 
 from node.node import init_node
 from node.server import create_app
@@ -68,3 +69,10 @@ async def bob(start_node: StartNode) -> RunningNode:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
         yield session
+
+
+@pytest.fixture
+async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
+    """Party, campaign A and campaign B: served, with sync workers, the party paired with both."""
+    async with three_orgs(tmp_path) as orgs:
+        yield orgs

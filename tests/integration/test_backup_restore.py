@@ -3,21 +3,14 @@ converges on the restored state (nothing extra kept, nothing stale) instead of d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from shares_helpers import Trio, settled, three_orgs, wait_until
+from shares_helpers import Trio, settled, wait_until
 
 from node import backup, people, shares
 from node.errors import InvalidInput, NodeError
 from node.node import open_node
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 async def test_backup_is_private_and_refuses_to_overwrite(trio: Trio, tmp_path: Path) -> None:

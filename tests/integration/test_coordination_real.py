@@ -10,7 +10,6 @@ another terminal, and the workers notice by themselves.
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from shares_helpers import (
     cli_json,
     run_cli,
     settled,
-    three_orgs,
     wait_until,
 )
 
@@ -37,11 +35,6 @@ from node.normalize import iso
 
 WINDOW = "14d"
 
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 def ago(**delta: float) -> str:

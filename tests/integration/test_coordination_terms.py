@@ -6,22 +6,13 @@ workers; the operators act on second connections, as in another terminal.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from shares_helpers import TAG, Org, Trio, settled, three_orgs, wait_until
+from shares_helpers import TAG, Org, Trio, settled, wait_until
 
 from node import people, shares
 from node.errors import InvalidInput
 from node.peers import trust_peer
 from protocol.shares import columns_for
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 def _copy_value(org: Org, origin: Org, uuid: str, column: str) -> object:

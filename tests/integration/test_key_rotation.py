@@ -5,22 +5,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from shares_helpers import Trio, pair, post_inbox, settled, three_orgs, wait_until
+from shares_helpers import Trio, pair, post_inbox, settled, wait_until
 
 from node import keys as key_ops
 from node.errors import NodeError
 from node.keystore import load_key_state
 from protocol import NodeKeys, Ping, current_key, seal
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 def _signing_key_on(org, peer) -> str | None:  # type: ignore[no-untyped-def]

@@ -8,11 +8,8 @@ another granter's share are refused and change nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from shares_helpers import (
     Org,
     Trio,
@@ -23,19 +20,12 @@ from shares_helpers import (
     sealed,
     send_as,
     settled,
-    three_orgs,
     wait_until,
 )
 
 from node import peers, people
 from node.ids import uuid7
 from protocol import Item, ShareBatch
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 def contact(method: str) -> dict[str, object]:

@@ -8,10 +8,8 @@ granter's database, as an operator with `sqlite3` could.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from shares_helpers import (
     TAG,
     Org,
@@ -25,12 +23,6 @@ from shares_helpers import (
 
 from node import people, shares
 from protocol import ShareBatch
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 def delivery(granter: Org, peer: Org) -> dict[str, object] | None:

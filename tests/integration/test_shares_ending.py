@@ -7,8 +7,6 @@ change has reached B, it would have reached A too if anything still flowed.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from shares_helpers import (
@@ -19,18 +17,11 @@ from shares_helpers import (
     run_cli,
     sealed,
     settled,
-    three_orgs,
     wait_until,
 )
 
 from node import people, shares
 from protocol import Item
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 async def _people_on_both(trio: Trio, to_a: str, to_b: str) -> tuple[str, str]:

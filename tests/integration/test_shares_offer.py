@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from shares_helpers import (
@@ -22,19 +20,12 @@ from shares_helpers import (
     cli_json,
     run_cli,
     settled,
-    three_orgs,
     wait_until,
 )
 
 from node import people, shares
 from node.pairing import create_invite
 from protocol.shares import columns_for
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 async def test_offer_arrives_offered_and_accept_brings_people_tagged_peerslug_tag(

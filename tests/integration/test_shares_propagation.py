@@ -7,10 +7,7 @@ sync worker run, so the worker must notice another process's commit.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from shares_helpers import (
     TAG,
     Trio,
@@ -19,18 +16,11 @@ from shares_helpers import (
     run_cli,
     sealed,
     settled,
-    three_orgs,
     wait_until,
 )
 
 from node import people
 from protocol import Item
-
-
-@pytest.fixture
-async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
-    async with three_orgs(tmp_path) as orgs:
-        yield orgs
 
 
 async def test_changes_reach_the_subscriber_by_themselves(trio: Trio) -> None:

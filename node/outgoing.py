@@ -53,7 +53,7 @@ def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]
     outbox.park_pending(conn, share_id, people)
     error = (f"{len(people)} person(s) not sent: a value is longer than the protocol allows "
              f"(e.g. {people[0]}); edit them to resume")
-    store.note_delivery(conn, share_id, at="", error=error)
+    store.note_error(conn, share_id, error)
     node.audit("share.parked", share=share_id, people=people[:20])
 
 
@@ -105,7 +105,7 @@ def settle_batch(conn: sqlite3.Connection, share_id: str, seq: int, at: str) -> 
     """The subscriber acknowledged batch `seq` of the share. If that completes a full
     resend, tell the subscriber (after everything it carried was acked)."""
     settled = outbox.settle_pending(conn, share_id, seq)
-    store.note_delivery(conn, share_id, at=at, error=None)
+    store.note_delivered(conn, share_id, at)
     epoch = outbox.finish_full_resend(conn, share_id)
     share = store.get_share(conn, share_id)
     if epoch is not None and share is not None:

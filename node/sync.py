@@ -231,7 +231,7 @@ class SyncWorker:
             with db.transaction(self.node.conn) as conn:
                 for share in store.active_outgoing(conn, peer_id):
                     outbox.release_inflight(conn, share["id"])
-                    store.note_delivery(conn, share["id"], at="", error=str(exc))
+                    store.note_error(conn, share["id"], str(exc))
                 state = outbox.delivery_state(conn, peer_id)
                 attempts = (state["attempts"] if state else 0) + 1
                 delay = MAX_RETRY if parked else backoff_delay(attempts)

@@ -53,13 +53,13 @@ def next_seq(conn: sqlite3.Connection, share_id: str) -> int:
     return int(conn.execute("SELECT seq FROM shares WHERE id = ?", (share_id,)).fetchone()[0])
 
 
-def note_delivery(conn: sqlite3.Connection, share_id: str, *, at: str,
-                  error: str | None) -> None:
-    if error is None:
-        conn.execute("UPDATE shares SET last_delivery_at = ?, last_error = NULL WHERE id = ?",
-                     (at, share_id))
-    else:
-        conn.execute("UPDATE shares SET last_error = ? WHERE id = ?", (error, share_id))
+def note_delivered(conn: sqlite3.Connection, share_id: str, at: str) -> None:
+    conn.execute("UPDATE shares SET last_delivery_at = ?, last_error = NULL WHERE id = ?",
+                 (at, share_id))
+
+
+def note_error(conn: sqlite3.Connection, share_id: str, error: str) -> None:
+    conn.execute("UPDATE shares SET last_error = ? WHERE id = ?", (error, share_id))
 
 
 def active_outgoing(conn: sqlite3.Connection, peer: str | None = None) -> list[sqlite3.Row]:

@@ -271,12 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=50)
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=900)
-    parser.add_argument("--cache", type=Path, default=synclib.CACHE)
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--json", type=Path)
+    synclib.add_common_options(parser)
     parser.add_argument("--serve-subscribers", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve_subscribers:

@@ -80,11 +80,7 @@ def bench_rows(args: argparse.Namespace, rows: int, work: Path) -> dict[str, obj
     proxy = None
     runs = []
     try:
-        sa = synclib.serve(a)
-        servers.append(sa)
-        sb = synclib.serve(b)
-        servers.append(sb)
-        synclib.pair(a, b)
+        sa, sb = synclib.serve_and_pair(a, b, servers)
         a_id, b_id = synclib.node_id(a), synclib.node_id(b)
         counter = synclib.Counter(b, a_id)
         started = time.monotonic()
@@ -141,12 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000, 1_000_000])
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--cache", type=Path, default=synclib.CACHE)
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--json", type=Path)
+    synclib.add_common_options(parser)
     args = parser.parse_args(argv)
     if min(args.rows) < args.changes:
         raise SystemExit(f"--changes {args.changes} is more than the smallest --rows")

@@ -83,11 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=50.0, help="changes per second on A")
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--cache", type=Path, default=synclib.CACHE)
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--json", type=Path, default=synclib.OUT / "latency.json")
+    synclib.add_common_options(parser, json=synclib.OUT / "latency.json")
     args = parser.parse_args(argv)
     work = synclib.workdir(args.workdir, "tagshare-bench-latency-")
     try:
@@ -106,11 +102,7 @@ def run(args: argparse.Namespace, work: Path) -> int:
     b = synclib.new_node(work / "b", "Bench Receiver")
     servers: list[synclib.Server] = []
     try:
-        sa = synclib.serve(a)
-        servers.append(sa)
-        sb = synclib.serve(b)
-        servers.append(sb)
-        synclib.pair(a, b)
+        sa, sb = synclib.serve_and_pair(a, b, servers)
         a_id, b_id = synclib.node_id(a), synclib.node_id(b)
         counter = synclib.Counter(b, a_id)
         started = time.monotonic()

@@ -76,11 +76,7 @@ def sync_run(source: Path, work: Path, rows: int, timeout: float) -> dict[str, f
     b = synclib.new_node(work / "b", "Bench Receiver")
     servers: list[synclib.Server] = []
     try:
-        sa = synclib.serve(a)
-        servers.append(sa)
-        sb = synclib.serve(b)
-        servers.append(sb)
-        synclib.pair(a, b)
+        sa, sb = synclib.serve_and_pair(a, b, servers)
         a_id, b_id = synclib.node_id(a), synclib.node_id(b)
         counter = synclib.Counter(b, a_id)
         started = time.monotonic()
@@ -153,12 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=1800)
-    parser.add_argument("--cache", type=Path, default=synclib.CACHE)
-    parser.add_argument("--workdir", type=Path)
-    parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--json", type=Path)
+    synclib.add_common_options(parser)
     args = parser.parse_args(argv)
     work = synclib.workdir(args.workdir, "tagshare-bench-sync-")
     try:

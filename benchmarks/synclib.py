@@ -11,6 +11,7 @@ every fifth, checkpointed and copied for each run, so the 1,000,000-person impor
 (about a minute) is paid once per machine, not once per run or per benchmark.
 """
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
@@ -242,6 +243,26 @@ def pair(inviter: Path, joiner: Path, *, auto_accept: bool = True) -> None:
     if auto_accept:
         args.append("--auto-accept")
     tagshare(*args)
+
+
+def serve_and_pair(a: Path, b: Path, servers: list[Server]) -> tuple[Server, Server]:
+    """Serve both nodes (each added to `servers`, for cleanup, as soon as it runs) and pair
+    them, B joining A with auto-accept."""
+    sa = serve(a)
+    servers.append(sa)
+    sb = serve(b)
+    servers.append(sb)
+    pair(a, b)
+    return sa, sb
+
+
+def add_common_options(parser: argparse.ArgumentParser, *, json: Path | None = None) -> None:
+    """--seed, --cache, --workdir, --keep, --json: the same in every benchmark."""
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--json", type=Path, default=json)
 
 
 def grant(granter: Path, peer: str, tag: str = SHARED_TAG, fields: str = "all") -> str:

@@ -71,8 +71,7 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         row = store.get_share(conn, message.share)
         assert row is not None
         activate_incoming(node, conn, row, None)
-    status = store.get_share(conn, message.share)
-    return {"share": message.share, "status": status["status"] if status else "offered"}
+    return {"share": message.share, "status": _status(conn, message.share)}
 
 
 def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:

@@ -19,6 +19,7 @@ from protocol.encoding import (
     b64u_decode,
     b64u_encode,
     canonical_json,
+    parse_canonical_json,
     parse_json,
 )
 from protocol.envelope import (
@@ -140,6 +141,7 @@ __all__ = [
     "b64u_decode",
     "b64u_encode",
     "canonical_json",
+    "parse_canonical_json",
     "check_rotation",
     "current_key",
     "make_link",

@@ -20,6 +20,8 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 def require_object(value: object, keys: frozenset[str], what: str) -> dict[str, object]:
     """``value`` must be a JSON object with exactly ``keys``."""
+    if type(value) is dict and value.keys() == keys:
+        return value
     if not isinstance(value, dict):
         raise MalformedMessage(f"{what} must be a JSON object")
     present = set(value)

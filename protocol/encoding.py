@@ -9,8 +9,11 @@ objects, and it raises only ``ProtocolError`` subclasses, whatever the input.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import re
+
+import orjson
 
 from protocol.errors import LocalProtocolError, MalformedMessage, TooLarge
 
@@ -21,7 +24,9 @@ CLOCK_WINDOW_SECONDS = 300
 # Integers must survive a round trip through an IEEE double (JavaScript).
 MAX_SAFE_INTEGER = 2**53 - 1
 
-_B64U_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+# Sorted keys, compact, UTF-8, integers limited to 53 bits: the canonical form.
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 # A JSON string (so brackets inside it are skipped) or a single bracket.
 _DEPTH_TOKEN_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -45,16 +50,27 @@ def b64u_decode(text: str) -> bytes:
     """
     if not isinstance(text, str):
         raise MalformedMessage(f"expected base64url text, got {type(text).__name__}")
-    if not _B64U_RE.match(text) or len(text) % 4 == 1:
+    if len(text) % 4 == 1 or not text.isascii() or any(c in text for c in "+/="):
         raise MalformedMessage("invalid base64url (unpadded, url-safe alphabet expected)")
-    padded = text + "=" * (-len(text) % 4)
-    try:
-        data = base64.urlsafe_b64decode(padded)
-    except ValueError as exc:  # binascii.Error is a ValueError
-        raise MalformedMessage("invalid base64url") from exc
-    if b64u_encode(data) != text:
+    padded = (text + "=" * (-len(text) % 4)).encode("ascii").translate(_TO_STANDARD_ALPHABET)
+    try:  # strict mode refuses any character outside the alphabet, and inner padding
+        data = binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error as exc:
+        raise MalformedMessage("invalid base64url (unpadded, url-safe alphabet expected)") from exc
+    if text and not _trailing_bits_zero(text):
         raise MalformedMessage("non-canonical base64url")
     return data
+
+
+def _trailing_bits_zero(text: str) -> bool:
+    """The bits of the last character that encode no byte are zero (2 or 3 chars in the
+    last group leave 4 or 2 of its 6 bits unused)."""
+    unused = {2: 0b1111, 3: 0b11}.get(len(text) % 4, 0)
+    return _B64U_VALUE[text[-1]] & unused == 0
+
+
+_B64U_VALUE = {c: i for i, c in enumerate(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 
 
 def b64u_decode_exact(text: str, length: int, what: str) -> bytes:
@@ -73,11 +89,10 @@ def canonical_json(obj: object, *, checked: bool = False) -> bytes:
     """
     if not checked:  # `checked`: built from message dataclasses that validated every value
         _check_canonical(obj)
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise LocalProtocolError("string contains a lone surrogate") from None
+        return orjson.dumps(obj, option=_CANONICAL)
+    except orjson.JSONEncodeError as exc:  # a lone surrogate, or an unchecked bad value
+        raise LocalProtocolError(f"not encodable as canonical JSON: {exc}") from None
 
 
 def _check_canonical(obj: object) -> None:
@@ -132,7 +147,9 @@ def parse_json(
         text = bytes(raw).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedMessage("message is not valid UTF-8") from exc
-    if prescan:
+    # Fewer brackets than the limit cannot nest deeper than it (brackets inside strings
+    # count too, so this only ever sends more input to the scan, never less).
+    if prescan and text.count("[") + text.count("{") > max_depth:
         _check_depth(text, max_depth)
     try:
         value: object = json.loads(
@@ -154,6 +171,34 @@ def parse_json(
             raise MalformedMessage("JSON nested too deeply") from None
         if found:
             raise MalformedMessage("JSON contains a lone surrogate")
+    return value
+
+
+def parse_canonical_json(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> object:
+    """Parse bytes that must be exactly ``canonical_json`` of their value (an envelope's
+    plaintext). Accepts and refuses the same input as ``parse_json``, and also refuses
+    any other byte form of a valid value (whitespace, key order, escapes).
+
+    The fast way: the C parser (floats refused as it meets them), then one canonical
+    re-encoding compared with the input, which also catches duplicate keys, lone
+    surrogates and unsafe integers. Only bytes that fail get the slow, precise
+    ``parse_json``, for its error message.
+    """
+    if not isinstance(raw, bytes | bytearray):
+        raise LocalProtocolError(f"parse_canonical_json needs bytes, got {type(raw).__name__}")
+    if len(raw) > max_bytes:
+        raise TooLarge(f"message is {len(raw)} bytes, the limit is {max_bytes}")
+    try:
+        value: object = json.loads(bytes(raw).decode("utf-8"), parse_float=_reject_float,
+                                   parse_constant=_reject_constant)
+        canonical = orjson.dumps(value, option=_CANONICAL) == raw
+    except MalformedMessage:
+        raise
+    except (ValueError, RecursionError, orjson.JSONEncodeError):
+        canonical = False
+    if not canonical:
+        parse_json(raw, max_bytes=max_bytes, prescan=False)  # raises with the precise fault
+        raise MalformedMessage("JSON is not in canonical form")
     return value
 
 

@@ -31,6 +31,7 @@ from protocol.encoding import (
     b64u_decode,
     b64u_encode,
     canonical_json,
+    parse_canonical_json,
     parse_json,
 )
 from protocol.errors import (
@@ -244,7 +245,7 @@ def open_envelope(env: Envelope, *, recipient: NodeKeys, sender_box_key: bytes) 
         plaintext = box.decrypt(b64u_decode(env.ciphertext), b64u_decode(env.nonce))
     except nacl.exceptions.CryptoError as exc:
         raise DecryptionFailed("ciphertext does not open with these keys") from exc
-    inner = f.require_object(parse_json(plaintext, prescan=False), _INNER_KEYS, "inner header")
+    inner = f.require_object(parse_canonical_json(plaintext), _INNER_KEYS, "inner header")
     outer = {"type": env.type, "sender": env.sender, "recipient": env.recipient, "id": env.id}
     if any(inner[key] != value for key, value in outer.items()):
         raise MalformedMessage("inner header mismatch")

@@ -128,9 +128,10 @@ class Item:
                 raise LocalProtocolError("an item with a ref carries no person fields")
         if not isinstance(self.fields, dict):
             raise LocalProtocolError("upsert needs fields")
+        unknown = self.fields.keys() - _PERSON_COLUMN_SET
+        if unknown:
+            raise LocalProtocolError(f"unknown person field {sorted(unknown)[0]!r}")
         for key, value in self.fields.items():
-            if key not in _PERSON_COLUMN_SET:
-                raise LocalProtocolError(f"unknown person field {key!r}")
             if value is not None and (type(value) is not str or len(value) > MAX_VALUE_CHARS):
                 raise LocalProtocolError(f"{key} must be text of at most {MAX_VALUE_CHARS}")
         for records, keys, what in ((self.contacts, CONTACT_KEYS, "contact"),

@@ -1,7 +1,6 @@
 """Opening and creating a node: home folder, keys, config, database."""
 
 import getpass
-import hashlib
 import hmac
 import os
 import sqlite3
@@ -90,7 +89,7 @@ class Node:
             self._tombstone_secret = bytes.fromhex(stored)
         secret = self._tombstone_secret
         message = f"{origin or ''}/{uuid}".encode()
-        return hmac.new(secret, message, hashlib.sha256).hexdigest()
+        return hmac.digest(secret, message, "sha256").hex()
 
     def audit(self, action: str, **detail: object) -> None:
         meta.record_audit(self.conn, at=now_iso(), actor=current_actor(), action=action,

@@ -134,6 +134,7 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
     now = normalize.now_iso()
     person_of: dict[str, str] = {}
     inserts: list[dict[str, object]] = []
+    updates: list[tuple[str, dict[str, str | None]]] = []
     relink: list[tuple[str, dict[str, str | None]]] = []
     for item in items:
         fields = dict(item.fields or {})
@@ -147,10 +148,11 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
         person = person_of[item.uuid] = row["uuid"]
         changes = {k: v for k, v in fields.items() if row[k] != v}
         if changes:
-            people_store.update_person(conn, person, changes, now)
+            updates.append((person, changes))
             if "email" in changes or "phone" in changes:
                 relink.append((person, {"email": row["email"], "phone": row["phone"],
                                         **changes}))
+    people_store.update_people(conn, updates, now)
     link_of = matching.links_for(conn, relink)
     for new in inserts:
         new["link"] = link_of.pop(str(new["uuid"]))

@@ -1,8 +1,9 @@
 """The sync worker: delivers what each peer is owed, and pulls where nobody can push.
 
 How it runs: every WAKE_INTERVAL it asks SQLite whether anything committed
-(`PRAGMA data_version`, which changes when another process, such as the CLI,
-commits); the server wakes it directly after its own commits. Then it asks
+(`PRAGMA data_version` on a read-only connection of its own, which changes when
+another process, such as the CLI, commits; cheap enough to ask on the event
+loop); the server wakes it directly after its own commits. Then it asks
 the outbox, through an index, which peers are owed something, and starts one
 delivery per peer that is not backing off. A delivery sends queued control
 messages in order, then batches of every active share; each batch is settled
@@ -36,6 +37,7 @@ from node.outgoing import build_batch, settle_batch
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
+from node.storage.db import CommitWatch
 from protocol import (
     KeyRotate,
     Message,
@@ -98,10 +100,17 @@ class SyncWorker:
         """Serve forever (cancel to stop)."""
         self._loop = asyncio.get_running_loop()
         await self.db(lambda: _in_tx(self.node, outbox.release_inflight))
-        seen_version = -1
+        watch = CommitWatch(self.node.conn)
+        try:
+            await self._serve(watch)
+        finally:
+            watch.close()
+
+    async def _serve(self, watch: CommitWatch) -> None:
+        seen_version = -2
         last_round = last_pull = 0.0
         while True:
-            version = await self.db(self._data_version)
+            version = watch.version()
             now = time.monotonic()
             if version != seen_version or self._event.is_set() or now - last_round > IDLE_ROUND:
                 seen_version, last_round = version, now
@@ -115,9 +124,6 @@ class SyncWorker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(WAKE_INTERVAL):
                     await self._event.wait()
-
-    def _data_version(self) -> int:
-        return int(self.node.conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _spawn(self, key: str, work: Callable[[], Coroutine[None, None, None]]) -> None:
         """Run `work` in the background unless the same key is already running."""

@@ -41,6 +41,30 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
+class CommitWatch:
+    """Learns cheaply that another connection (the CLI, another process) committed.
+
+    `PRAGMA data_version` on a private read-only connection to the same file: it
+    changes whenever any other connection commits, and asking costs microseconds,
+    so the sync worker can ask on its event loop every few milliseconds instead of
+    sending a task to the database thread each time.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        path = conn.execute("PRAGMA database_list").fetchone()[2]
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+    def version(self) -> int:
+        """A number that differs after another connection's commit (-1 if unreadable)."""
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return -1
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: everything inside commits together, or nothing does."""

@@ -28,15 +28,25 @@ def update_person(
     conn: sqlite3.Connection, uuid: str, changes: Mapping[str, object], updated_at: str
 ) -> None:
     """Set some fields of a person and bump its version."""
-    unknown = set(changes) - set(PERSON_FIELDS)
-    if unknown:
-        raise ValueError(f"not person fields: {sorted(unknown)}")
-    sets = ", ".join(f"{field} = :{field}" for field in changes)
-    conn.execute(
-        f"UPDATE people SET {sets}, updated_at = :updated_at, version = version + 1 "
-        "WHERE uuid = :uuid",
-        {**changes, "updated_at": updated_at, "uuid": uuid},
-    )
+    update_people(conn, [(uuid, changes)], updated_at)
+
+
+def update_people(conn: sqlite3.Connection, changes: Sequence[tuple[str, Mapping[str, object]]],
+                  updated_at: str) -> None:
+    """Set some fields of many people, bumping each one's version: one statement per set
+    of changed columns."""
+    by_columns: dict[tuple[str, ...], list[Mapping[str, object]]] = {}
+    for uuid, fields in changes:
+        by_columns.setdefault(tuple(fields), []).append(
+            {**fields, "updated_at": updated_at, "uuid": uuid})
+    for columns, rows in by_columns.items():
+        unknown = set(columns) - set(PERSON_FIELDS)
+        if unknown:
+            raise ValueError(f"not person fields: {sorted(unknown)}")
+        sets = ", ".join(f"{field} = :{field}" for field in columns)
+        conn.executemany(
+            f"UPDATE people SET {sets}, updated_at = :updated_at, version = version + 1 "
+            "WHERE uuid = :uuid", rows)
 
 
 def get_person(conn: sqlite3.Connection, uuid: str) -> sqlite3.Row | None:

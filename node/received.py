@@ -83,11 +83,7 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
                 tag_id: int, writable: Grant) -> None:
     """Create or update the copies of many people with a handful of bulk statements."""
     origin = share["peer"]
-    keys = {item.uuid: node.tombstone_key(item.uuid, origin) for item in items}
-    buried = inbound.tombstoned(conn, list(keys.values()))
-    inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
-                                                for i in items if keys[i.uuid] in buried])
-    live = [item for item in items if keys[item.uuid] not in buried]
+    live = _not_erased(node, conn, share, items)
     attached = _attach_targets(node, conn, live)
     plain = [_only(item, writable.columns) for item in live if item.uuid not in attached]
     existing = inbound.received_people(conn, origin, [item.uuid for item in plain])
@@ -100,6 +96,19 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
             inbound.sync_received_records(conn, kind, origin, lists)
     inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
                                                 for i in live])
+
+
+def _not_erased(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
+                items: list[Item]) -> list[Item]:
+    """The items whose person was never erased here; the others are recorded as erased
+    (their keyed hashes are computed only when the node holds any tombstone at all)."""
+    if not items or not inbound.any_tombstones(conn):
+        return items
+    keys = {item.uuid: node.tombstone_key(item.uuid, share["peer"]) for item in items}
+    buried = inbound.tombstoned(conn, list(keys.values()))
+    inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
+                                                for i in items if keys[i.uuid] in buried])
+    return [item for item in items if keys[item.uuid] not in buried]
 
 
 def _only(item: Item, columns: set[str]) -> Item:

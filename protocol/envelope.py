@@ -18,7 +18,7 @@ after check_clock)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nacl.exceptions
 import nacl.public
@@ -70,6 +70,9 @@ class Envelope:
     nonce: str
     ciphertext: str
     signature: str
+    # The decoded ciphertext, kept from the check below so that opening needs no second
+    # decode of the largest field.
+    ciphertext_bytes: bytes = field(default=b"", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         f.check_int(self.version, "v", minimum=1)
@@ -88,6 +91,7 @@ class Envelope:
             raise LocalProtocolError(f"ciphertext: {exc.message}") from exc
         if len(ciphertext) < MAC_BYTES:
             raise LocalProtocolError("ciphertext is shorter than the authenticator")
+        object.__setattr__(self, "ciphertext_bytes", ciphertext)
         f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
 
     @property
@@ -242,7 +246,7 @@ def open_envelope(env: Envelope, *, recipient: NodeKeys, sender_box_key: bytes) 
         nacl.public.PrivateKey(recipient.box_secret), nacl.public.PublicKey(sender_box_key)
     )
     try:
-        plaintext = box.decrypt(b64u_decode(env.ciphertext), b64u_decode(env.nonce))
+        plaintext = box.decrypt(env.ciphertext_bytes, b64u_decode(env.nonce))
     except nacl.exceptions.CryptoError as exc:
         raise DecryptionFailed("ciphertext does not open with these keys") from exc
     inner = f.require_object(parse_canonical_json(plaintext), _INNER_KEYS, "inner header")

@@ -66,6 +66,10 @@ def linked_copies(conn: sqlite3.Connection, local: str) -> list[sqlite3.Row]:
     return conn.execute("SELECT * FROM people WHERE link = ? ORDER BY uuid", (local,)).fetchall()
 
 
+def any_tombstones(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
+
+
 def tombstoned(conn: sqlite3.Connection, keys: Sequence[str]) -> set[str]:
     return {row[0] for row in select_in_chunks(
         conn, "SELECT key FROM tombstones WHERE key IN ({marks})",

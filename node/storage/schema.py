@@ -402,9 +402,16 @@ MIGRATION_8 = """
 ALTER TABLE peers ADD COLUMN signing_key TEXT;
 """
 
+# No query reads people by name in index order (`people list` orders by uuid, `--search`
+# is a substring match), so the name index only cost time on every insert and name
+# change (importing 1,000,000 rows into an empty node: 24.0 s without it, 25.2 s with).
+MIGRATION_9 = """
+DROP INDEX IF EXISTS people_name;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8,
+    MIGRATION_8, MIGRATION_9,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -180,3 +180,20 @@ def test_init_is_audited(node):
     assert [e["action"] for e in entries] == ["init"]
     assert entries[0]["detail"]["name"] == "Ohio Senate 12"
     assert entries[0]["detail"]["node_id"] == node.json("id")["node_id"]
+
+
+def test_an_older_database_is_upgraded_with_a_backup_and_loses_the_name_index(node):
+    """A version 8 database (with the people_name index that migration 9 drops) is
+    upgraded on first use, after a copy of it is kept aside."""
+    with node.db() as conn:
+        conn.execute("CREATE INDEX people_name ON people(last_name, first_name)")
+        conn.execute("PRAGMA user_version = 8")
+    node.ok("people", "add", "--first-name", "Ann", "--last-name", "Lee")
+    with node.db() as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
+        assert "people_name" not in names and "people_email" in names
+    backup = node.home / "node.db.pre-v8.bak"
+    with closing(sqlite3.connect(backup)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'people_name'").fetchone()

@@ -25,6 +25,7 @@ from node.node import Node
 from node.outgoing import pull_answer
 from node.pairing import PAIR_PATH, accept_pair_request
 from node.refusals import http_status
+from node.storage.db import Checkpointer
 from node.sync import SyncWorker
 from protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
 
@@ -38,6 +39,7 @@ MAX_BODY = web.AppKey("max_body", int)
 WORKER = web.AppKey("worker", SyncWorker)
 
 DOCUMENT_PATH = "/.well-known/tagshare"
+CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
 T = TypeVar("T")
 
 
@@ -52,6 +54,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
     app[MAX_BODY] = max_body
     app[DB_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-db")
     app.cleanup_ctx.append(_db_thread_ctx)
+    app.cleanup_ctx.append(_checkpoint_ctx)
     if sync:
         courier = Courier(node, client or FederationClient(), clock)
         app[WORKER] = SyncWorker(node, courier, executor=app[DB_THREAD], pull=pull)
@@ -67,6 +70,25 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
 async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     app[DB_THREAD].shutdown(wait=True)
+
+
+async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Checkpoint the WAL in the background, so the database thread's commits stay short."""
+    checkpointer = Checkpointer(app[NODE].conn)
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-checkpoint")
+    task = asyncio.create_task(_checkpoint_forever(checkpointer, thread))
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    thread.shutdown(wait=True)
+    checkpointer.close()
+
+
+async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExecutor) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        behind = await loop.run_in_executor(thread, checkpointer.run)
+        await asyncio.sleep(0 if behind else CHECKPOINT_INTERVAL)
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:

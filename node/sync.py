@@ -51,7 +51,7 @@ from protocol import (
 log = logging.getLogger("tagshare.sync")
 T = TypeVar("T")
 
-WAKE_INTERVAL = 0.05
+WAKE_INTERVAL = 0.02  # seconds; a poll is one PRAGMA on the event loop, so this is cheap
 IDLE_ROUND = 1.0
 PULL_INTERVAL = 1.0
 FIRST_RETRY = 2.0

@@ -28,6 +28,9 @@ else
     run benchmarks/bench_latency.py --rows 10000 --rate 50 --seconds 30
     run benchmarks/bench_incremental.py --rows 1000 1000000 --changes 1000 --runs 3
     run benchmarks/bench_fanout.py --rows 10000 --subscribers 50 --changes 1000 --runs 3
+    # The same with all 50 subscribers packed into one process (one GIL for all of them).
+    run benchmarks/bench_fanout.py --rows 10000 --subscribers 50 --changes 1000 --runs 3 \
+        --subscriber-processes 1 --json benchmarks/out/fanout-50-one-process.json
     # Plots for docs/performance.md (needs matplotlib in the venv; see benchmarks/plot.py).
     "$PY" benchmarks/plot.py || echo "plot.py failed (is matplotlib installed?)" >&2
 fi

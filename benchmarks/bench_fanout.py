@@ -214,7 +214,9 @@ def run(args: argparse.Namespace, work: Path) -> int:
         for child in children:
             assert child.stdout is not None
             if child.stdout.readline().strip() != b"ready":
-                raise BenchError(f"subscribers did not start: see {work / 'subscribers.log'}")
+                sub_log.flush()
+                tail = (work / "subscribers.log").read_text(errors="replace")[-2000:]
+                raise BenchError(f"subscribers did not start:\n{tail}")
         asyncio.run(pair_all(granter, subs))
         origin = synclib.node_id(granter)
         for sub in subs:

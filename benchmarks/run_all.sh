@@ -17,12 +17,15 @@ run() { echo "== $*" >&2; "$PY" "$@"; }
 
 if [ "$quick" = 1 ]; then
     run benchmarks/bench_import.py --rows 2000 --runs 1
+    run benchmarks/bench_import_floor.py --rows 2000 --runs 1
     run benchmarks/bench_sync.py --rows 2000 --runs 1
     run benchmarks/bench_latency.py --rows 2000 --seconds 5 --json benchmarks/out/latency-quick.json
     run benchmarks/bench_incremental.py --rows 1000 2000 --changes 200 --runs 1
     run benchmarks/bench_fanout.py --rows 2000 --subscribers 3 --changes 200 --runs 1
 else
     run benchmarks/bench_import.py --rows 1000000 --runs 3
+    # What SQLite alone needs for the same rows in a node-like schema (no tagshare code).
+    run benchmarks/bench_import_floor.py --rows 1000000 --runs 3
     # Initial sync vs the CSV copy, and peak RSS of both nodes (measure 5).
     run benchmarks/bench_sync.py --rows 100000 1000000 --runs 3
     run benchmarks/bench_latency.py --rows 10000 --rate 50 --seconds 30

@@ -137,10 +137,7 @@ def prepared_source(rows: int, seed: int, cache: Path = CACHE) -> Path:
     if done.exists():
         return home
     shutil.rmtree(home, ignore_errors=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    csv_path = cache / f"people-{rows}-{seed}.csv"
-    if not csv_path.exists():
-        gen_people.write(rows, csv_path, seed)
+    csv_path = cached_csv(rows, seed, cache)
     tagshare("--home", str(home), "init", "--name", "Bench Source", "--url", f"http://{HOST}:1")
     started = time.perf_counter()
     tagshare("--home", str(home), "people", "import", str(csv_path), "--tag", SHARED_TAG,
@@ -150,6 +147,15 @@ def prepared_source(rows: int, seed: int, cache: Path = CACHE) -> Path:
     log(f"prepared source: {contacts:,} contacts and {donations:,} donations")
     done.write_text(json.dumps({"rows": rows, "seed": seed}))
     return home
+
+
+def cached_csv(rows: int, seed: int, cache: Path = CACHE) -> Path:
+    """The gen_people.py CSV of `rows` people, generated once per (rows, seed)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    csv_path = cache / f"people-{rows}-{seed}.csv"
+    if not csv_path.exists():
+        gen_people.write(rows, csv_path, seed)
+    return csv_path
 
 
 def copy_home(src: Path, dst: Path) -> Path:

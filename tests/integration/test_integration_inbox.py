@@ -375,3 +375,37 @@ async def test_checks_run_in_the_protocol_order(
         data["signature"] = flip(str(data["signature"]), 10)
     await refused(http, alice, json.dumps(data).encode(), status=status, code=code,
                   nodes=[alice, bob])
+
+
+
+async def test_a_serving_node_checkpoints_its_wal_beside_the_database_thread(
+        alice, tmp_path) -> None:
+    """The server raises the writer's autocheckpoint to a distant backstop, and copies
+    committed pages from the WAL into the database file on its own: the file alone,
+    without its -wal, soon holds a commit that stayed far below the backstop."""
+    import shutil
+    import sqlite3
+    from contextlib import closing
+
+    from node.server import BACKSTOP_PAGES, CHECKPOINT_INTERVAL
+    from node.storage import db
+
+    conn = alice.node.conn
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_PAGES
+    with db.transaction(conn):
+        conn.executemany("INSERT INTO tags (name) VALUES (?)", [(f"t{i}",) for i in range(3000)])
+
+    def tags_in_the_file_alone() -> int:
+        copy = tmp_path / "file-alone.db"
+        shutil.copyfile(alice.home / "node.db", copy)  # no -wal beside it
+        with closing(sqlite3.connect(copy)) as alone:
+            try:
+                return int(alone.execute("SELECT count(*) FROM tags").fetchone()[0])
+            except sqlite3.OperationalError:  # not even the schema is in the file yet
+                return 0
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20 * CHECKPOINT_INTERVAL
+    while tags_in_the_file_alone() < 3000:
+        assert loop.time() < deadline, "the WAL was never checkpointed into the file"
+        await asyncio.sleep(0.05)

@@ -40,10 +40,6 @@ WORKER = web.AppKey("worker", SyncWorker)
 
 DOCUMENT_PATH = "/.well-known/tagshare"
 CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
-# The writer checkpoints inside its own COMMIT only past this many WAL pages (64 MB): one
-# batch of 1,000 random people on a million-person node dirties about 3,100 pages, so
-# SQLite's 1,000 (our 4,000) put a checkpoint into every first or second such commit.
-BACKSTOP_PAGES = 16_000
 T = TypeVar("T")
 
 
@@ -77,12 +73,8 @@ async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Checkpoint the WAL in the background, so the database thread's commits stay short;
-    the writer's own autocheckpoint becomes a distant backstop."""
-    conn = app[NODE].conn
-    await in_db_thread(app, lambda: conn.execute(
-        f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}").fetchall())
-    checkpointer = Checkpointer(conn)
+    """Checkpoint the WAL in the background, so the database thread's commits stay short."""
+    checkpointer = Checkpointer(app[NODE].conn)
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-checkpoint")
     task = asyncio.create_task(_checkpoint_forever(checkpointer, thread))
     yield

@@ -27,6 +27,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 # Sorted keys, compact, UTF-8, integers limited to 53 bits: the canonical form.
 _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+_B64U_VALUE = {c: i for i, c in enumerate(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 # A JSON string (so brackets inside it are skipped) or a single bracket.
 _DEPTH_TOKEN_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -67,10 +69,6 @@ def _trailing_bits_zero(text: str) -> bool:
     last group leave 4 or 2 of its 6 bits unused)."""
     unused = {2: 0b1111, 3: 0b11}.get(len(text) % 4, 0)
     return _B64U_VALUE[text[-1]] & unused == 0
-
-
-_B64U_VALUE = {c: i for i, c in enumerate(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 
 
 def b64u_decode_exact(text: str, length: int, what: str) -> bytes:

@@ -18,6 +18,7 @@ run() { echo "== $*" >&2; "$PY" "$@"; }
 if [ "$quick" = 1 ]; then
     run benchmarks/bench_import.py --rows 2000 --runs 1
     run benchmarks/bench_import_floor.py --rows 2000 --runs 1
+    run benchmarks/bench_codec.py --items 100 --repeat 2
     run benchmarks/bench_sync.py --rows 2000 --runs 1
     run benchmarks/bench_latency.py --rows 2000 --seconds 5 --json benchmarks/out/latency-quick.json
     run benchmarks/bench_incremental.py --rows 1000 2000 --changes 200 --runs 1
@@ -26,6 +27,8 @@ else
     run benchmarks/bench_import.py --rows 1000000 --runs 3
     # What SQLite alone needs for the same rows in a node-like schema (no tagshare code).
     run benchmarks/bench_import_floor.py --rows 1000000 --runs 3
+    # The protocol's own cost per person of a batch, in process.
+    run benchmarks/bench_codec.py --items 1000 --repeat 20
     # Initial sync vs the CSV copy, and peak RSS of both nodes (measure 5).
     run benchmarks/bench_sync.py --rows 100000 1000000 --runs 3
     run benchmarks/bench_latency.py --rows 10000 --rate 50 --seconds 30

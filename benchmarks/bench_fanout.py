@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import time
-import typing
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,8 +81,8 @@ async def serve_subscribers(spec_path: Path) -> None:
 
 
 class Subscriber:
-    def __init__(self, home: Path, port: int) -> None:
-        self.home, self.port = home, port
+    def __init__(self, home: Path) -> None:
+        self.home = home
         self.node_id = ""
         self.counter: synclib.Counter | None = None
 
@@ -166,14 +165,32 @@ def wait_all_tokens(subs: list[Subscriber], origin: str, tokens: dict[str, str],
     return done
 
 
-def start_subscribers(work: Path, spec: list[dict[str, object]], number: int,
-                      log_file: typing.IO[bytes]) -> subprocess.Popen[bytes]:
-    """One process serving the subscribers in `spec`; it prints "ready" once listening."""
-    spec_path = work / f"subscribers-{number}.json"
-    spec_path.write_text(json.dumps(spec))
-    return subprocess.Popen([synclib.PYTHON, __file__, "--serve-subscribers", str(spec_path)],
-                            stdout=subprocess.PIPE, stderr=log_file, cwd=synclib.REPO,
-                            start_new_session=True)
+def start_subscribers(work: Path, spec: list[dict[str, object]],
+                      number: int) -> subprocess.Popen[bytes]:
+    """One process serving the subscribers in `spec`, once it says "ready". Ports are
+    picked before the process binds them, so another process may take one meanwhile:
+    then the chunk gets new ports (and configs to match) and starts again, like
+    synclib.serve does."""
+    log_path = work / f"subscribers-{number}.log"
+    for _attempt in range(3):
+        spec_path = work / f"subscribers-{number}.json"
+        spec_path.write_text(json.dumps(spec))
+        with log_path.open("wb") as log_file:
+            child = subprocess.Popen(
+                [synclib.PYTHON, __file__, "--serve-subscribers", str(spec_path)],
+                stdout=subprocess.PIPE, stderr=log_file, cwd=synclib.REPO,
+                start_new_session=True)
+        assert child.stdout is not None
+        if child.stdout.readline().strip() == b"ready":
+            return child
+        stop_child(child)
+        tail = log_path.read_text(errors="replace")[-2000:]
+        if "in use" not in tail:
+            raise BenchError(f"subscribers did not start:\n{tail}")
+        for entry in spec:
+            entry["port"] = synclib.free_port()
+            synclib.set_url(Path(str(entry["home"])), int(str(entry["port"])))
+    raise BenchError(f"subscribers did not start: no free ports (see {log_path})")
 
 
 def stop_child(child: subprocess.Popen[bytes]) -> None:
@@ -203,20 +220,14 @@ def run(args: argparse.Namespace, work: Path) -> int:
         port = synclib.free_port()
         home = work / f"sub{i:02d}"
         init_node(home, name=f"Subscriber {i:02d}", url=f"http://{synclib.HOST}:{port}").close()
-        subs.append(Subscriber(home, port))
+        subs.append(Subscriber(home))
         spec.append({"home": str(home), "port": port})
     log(f"created {args.subscribers} subscriber nodes in {time.perf_counter() - started:.1f}s")
     server = synclib.serve(granter)
-    sub_log = (work / "subscribers.log").open("wb")
-    children = [start_subscribers(work, spec[k::args.subscriber_processes], k, sub_log)
-                for k in range(min(args.subscriber_processes, len(spec)))]
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        for child in children:
-            assert child.stdout is not None
-            if child.stdout.readline().strip() != b"ready":
-                sub_log.flush()
-                tail = (work / "subscribers.log").read_text(errors="replace")[-2000:]
-                raise BenchError(f"subscribers did not start:\n{tail}")
+        for k in range(min(args.subscriber_processes, len(spec))):
+            children.append(start_subscribers(work, spec[k::args.subscriber_processes], k))
         asyncio.run(pair_all(granter, subs))
         origin = synclib.node_id(granter)
         for sub in subs:
@@ -259,7 +270,6 @@ def run(args: argparse.Namespace, work: Path) -> int:
         server.stop()
         for child in children:
             stop_child(child)
-        sub_log.close()
         for sub in subs:
             if sub.counter is not None:
                 sub.counter.close()

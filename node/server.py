@@ -40,6 +40,7 @@ WORKER = web.AppKey("worker", SyncWorker)
 
 DOCUMENT_PATH = "/.well-known/tagshare"
 CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
+BEHIND_INTERVAL = 0.05  # ... and while some committed pages are still not copied
 T = TypeVar("T")
 
 
@@ -85,10 +86,12 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExecutor) -> None:
+    """Checkpoint again soon while pages are left behind, but never in a tight loop: a
+    reader holding an old snapshot (a long export) keeps pages behind until it ends."""
     loop = asyncio.get_running_loop()
     while True:
         behind = await loop.run_in_executor(thread, checkpointer.run)
-        await asyncio.sleep(0 if behind else CHECKPOINT_INTERVAL)
+        await asyncio.sleep(BEHIND_INTERVAL if behind else CHECKPOINT_INTERVAL)
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:

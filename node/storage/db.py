@@ -41,6 +41,11 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
+def file_of(conn: sqlite3.Connection) -> str:
+    """The file of a connection's main database, for a second connection to it."""
+    return str(conn.execute("PRAGMA database_list").fetchone()[2])
+
+
 class CommitWatch:
     """Learns cheaply that another connection (the CLI, another process) committed.
 
@@ -51,8 +56,8 @@ class CommitWatch:
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._conn = sqlite3.connect(f"file:{file_of(conn)}?mode=ro", uri=True,
+                                     check_same_thread=False)
 
     def version(self) -> int:
         """A number that differs after another connection's commit (-1 if unreadable)."""
@@ -77,8 +82,8 @@ class Checkpointer:
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        path = conn.execute("PRAGMA database_list").fetchone()[2]
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn = sqlite3.connect(file_of(conn), isolation_level=None,
+                                     check_same_thread=False)
 
     def run(self) -> int:
         """One passive checkpoint; how many WAL frames are still not copied."""

@@ -408,3 +408,34 @@ async def test_a_serving_node_checkpoints_its_wal_beside_the_database_thread(
     while tags_in_the_file_alone() < 3000:
         assert loop.time() < deadline, "the WAL was never checkpointed into the file"
         await asyncio.sleep(0.05)
+
+
+async def test_the_background_checkpoint_waits_while_a_reader_holds_pages_back(
+        alice, monkeypatch) -> None:
+    """A reader on an old snapshot (a long export) keeps committed pages from being
+    copied; the checkpoint task then retries every BEHIND_INTERVAL, not in a tight loop."""
+    import sqlite3
+    from contextlib import closing
+
+    from node.server import BEHIND_INTERVAL
+    from node.storage import db
+
+    behind: list[int] = []
+    original = db.Checkpointer.run
+
+    def counted(self: db.Checkpointer) -> int:
+        behind.append(original(self))
+        return behind[-1]
+
+    monkeypatch.setattr(db.Checkpointer, "run", counted)
+    conn = alice.node.conn
+    with closing(sqlite3.connect(alice.home / "node.db", isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM tags").fetchone()  # holds this snapshot
+        with db.transaction(conn):
+            conn.executemany("INSERT INTO tags (name) VALUES (?)",
+                             [(f"r{i}",) for i in range(500)])
+        await asyncio.sleep(1.5)  # the task runs at least every CHECKPOINT_INTERVAL (0.5 s)
+        reader.execute("COMMIT")
+    assert any(behind), "the reader never held a page back"
+    assert len(behind) <= 1.5 / BEHIND_INTERVAL + 2, f"{len(behind)} checkpoints in 1.5 s"

@@ -179,7 +179,8 @@ def seal(
     box = nacl.public.Box(
         nacl.public.PrivateKey(sender.box_secret), nacl.public.PublicKey(recipient_box_key)
     )
-    ciphertext = box.encrypt(plaintext, nonce).ciphertext
+    ciphertext_text = b64u_encode(box.encrypt(plaintext, nonce).ciphertext)
+    nonce_text = b64u_encode(nonce)
     unsigned = {
         "v": PROTOCOL_VERSION,
         "type": message.TYPE,
@@ -187,8 +188,8 @@ def seal(
         "recipient": recipient_id,
         "id": id_text,
         "created": created,
-        "nonce": b64u_encode(nonce),
-        "ciphertext": b64u_encode(ciphertext),
+        "nonce": nonce_text,
+        "ciphertext": ciphertext_text,
     }
     signature = b64u_encode(sender.sign(canonical_json(unsigned)))
     envelope = Envelope(
@@ -198,8 +199,8 @@ def seal(
         recipient=recipient_id,
         id=id_text,
         created=created,
-        nonce=b64u_encode(nonce),
-        ciphertext=b64u_encode(ciphertext),
+        nonce=nonce_text,
+        ciphertext=ciphertext_text,
         signature=signature,
     )
     if len(envelope.to_bytes()) > MAX_MESSAGE_BYTES:

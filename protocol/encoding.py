@@ -137,10 +137,7 @@ def parse_json(
     that the Box MAC already proved came from a peer) the depth is left to
     the parser, whose recursion limit is caught, and to the message schemas.
     """
-    if not isinstance(raw, bytes | bytearray):
-        raise LocalProtocolError(f"parse_json needs bytes, got {type(raw).__name__}")
-    if len(raw) > max_bytes:
-        raise TooLarge(f"message is {len(raw)} bytes, the limit is {max_bytes}")
+    _check_input(raw, max_bytes, "parse_json")
     try:
         text = bytes(raw).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -182,10 +179,7 @@ def parse_canonical_json(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> o
     surrogates and unsafe integers. Only bytes that fail get the slow, precise
     ``parse_json``, for its error message.
     """
-    if not isinstance(raw, bytes | bytearray):
-        raise LocalProtocolError(f"parse_canonical_json needs bytes, got {type(raw).__name__}")
-    if len(raw) > max_bytes:
-        raise TooLarge(f"message is {len(raw)} bytes, the limit is {max_bytes}")
+    _check_input(raw, max_bytes, "parse_canonical_json")
     try:
         value: object = json.loads(bytes(raw).decode("utf-8"), parse_float=_reject_float,
                                    parse_constant=_reject_constant)
@@ -198,6 +192,14 @@ def parse_canonical_json(raw: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> o
         parse_json(raw, max_bytes=max_bytes, prescan=False)  # raises with the precise fault
         raise MalformedMessage("JSON is not in canonical form")
     return value
+
+
+def _check_input(raw: object, max_bytes: int, caller: str) -> None:
+    """Peer bytes, and not too many of them (a str here is our bug, not the peer's)."""
+    if not isinstance(raw, bytes | bytearray):
+        raise LocalProtocolError(f"{caller} needs bytes, got {type(raw).__name__}")
+    if len(raw) > max_bytes:
+        raise TooLarge(f"message is {len(raw)} bytes, the limit is {max_bytes}")
 
 
 def _check_depth(text: str, max_depth: int) -> None:

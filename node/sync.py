@@ -107,7 +107,7 @@ class SyncWorker:
             watch.close()
 
     async def _serve(self, watch: CommitWatch) -> None:
-        seen_version = -2
+        seen_version: int | None = None
         last_round = last_pull = 0.0
         while True:
             version = watch.version()

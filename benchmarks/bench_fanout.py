@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -311,15 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_subscribers:
         asyncio.run(serve_subscribers(args.serve_subscribers))
         return 0
-    work = synclib.workdir(args.workdir, "tagshare-bench-fanout-")
-    try:
-        return run(args, work)
-    except BenchError as exc:
-        log(f"bench_fanout: {exc}")
-        return 1
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    with synclib.workspace(args, "tagshare-bench-fanout-") as work:
+        try:
+            return run(args, work)
+        except BenchError as exc:
+            log(f"bench_fanout: {exc}")
+            return 1
 
 
 if __name__ == "__main__":

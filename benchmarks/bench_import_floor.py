@@ -87,9 +87,8 @@ def main() -> int:
     synclib.add_common_options(parser)
     args = parser.parse_args()
     csv_path = synclib.cached_csv(args.rows, args.seed, args.cache)
-    work = synclib.workdir(args.workdir, "tagshare-bench-floor-")
     times: dict[str, list[float]] = {"import": [], **{name: [] for name in SCHEMAS}}
-    try:
+    with synclib.workspace(args, "tagshare-bench-floor-") as work:
         for run in range(args.runs):
             plain = work / "plain.db"
             plain.unlink(missing_ok=True)
@@ -102,9 +101,6 @@ def main() -> int:
                 check(target, args.rows)
             log(f"run {run + 1}/{args.runs}: " + ", ".join(
                 f"{name} {values[-1]:.2f}s" for name, values in times.items()))
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
     result = {"benchmark": "import_floor", "rows": args.rows, "runs": args.runs,
               **{name: synclib.summary(values) for name, values in times.items()}}
     base = result["import"]["median"]

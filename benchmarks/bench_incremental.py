@@ -142,15 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if min(args.rows) < args.changes:
         raise SystemExit(f"--changes {args.changes} is more than the smallest --rows")
-    work = synclib.workdir(args.workdir, "tagshare-bench-incremental-")
-    try:
-        sizes = [bench_rows(args, rows, work) for rows in args.rows]
-    except BenchError as exc:
-        log(f"bench_incremental: {exc}")
-        return 1
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    with synclib.workspace(args, "tagshare-bench-incremental-") as work:
+        try:
+            sizes = [bench_rows(args, rows, work) for rows in args.rows]
+        except BenchError as exc:
+            log(f"bench_incremental: {exc}")
+            return 1
     small, large = sizes[0], sizes[-1]
     ratio = large["wall_s"]["median"] / small["wall_s"]["median"]
     bytes_ratio = large["bytes_sent"]["median"] / small["bytes_sent"]["median"]

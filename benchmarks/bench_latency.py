@@ -20,7 +20,6 @@ Exit 1 if any change never arrives (within 30 s after the last one).
 
 import argparse
 import random
-import shutil
 import sys
 import threading
 import time
@@ -85,15 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     synclib.add_common_options(parser, json=synclib.OUT / "latency.json")
     args = parser.parse_args(argv)
-    work = synclib.workdir(args.workdir, "tagshare-bench-latency-")
-    try:
-        return run(args, work)
-    except BenchError as exc:
-        log(f"bench_latency: {exc}")
-        return 1
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    with synclib.workspace(args, "tagshare-bench-latency-") as work:
+        try:
+            return run(args, work)
+        except BenchError as exc:
+            log(f"bench_latency: {exc}")
+            return 1
 
 
 def run(args: argparse.Namespace, work: Path) -> int:

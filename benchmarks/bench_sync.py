@@ -152,15 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     synclib.add_common_options(parser)
     args = parser.parse_args(argv)
-    work = synclib.workdir(args.workdir, "tagshare-bench-sync-")
-    try:
-        sizes = [bench_rows(args, rows, work) for rows in args.rows]
-    except BenchError as exc:
-        log(f"bench_sync: {exc}")
-        return 1
-    finally:
-        if not args.keep and args.workdir is None:
-            shutil.rmtree(work, ignore_errors=True)
+    with synclib.workspace(args, "tagshare-bench-sync-") as work:
+        try:
+            sizes = [bench_rows(args, rows, work) for rows in args.rows]
+        except BenchError as exc:
+            log(f"bench_sync: {exc}")
+            return 1
     print(f"\ninitial sync benchmark, {args.runs} runs each")
     print(f"{'N':>10} {'sync median':>12} {'min':>8} {'max':>8} {'CSV copy':>9} {'min':>8} "
           f"{'max':>8} {'ratio':>7} {'people/s':>10} {'RSS A':>7} {'RSS B':>7}")

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -431,6 +432,18 @@ def write_json(name: str, result: dict[str, Any], path: Path | None = None) -> P
     target.write_text(json.dumps(result, indent=2) + "\n")
     log(f"wrote {target}")
     return target
+
+
+@contextlib.contextmanager
+def workspace(args: argparse.Namespace, prefix: str) -> Iterator[Path]:
+    """The run's scratch folder: `--workdir` if given (then kept), else a new temporary
+    one, removed at the end unless `--keep`."""
+    work = workdir(args.workdir, prefix)
+    try:
+        yield work
+    finally:
+        if not args.keep and args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def workdir(given: Path | None, prefix: str) -> Path:

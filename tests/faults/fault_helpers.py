@@ -22,23 +22,20 @@ import contextlib
 import os
 import random
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from shares_helpers import DatabaseReads, free_port
 
 from node import shares
 from node.client import FederationClient
-from node.home import DB_FILE
 from node.ids import uuid7
 from node.node import Node, init_node, open_node
 from node.pairing import create_invite, join
@@ -75,12 +72,6 @@ SCALES = [pytest.param(SHORT, id="short"),
               not LONG, reason="long fault run: set TAGSHARE_LONG_FAULTS=1"))]
 
 
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
              every: float = 0.02) -> Any:
     """Poll until `predicate()` is truthy (returned); AssertionError after `timeout`."""
@@ -95,7 +86,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
 
 
 @dataclass
-class ServeNode:
+class ServeNode(DatabaseReads):
+    DB_TIMEOUT: ClassVar[float] = 60  # these tests always waited up to 60 s for a lock
+
     label: str
     home: Path
     port: int
@@ -204,21 +197,6 @@ class ServeNode:
         if self._op is not None:
             self._op.close()
             self._op = None
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with closing(sqlite3.connect(self.home / DB_FILE, timeout=60)) as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, params).fetchall()
-
-    def value(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        rows = self.query(sql, params)
-        return rows[0][0] if rows else None
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        with closing(sqlite3.connect(self.home / DB_FILE, timeout=60)) as conn:
-            conn.execute("PRAGMA foreign_keys = ON")
-            with conn:
-                conn.execute(sql, params)
 
     def integrity(self) -> str:
         return str(self.value("PRAGMA integrity_check"))

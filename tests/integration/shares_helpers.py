@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
@@ -66,8 +66,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class DatabaseReads:
+    """A node's database read (and, for tests, written) through a fresh connection each
+    time, never through the connection of the node under test."""
+
+    home: Path
+    DB_TIMEOUT: ClassVar[float] = 30
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with closing(sqlite3.connect(self.home / DB_FILE, timeout=self.DB_TIMEOUT)) as conn:
+            conn.row_factory = sqlite3.Row
+            return conn.execute(sql, params).fetchall()
+
+    def value(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        with closing(sqlite3.connect(self.home / DB_FILE, timeout=self.DB_TIMEOUT)) as conn:
+            conn.execute("PRAGMA foreign_keys = ON")
+            with conn:
+                conn.execute(sql, params)
+
+
 @dataclass
-class Org:
+class Org(DatabaseReads):
     """One organization: its home, its (possibly stopped) server, an operator connection."""
 
     label: str
@@ -176,22 +199,7 @@ class Org:
     def batches(self) -> list[ShareBatch]:
         return [m for m in self.sent if isinstance(m, ShareBatch)]
 
-    # -- reading the database (a fresh connection each time) --------------------
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with closing(sqlite3.connect(self.home / DB_FILE, timeout=30)) as conn:
-            conn.row_factory = sqlite3.Row
-            return conn.execute(sql, params).fetchall()
-
-    def value(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
-        rows = self.query(sql, params)
-        return rows[0][0] if rows else None
-
-    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> None:
-        with closing(sqlite3.connect(self.home / DB_FILE, timeout=30)) as conn:
-            conn.execute("PRAGMA foreign_keys = ON")
-            with conn:
-                conn.execute(sql, params)
+    # -- reading the database: DatabaseReads (a fresh connection each time) -----
 
     def share(self, share_id: str) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM shares WHERE id = ?", (share_id,))

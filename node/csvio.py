@@ -185,7 +185,7 @@ class _Importer:
     """Applies batches of parsed rows: look up matches in bulk, then insert or update."""
 
     def __init__(self, node: Node, report: ImportReport, extra_tags: list[str],
-                 cleaner: RowCleaner) -> None:
+                 cleaner: RowCleaner | None, *, bulk: bool = True) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
@@ -196,7 +196,7 @@ class _Importer:
         # has matched another yet (see the module docstring).
         self.seen: KeySet | None = None
         self.dropped: list[str] = []
-        if not store.has_people(self.conn):
+        if bulk and not store.has_people(self.conn):
             self.seen = KeySet()
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
 
@@ -219,6 +219,7 @@ class _Importer:
         self.dropped = []
 
     def _parse(self, batch: list[tuple[int, list[str]]]) -> list[Row]:
+        assert self.cleaner is not None
         rows: list[Row] = []
         clean, extra, errors = self.cleaner.clean, self.extra_tags, self.report.errors
         for line, cells in batch:
@@ -265,7 +266,9 @@ class _Importer:
         self.report.added += len(people)
         store.add_taggings(self.conn, taggings)
 
-    def _apply_matching(self, rows: list[Row]) -> None:
+    def _apply_matching(self, rows: list[Row]) -> list[str]:
+        """Apply rows by the matching rule; the uuid of the person each row landed on."""
+        landed: list[str] = []
         for row in rows:
             row.fields = dict(zip(PERSON_FIELDS, row.values, strict=True))
         known, by_email, by_phone = self._lookup(rows)
@@ -284,11 +287,13 @@ class _Importer:
             else:
                 updates.setdefault(target, {}).update({k: v for k, v in row.fields.items() if v})
             self._remember(row, target)
+            landed.append(target)
             taggings.extend((self._tag_id(name), target) for name in row.tags)
         store.insert_people(self.conn, inserts.values())
         self.report.added += len(inserts)
         self._update(updates, now)
         store.add_taggings(self.conn, taggings)
+        return landed
 
     def _lookup(
         self, rows: list[Row]
@@ -350,6 +355,15 @@ class _Importer:
         if name not in self.tag_ids:
             self.tag_ids[name] = store.tag_id(self.conn, name, create=True) or 0
         return self.tag_ids[name]
+
+
+def apply_rows(node: Node, rows: list[Row]) -> tuple[ImportReport, list[str]]:
+    """Checked rows matched and applied exactly as an import applies a file's rows,
+    inside the caller's transaction (the OSDI API and pull); the report, and the uuid
+    each row landed on."""
+    report = ImportReport()
+    landed = _Importer(node, report, [], None, bulk=False)._apply_matching(rows)
+    return report, landed
 
 
 def _first(values: list[str] | None) -> str | None:

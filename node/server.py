@@ -22,6 +22,8 @@ from node.handlers import HANDLERS
 from node.identity import node_document
 from node.inbox import Inbox
 from node.node import Node
+from node.osdi.app import PREFIX as OSDI_PREFIX
+from node.osdi.app import create_osdi_app
 from node.outgoing import pull_answer
 from node.pairing import PAIR_PATH, accept_pair_request
 from node.refusals import http_status
@@ -65,6 +67,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
     app.router.add_post(INBOX_PATH, post_inbox)
     app.router.add_post(OUTBOX_PATH, post_outbox)
     app.router.add_post(PAIR_PATH, post_pair)
+    app.add_subapp(OSDI_PREFIX, create_osdi_app(node, app[DB_THREAD]))
     return app
 
 

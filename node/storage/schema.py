@@ -409,9 +409,49 @@ MIGRATION_9 = """
 DROP INDEX IF EXISTS people_name;
 """
 
+# The OSDI door (docs/osdi.md). API tokens: only a SHA-256 of each token is kept
+# (a token is 256 random bits, so a fast hash is enough). OSDI sources this node pulls
+# from, each with its modified_date cursor; the source's identifier of each person
+# pulled (so a rerun updates, never duplicates), and the taggings a pull made (so a
+# tagging removed at the source is removed here, and nothing the operator tagged).
+MIGRATION_10 = """
+CREATE TABLE IF NOT EXISTS api_tokens (
+    name TEXT PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS osdi_sources (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    token_file TEXT NOT NULL,
+    cursor TEXT,
+    last_pull_at TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS osdi_identifiers (
+    source TEXT NOT NULL,
+    remote TEXT NOT NULL,
+    person TEXT NOT NULL,
+    PRIMARY KEY (source, remote)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS osdi_taggings (
+    source TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    person TEXT NOT NULL,
+    PRIMARY KEY (source, tag, person)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS osdi_person_deleted AFTER DELETE ON people
+BEGIN
+    DELETE FROM osdi_identifiers WHERE person = OLD.uuid;
+    DELETE FROM osdi_taggings WHERE person = OLD.uuid;
+END;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10,
 ]
 LATEST = len(MIGRATIONS)
 

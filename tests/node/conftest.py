@@ -79,3 +79,20 @@ def node(fresh: Tagshare) -> Tagshare:
     """A CLI pointed at a freshly initialized node."""
     fresh.ok("init", "--name", "Ohio Senate 12")
     return fresh
+
+
+@pytest.fixture
+async def osdi(tmp_path: Path, aiohttp_client: Any) -> Any:
+    """A node served (no sync worker) with a read and a write OSDI token."""
+    from osdi_helpers import Api, make_tokens
+
+    from node.node import init_node
+    from node.server import create_app
+
+    home = tmp_path / "osdi-node"
+    served = init_node(home, name="Ohio Senate 12")
+    client = await aiohttp_client(create_app(served, sync=False))
+    api = Api(client=client, node=served, home=home)
+    make_tokens(api)
+    yield api
+    served.close()

@@ -23,6 +23,9 @@ from pathlib import Path
 import pytest
 from fault_helpers import LONG, SEED, nodes
 
+from node.osdi import tokens
+from node.people import audit_log
+
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("schemathesis") is None,
     reason="schemathesis is not installed (pip install 'schemathesis>=4.0')")
@@ -38,15 +41,20 @@ def test_openapi_contract_on_a_live_server(tmp_path: Path) -> None:
     if not cli.exists():
         pytest.skip(f"no schemathesis command beside {sys.executable}")
     with nodes(tmp_path, "node") as (node,):
+        # A write token, so the OSDI endpoints are fuzzed past their guard too.
+        token = tokens.create_token(node.op, "schemathesis", scope="write")["token"]
         node.start()
         env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""}
         result = subprocess.run(
             [str(cli), "run", str(SPEC), "--url", node.url, "--checks", CHECKS,
-             "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--no-color"],
+             "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--no-color",
+             "--header", f"OSDI-API-Token: {token}"],
             capture_output=True, text=True, timeout=240, env=env, stdin=subprocess.DEVNULL,
             cwd=tmp_path)
         log = node.log.read_text(errors="replace")
         assert node.running, "the server died under the fuzzer"
+        osdi_writes = sum(e["action"] == "osdi.write" for e in audit_log(node.op))
+    assert osdi_writes > 0, "no OSDI write got past the token guard: the fuzzer saw only 401s"
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     # aiohttp's own HTTP parser logs a traceback (ERROR aiohttp.server, BadHttpMessage) for
@@ -57,5 +65,6 @@ def test_openapi_contract_on_a_live_server(tmp_path: Path) -> None:
     parser_errors = log.count("BadHttpMessage")
     generated = re.search(r"(\d+) generated", output)
     assert generated is not None and int(generated.group(1)) > 0, output[-2000:]
-    print(f"\nschemathesis: {generated.group(1)} test cases, 0 failures "
+    print(f"\nschemathesis: {generated.group(1)} test cases, {osdi_writes} OSDI writes, "
+          "0 failures "
           f"({parser_errors} malformed HTTP heads refused by aiohttp's parser)")

@@ -13,6 +13,7 @@ from node import peers as ops
 from node.client import FederationClient
 from node.clock import system_clock
 from node.normalize import parse_duration
+from node.osdi import sources as osdi_sources
 from node.service import serve as run_server
 
 
@@ -23,8 +24,11 @@ from node.service import serve as run_server
               help="Port to listen on (0 picks a free one).")
 @click.option("--no-listen", is_flag=True,
               help="Open no port: push to peers and pull from granters (behind NAT).")
-def serve(host: str, port: int, no_listen: bool) -> None:
+@click.option("--osdi-pull-every", "osdi_pull_every",
+              help="Also pull every source of `tagshare osdi add` this often (e.g. 5m).")
+def serve(host: str, port: int, no_listen: bool, osdi_pull_every: str | None) -> None:
     """Run the node's federation server and sync worker until Ctrl-C or SIGTERM."""
+    pull_every = osdi_sources.pull_interval(osdi_pull_every) if osdi_pull_every else None
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     node = open_current_node()
@@ -33,7 +37,9 @@ def serve(host: str, port: int, no_listen: bool) -> None:
     def ready(url: str) -> None:
         click.echo(f"tagshare node {node.config.name!r} listening on {url}", err=True)
 
-    asyncio.run(run_server(node, host, port, listen=not no_listen, on_ready=ready))
+    asyncio.run(osdi_sources.alongside(
+        run_server(node, host, port, listen=not no_listen, on_ready=ready), node.home,
+        pull_every))
 
 
 @click.command()

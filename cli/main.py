@@ -15,7 +15,7 @@ from cli.demo import demo
 from cli.federation import invite, peer, serve
 from cli.maintenance import backup, key, restore
 from cli.matching import match
-from cli.osdi import api_token
+from cli.osdi import api_token, osdi
 from cli.people import people
 from cli.records import contact, donation, tag
 from cli.shares import share, sync
@@ -119,6 +119,7 @@ cli.add_command(demo)
 cli.add_command(contacts)
 cli.add_command(match)
 cli.add_command(api_token)
+cli.add_command(osdi)
 
 
 def main() -> None:

@@ -1,10 +1,13 @@
 """`tagshare api-token ...` and `tagshare osdi ...`: the OSDI door (docs/osdi.md)."""
 
+import asyncio
+import sys
+
 import click
 
 from cli import output
 from cli.context import home_option, open_current_node
-from node.osdi import tokens
+from node.osdi import sources, tokens
 
 
 @click.group("api-token")
@@ -51,3 +54,68 @@ def api_token_revoke(name: str) -> None:
     """Revoke API token NAME: it stops working at once."""
     tokens.revoke_token(open_current_node(), name)
     click.echo(f"API token {name!r} revoked")
+
+
+@click.group()
+def osdi() -> None:
+    """Pull people from an OSDI server, such as Action Network or another node."""
+
+
+@osdi.command("pull")
+@home_option
+@click.argument("url")
+@click.option("--token-file", required=True, type=click.Path(dir_okay=False),
+              help="File holding the server's API token (sent as OSDI-API-Token).")
+@click.option("--tag", "tags", multiple=True,
+              help="Copy only people with this tag, and only this tag's taggings (repeatable).")
+@click.option("--since", help="Only people modified after this time (ISO 8601); default: "
+              "since the last pull from URL, or everyone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def osdi_pull(url: str, token_file: str, tags: tuple[str, ...], since: str | None,
+              as_json: bool) -> None:
+    """Copy people and their taggings from the OSDI server at URL (its API entry point,
+    e.g. https://actionnetwork.org/api/v2); a rerun copies only what changed."""
+    node = open_current_node()
+    show = sys.stderr.isatty() and not as_json
+    read = [0]
+
+    def progress(count: int) -> None:
+        read[0] += count
+        if show:
+            click.echo(f"\rread {read[0]} people", nl=False, err=True)
+
+    report = asyncio.run(sources.pull_url(node, url, token_file, tags=list(tags), since=since,
+                                          progress=progress))
+    if show:
+        click.echo(err=True)
+    if as_json:
+        output.print_json(report.to_dict())
+        return
+    for reason in report.skipped[:20]:
+        click.echo(f"skipped {reason}", err=True)
+    click.echo(report.summary())
+
+
+@osdi.command("add")
+@home_option
+@click.argument("name")
+@click.argument("url")
+@click.option("--token-file", required=True, type=click.Path(dir_okay=False),
+              help="File holding the server's API token; read at each pull.")
+def osdi_add(name: str, url: str, token_file: str) -> None:
+    """Register OSDI source NAME at URL, for `serve --osdi-pull-every`."""
+    added = sources.add_source(open_current_node(), name, url, token_file)
+    click.echo(f"OSDI source {added['name']!r} at {added['url']} registered")
+
+
+@osdi.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def osdi_list(as_json: bool) -> None:
+    """OSDI sources pulled from: name, URL, cursor, last pull."""
+    found = sources.list_sources(open_current_node())
+    if as_json:
+        output.print_json(found)
+        return
+    output.print_table(["name", "url", "cursor", "last pull"],
+                       [[s["name"], s["url"], s["cursor"], s["last_pull_at"]] for s in found])

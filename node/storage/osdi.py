@@ -139,7 +139,8 @@ def save_cursor(conn: sqlite3.Connection, url: str, cursor: str | None, at: str)
     """Keep a source's cursor; a source pulled by URL alone gets its URL as its name."""
     conn.execute(
         "INSERT INTO osdi_sources (name, url, token_file, cursor, last_pull_at) "
-        "VALUES (?, ?, '', ?, ?) ON CONFLICT(name) DO NOTHING", (url, url, cursor, at))
+        "SELECT ?, ?, '', ?, ? WHERE NOT EXISTS (SELECT 1 FROM osdi_sources WHERE url = ?) "
+        "ON CONFLICT(name) DO NOTHING", (url, url, cursor, at, url))
     conn.execute("UPDATE osdi_sources SET cursor = coalesce(?, cursor), last_pull_at = ? "
                  "WHERE url = ?", (cursor, at, url))
 
@@ -157,6 +158,11 @@ def remember_people(conn: sqlite3.Connection, source: str,
                     pairs: Sequence[tuple[str, str]]) -> None:
     conn.executemany("INSERT OR REPLACE INTO osdi_identifiers (source, remote, person) "
                      "VALUES (?, ?, ?)", [(source, remote, person) for remote, person in pairs])
+
+
+def pulled_tag_names(conn: sqlite3.Connection, source: str) -> list[str]:
+    return [row[0] for row in conn.execute(
+        "SELECT DISTINCT tag FROM osdi_taggings WHERE source = ? ORDER BY tag", (source,))]
 
 
 def pulled_taggings(conn: sqlite3.Connection, source: str, tag: str) -> set[str]:

@@ -2,6 +2,8 @@
 
 import asyncio
 import sys
+from contextlib import ExitStack
+from typing import Any
 
 import click
 
@@ -76,18 +78,18 @@ def osdi_pull(url: str, token_file: str, tags: tuple[str, ...], since: str | Non
     """Copy people and their taggings from the OSDI server at URL (its API entry point,
     e.g. https://actionnetwork.org/api/v2); a rerun copies only what changed."""
     node = open_current_node()
-    show = sys.stderr.isatty() and not as_json
-    read = [0]
+    with ExitStack() as stack:
+        bars: list[Any] = []  # click's ProgressBar, made at the first page
 
-    def progress(count: int) -> None:
-        read[0] += count
-        if show:
-            click.echo(f"\rread {read[0]} people", nl=False, err=True)
+        def progress(done: int, total: int | None) -> None:
+            if not bars:  # the length is known once the first page came
+                bars.append(stack.enter_context(click.progressbar(
+                    length=max(total or done, 1), label="pulling people", file=sys.stderr,
+                    hidden=as_json or not sys.stderr.isatty())))
+            bars[0].update(done - bars[0].pos)
 
-    report = asyncio.run(sources.pull_url(node, url, token_file, tags=list(tags), since=since,
-                                          progress=progress))
-    if show:
-        click.echo(err=True)
+        report = asyncio.run(sources.pull_url(node, url, token_file, tags=list(tags),
+                                              since=since, progress=progress))
     if as_json:
         output.print_json(report.to_dict())
         return

@@ -38,7 +38,7 @@ from node.storage.people import PERSON_FIELDS
 
 T = TypeVar("T")
 RunDb = Callable[[Callable[[], T]], Awaitable[T]]
-Progress = Callable[[int], None]
+Progress = Callable[[int, int | None], None]  # people read so far, people to read if known
 
 
 async def run_here(work: Callable[[], T]) -> T:
@@ -71,7 +71,7 @@ class PullReport:
 
 async def pull(node: Node, url: str, fetch: Fetch, *, tags: list[str] | None = None,
                since: str | None = None, run_db: RunDb[Any] = run_here,
-               progress: Progress = lambda count: None) -> PullReport:
+               progress: Progress = lambda done, total: None) -> PullReport:
     """Copy people and taggings from the OSDI server at `url` into the node."""
     base = check_url(url)
     names = [normalize.normalize_tag(t) for t in tags or []]
@@ -84,17 +84,20 @@ async def pull(node: Node, url: str, fetch: Fetch, *, tags: list[str] | None = N
             tagged.setdefault(gone, set())
     wanted = set().union(*tagged.values()) if names else None
     params = {"filter": f"modified_date gt '{cursor}'"} if cursor else {}
-    async for items in pages(fetch, base, "people", params):
+    total: list[int | None] = [None]
+    done = 0
+    async for items in pages(fetch, base, "people", params, on_total=partial(
+            total.__setitem__, 0)):
         chosen = [p for p in items if wanted is None or remote_id(p) in wanted]
         await run_db(partial(_apply_people, node, base, chosen, report))
-        progress(len(items))
+        done += len(items)
+        progress(done, total[0])
     every = sorted(set().union(*tagged.values()))
     unknown = await run_db(lambda: set(every) - set(store.people_of_source(
         node.conn, base, every)))
     for remote in sorted(unknown):
         person = await fetch(f"{base}/people/{quote(remote, safe='')}")
         await run_db(partial(_apply_people, node, base, [person], report))
-        progress(1)
     await run_db(lambda: _apply_taggings(node, base, tagged, report))
     await run_db(lambda: _finish(node, base, report, cursor))
     return report

@@ -8,7 +8,7 @@ under that URL, so a source cannot send this node's token anywhere else.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
@@ -96,13 +96,18 @@ def parse_answer(url: str, body: bytes) -> dict[str, Any]:
     return data
 
 
-async def pages(fetch: Fetch, base: str, path: str,
-                params: dict[str, str] | None = None) -> AsyncIterator[list[dict[str, Any]]]:
-    """The items of each page of a collection, until an empty page or the last one."""
+async def pages(fetch: Fetch, base: str, path: str, params: dict[str, str] | None = None,
+                on_total: Callable[[int], None] = lambda total: None,
+                ) -> AsyncIterator[list[dict[str, Any]]]:
+    """The items of each page of a collection, until an empty page or the last one;
+    `on_total` hears the collection's `total_records` when the first page has it."""
     for page in range(1, MAX_PAGES + 1):
         query = urlencode({**(params or {}), "page": page, "per_page": 25})
         answer = await fetch(f"{base}/{path}?{query}")
         items = embedded_items(answer)
+        records = answer.get("total_records")
+        if page == 1 and isinstance(records, int) and not isinstance(records, bool):
+            on_total(max(records, 0))
         if not items:
             return
         yield items

@@ -54,7 +54,7 @@ def list_sources(node: Node) -> list[dict[str, Any]]:
 
 async def pull_url(node: Node, url: str, token_file: str, *, tags: list[str] | None = None,
                    since: str | None = None, run_db: RunDb[Any] = run_here,
-                   progress: Progress = lambda count: None) -> PullReport:
+                   progress: Progress = lambda done, total: None) -> PullReport:
     """`tagshare osdi pull`: one pull over real HTTP."""
     source = HttpSource(read_token_file(token_file))
     try:

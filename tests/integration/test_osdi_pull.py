@@ -234,11 +234,16 @@ async def test_registered_sources_are_pulled_beside_the_server(
 
     fill(alice, 5)
     add_source(bob.node, "alice", f"{alice.url}{API}", token_file(tmp_path, alice))
+
+    def cursor() -> str | None:
+        with closing(sqlite3.connect(bob.home / "node.db")) as conn:
+            row = conn.execute("SELECT cursor FROM osdi_sources WHERE name = 'alice'").fetchone()
+        return None if row is None else row[0]
+
     task = asyncio.create_task(pull_forever(bob.home, timedelta(hours=1)))
     try:
-        await wait_until(lambda: len(state(bob)) == 5, message="the periodic pull runs")
+        await wait_until(cursor, message="the periodic pull finishes")
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    with closing(sqlite3.connect(bob.home / "node.db")) as conn:
-        assert conn.execute("SELECT cursor FROM osdi_sources WHERE name = 'alice'").fetchone()[0]
+    assert len(state(bob)) == 5

@@ -21,7 +21,7 @@ from node.errors import Ambiguous, InvalidInput, NodeError, NotFound
 from node.node import Node
 from node.osdi import tokens
 from node.osdi.ratelimit import RateLimiter
-from node.osdi.service import ReadOnlyPerson
+from node.osdi.service import PeopleCounts, ReadOnlyPerson
 
 log = logging.getLogger("tagshare.osdi")
 
@@ -35,6 +35,7 @@ READ_METHODS = ("GET", "HEAD", "OPTIONS")
 NODE = web.AppKey("osdi_node", Node)
 DB_THREAD = web.AppKey("osdi_db_thread", ThreadPoolExecutor)
 LIMITER = web.AppKey("osdi_limiter", RateLimiter)
+COUNTS = web.AppKey("osdi_counts", PeopleCounts)
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -55,6 +56,7 @@ def create_osdi_app(node: Node, db_thread: ThreadPoolExecutor, *,
     app[NODE] = node
     app[DB_THREAD] = db_thread
     app[LIMITER] = limiter or RateLimiter()
+    app[COUNTS] = PeopleCounts()
     add_routes(app.router)
     return app
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from node.errors import InvalidInput
 from node.osdi import filters, resources, service
 from node.osdi.app import (
+    COUNTS,
     DEFAULT_PAGESIZE,
     MAX_PAGESIZE,
     base_url,
@@ -106,8 +107,9 @@ def _collection(request: web.Request, rel: str, page: int, per_page: int,
 async def list_people(request: web.Request) -> web.Response:
     page, per_page = _paging(request)
     condition = filters.parse_filter(request.query.get("filter"))
+    counts = request.app[COUNTS]
     result = await in_db(request, lambda node: service.people_page(
-        node, condition, per_page, (page - 1) * per_page))
+        node, condition, per_page, (page - 1) * per_page, counts))
     return _collection(request, "osdi:people", page, per_page, result, resources.person)
 
 

@@ -34,12 +34,20 @@ def count_people(conn: sqlite3.Connection, condition: PeopleFilter | None) -> in
 
 def people_page(conn: sqlite3.Connection, condition: PeopleFilter | None, *, limit: int,
                 offset: int) -> list[sqlite3.Row]:
-    """People in creation order (uuids are time-ordered), with their origin's peer name."""
+    """People in creation order (uuids are time-ordered), with their origin's peer name.
+    The offset is skipped over uuids alone, then only the page's rows are read (on a
+    million people, the last page: 27 ms instead of 133 ms)."""
     where, params = _where(condition)
     return conn.execute(
-        f"SELECT p.*, pe.name AS peer_name FROM (SELECT * FROM people {where} "
-        "ORDER BY uuid LIMIT ? OFFSET ?) p LEFT JOIN peers pe ON pe.node_id = p.origin "
-        "ORDER BY p.uuid", [*params, limit, offset]).fetchall()
+        f"SELECT p.*, pe.name AS peer_name FROM (SELECT uuid FROM people {where} "
+        "ORDER BY uuid LIMIT ? OFFSET ?) k JOIN people p ON p.uuid = k.uuid "
+        "LEFT JOIN peers pe ON pe.node_id = p.origin ORDER BY p.uuid",
+        [*params, limit, offset]).fetchall()
+
+
+def change_mark(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Differs after any commit, by another connection (data_version) or this one."""
+    return int(conn.execute("PRAGMA data_version").fetchone()[0]), conn.total_changes
 
 
 def person_with_origin(conn: sqlite3.Connection, uuid: str) -> sqlite3.Row | None:

@@ -348,3 +348,22 @@ async def test_concurrent_readers_are_all_answered(osdi: Api) -> None:
     add_people(osdi, 30)
     answers = await asyncio.gather(*(osdi.get("/people", page=p % 3 + 1) for p in range(20)))
     assert all(status == 200 for status, _ in answers)
+
+
+async def test_the_people_count_follows_every_writer(osdi: Api) -> None:
+    """The total is kept between pages, and is new after any commit: another
+    connection's (the CLI's), or the server's own (an API write)."""
+    from node.node import open_node
+
+    add_people(osdi, 2)
+    assert (await osdi.get("/people"))[1]["total_records"] == 2
+    assert (await osdi.get("/people", page=2))[1]["total_records"] == 2
+    other = open_node(osdi.home)
+    try:
+        people.add_person(other, {"email": "cli@example.org"}, [])
+    finally:
+        other.close()
+    assert (await osdi.get("/people"))[1]["total_records"] == 3
+    await osdi.send("POST", "/people", {"email_addresses": [{"address": "api@example.org"}]})
+    status, body = await osdi.get("/people")
+    assert body["total_records"] == 4 and len(body["_embedded"]["osdi:people"]) == 4

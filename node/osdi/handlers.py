@@ -40,6 +40,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/tags/{id}", get_tag)
     router.add_get("/tags/{id}/taggings", tag_taggings)
     router.add_post("/tags/{id}/taggings", post_tagging)
+    router.add_get("/tags/{id}/taggings/{person}", get_tagging)
     router.add_delete("/tags/{id}/taggings/{person}", delete_tagging)
     router.add_get("/donations", list_donations)
     router.add_post("/donations", post_donation)
@@ -189,6 +190,12 @@ async def post_tagging(request: web.Request) -> web.Response:
     person = linked_id(await read_body(request), "osdi:person")
     tag, uuid = await in_db(request, lambda node: service.add_tagging(
         node, request.match_info["id"], person))
+    return hal(resources.tagging(tag["id"], tag["name"], uuid, base_url(request)))
+
+
+async def get_tagging(request: web.Request) -> web.Response:
+    tag, uuid = await in_db(request, lambda node: service.get_tagging(
+        node, request.match_info["id"], request.match_info["person"]))
     return hal(resources.tagging(tag["id"], tag["name"], uuid, base_url(request)))
 
 

@@ -157,6 +157,14 @@ def add_tagging(node: Node, tag: str, person: str) -> tuple[sqlite3.Row, str]:
     return row, str(uuid)
 
 
+def get_tagging(node: Node, tag: str, person: str) -> tuple[sqlite3.Row, str]:
+    row = get_tag(node, tag)
+    uuid = person_uuid(person)
+    if not store.has_tagging(node.conn, row["id"], uuid):
+        raise NotFound(f"person {uuid} does not carry tag {row['name']!r}")
+    return row, uuid
+
+
 def remove_tagging(node: Node, tag: str, person: str) -> None:
     row = get_tag(node, tag)
     uuid = person_uuid(person)

@@ -310,8 +310,12 @@ async def test_tags_and_taggings(osdi: Api) -> None:
     assert [t["name"] for t in all_tags["_embedded"]["osdi:tags"]] == ["phonebank"]
     status, one = await osdi.get(tag_path)
     assert one["name"] == "phonebank"
+    status, one_tagging = await osdi.get(f"{tag_path}/taggings/{ann}")
+    assert status == 200 and one_tagging["identifiers"] == tagging["identifiers"]
     status, _ = await osdi.send("DELETE", f"{tag_path}/taggings/{ann}")
     assert status == 200
+    status, _ = await osdi.get(f"{tag_path}/taggings/{ann}")
+    assert status == 404
     assert people.show_person(osdi.node, ann)["tags"] == []
     status, _ = await osdi.send("DELETE", f"{tag_path}/taggings/{ann}")
     assert status == 404

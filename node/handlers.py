@@ -179,7 +179,7 @@ def on_key_rotate(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     document = message.document
     peer_store.rotate_peer(node.conn, peer["node_id"], signing_key=new_key,
                            box_key=document.box_key, document=json.dumps(document.to_dict()),
-                           url=document.url, name=document.name)
+                           url=document.url, announced=document.name)
     node.peer_signing_keys[peer["node_id"]] = new_key
     node.audit("peer.key_rotated", peer=peer["node_id"], signing_key=new_key)
     return {"signing_key": new_key}

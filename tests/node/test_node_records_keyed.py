@@ -40,7 +40,8 @@ def _seed_version_9(path: Path) -> None:
                      "'walk', 1, '[\"contacts\"]', 'purge', 'active', 'e', ?, ?)",
                      (PEER_Y, NOW, NOW))
         conn.executemany(
-            "INSERT INTO contacts (uuid, person, method, note, at, origin) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO contacts (uuid, person, method, note, at, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [(SHARED_CONTACT, OURS, "door", "ours", NOW, None),
              ("0190c000-0000-7000-8000-00000000c002", THEIRS, "phone", "x's", NOW, PEER_X)])
         conn.executemany(

@@ -135,6 +135,27 @@ def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
                          f"DO UPDATE SET {updates}", changed)
 
 
+def remember_unseen(conn: sqlite3.Connection, share_id: str,
+                    rows: Sequence[tuple[str, int, str]], at: int) -> None:
+    """(origin uuid, version, state) of withdraws and erases for people the share never
+    brought here: remembered only so that an older upsert of them stays out."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO received (share, origin_uuid, version, person, state, unseen_at) "
+        "VALUES (?, ?, ?, NULL, ?, ?)",
+        [(share_id, uuid, version, state, at) for uuid, version, state in rows])
+
+
+def unseen_count(conn: sqlite3.Connection, share_id: str) -> int:
+    return int(conn.execute(
+        "SELECT count(*) FROM received WHERE share = ? AND unseen_at IS NOT NULL",
+        (share_id,)).fetchone()[0])
+
+
+def forget_unseen(conn: sqlite3.Connection, share_id: str, before: int) -> None:
+    conn.execute("DELETE FROM received WHERE share = ? AND unseen_at IS NOT NULL "
+                 "AND unseen_at < ?", (share_id, before))
+
+
 def set_links(conn: sqlite3.Connection, links: Sequence[tuple[str | None, str]]) -> None:
     """(local person or None, received person) pairs."""
     conn.executemany("UPDATE people SET link = ? WHERE uuid = ?", links)

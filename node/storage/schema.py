@@ -469,12 +469,17 @@ CREATE UNIQUE INDEX donations_received ON donations(origin, uuid) WHERE origin I
 CREATE INDEX donations_person ON donations(person, at);
 """ + _record_triggers()
 
-# What a peer may change about itself, and what it may ask: the name a peer announces
-# (pairing again, key.rotate) is kept apart from the name the operator knows it by;
-# when a subscriber last had a full resend started (resyncs are rate-limited).
+# What a peer may change about itself, and what it may make this node keep: the name a
+# peer announces (pairing again, key.rotate) is kept apart from the name the operator
+# knows it by; when a subscriber last had a full resend started (resyncs are
+# rate-limited); and when a withdraw or erase named someone the share never brought
+# here (`unseen_at`, unix seconds: such a row only keeps a reordered older upsert out,
+# and is forgotten once no such batch can arrive any more).
 MIGRATION_11 = """
 ALTER TABLE peers ADD COLUMN announced TEXT;
 ALTER TABLE shares ADD COLUMN resync_at TEXT;
+ALTER TABLE received ADD COLUMN unseen_at INTEGER;
+CREATE INDEX received_unseen ON received(share, unseen_at) WHERE unseen_at IS NOT NULL;
 """
 
 MIGRATIONS: list[str] = [

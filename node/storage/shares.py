@@ -40,7 +40,8 @@ def set_share_status(conn: sqlite3.Connection, share_id: str, status: str, now: 
 
 
 def update_share(conn: sqlite3.Connection, share_id: str, now: str, **values: object) -> None:
-    allowed = {"local_tag", "pull", "epoch", "seq", "last_delivery_at", "last_error", "status"}
+    allowed = {"local_tag", "pull", "epoch", "seq", "last_delivery_at", "last_error", "status",
+               "resync_at"}
     if set(values) - allowed:
         raise ValueError(sorted(set(values) - allowed))
     sets = ", ".join(f"{key} = :{key}" for key in values)
@@ -138,3 +139,9 @@ def local_tag_claim(conn: sqlite3.Connection, tag_name: str) -> str | None:
 
 def tag_exists(conn: sqlite3.Connection, tag_name: str) -> bool:
     return conn.execute("SELECT 1 FROM tags WHERE name = ?", (tag_name,)).fetchone() is not None
+
+
+def offers_waiting(conn: sqlite3.Connection, peer: str) -> int:
+    """Offers from `peer` that wait for this node's operator."""
+    return int(conn.execute("SELECT count(*) FROM shares WHERE direction = 'incoming' "
+                            "AND status = 'offered' AND peer = ?", (peer,)).fetchone()[0])

@@ -9,11 +9,11 @@ def upsert_peer(conn: sqlite3.Connection, row: dict[str, object]) -> None:
     `name` is the name the peer announced when it was first stored, and stays:
     what it announces later is kept apart, in `announced`, and never renames it.
     """
-    row = {"signing_key": row["node_id"], **row}
+    row = {"signing_key": row["node_id"], "announced": row["name"], **row}
     conn.execute(
         "INSERT INTO peers (node_id, name, alias, url, box_key, document, status, auto_accept, "
         "added_at, signing_key, announced) VALUES (:node_id, :name, :alias, :url, :box_key, "
-        ":document, 'active', :auto_accept, :added_at, :signing_key, :name) "
+        ":document, 'active', :auto_accept, :added_at, :signing_key, :announced) "
         "ON CONFLICT(node_id) DO UPDATE SET announced = excluded.announced, "
         "alias = excluded.alias, "
         "url = excluded.url, box_key = excluded.box_key, document = excluded.document, "

@@ -11,10 +11,12 @@ announces), B's people land in a tag of their own, and A's tag is untouched.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from shares_helpers import (
     CAMPAIGN_A,
     CAMPAIGN_B,
+    PLACEHOLDER_URL,
     TAG,
     Org,
     Trio,
@@ -30,7 +32,8 @@ from shares_helpers import (
 from node import keys as key_ops
 from node import shares
 from node.ids import uuid7
-from protocol import Item
+from node.node import init_node
+from protocol import Item, fingerprint
 
 
 def tagged(org: Org, tag: str) -> set[str]:
@@ -141,3 +144,20 @@ async def test_only_peer_rename_changes_what_a_peer_is_called(trio: Trio) -> Non
     assert party.share(share_id)["local_tag"] == f"bee-team:{TAG}"
     audit = [row["action"] for row in party.query("SELECT action FROM audit")]
     assert "peer.rename" in audit
+
+
+async def test_a_new_peer_announcing_a_known_name_is_told_apart(trio: Trio,
+                                                                tmp_path: Path) -> None:
+    party, a = trio.party, trio.a
+    impostor = Org("impostor", tmp_path / "impostor")
+    init_node(impostor.home, name=CAMPAIGN_A, url=PLACEHOLDER_URL).close()
+    await impostor.start()
+    try:
+        await pair(party, impostor)
+        shown = cli_json(await run_cli(party, "peer", "show", impostor.node_id, "--json"))
+        assert shown["name"] == f"{CAMPAIGN_A} ({fingerprint(impostor.node_id)[:9]})"
+        assert shown["announces"] == CAMPAIGN_A
+        resolved = cli_json(await run_cli(party, "peer", "show", CAMPAIGN_A, "--json"))
+        assert resolved["node_id"] == a.node_id
+    finally:
+        await impostor.close()

@@ -448,7 +448,7 @@ INSERT INTO contacts_keyed (uuid, person, method, outcome, note, at, by, origin)
 DROP TABLE contacts;
 ALTER TABLE contacts_keyed RENAME TO contacts;
 CREATE UNIQUE INDEX contacts_own ON contacts(uuid) WHERE origin IS NULL;
-CREATE UNIQUE INDEX contacts_received ON contacts(origin, uuid) WHERE origin IS NOT NULL;
+CREATE UNIQUE INDEX contacts_received ON contacts(uuid, origin) WHERE origin IS NOT NULL;
 CREATE INDEX contacts_person ON contacts(person, at);
 CREATE INDEX contacts_at ON contacts(at);
 
@@ -465,7 +465,7 @@ INSERT INTO donations_keyed (uuid, person, amount_cents, currency, at, origin)
 DROP TABLE donations;
 ALTER TABLE donations_keyed RENAME TO donations;
 CREATE UNIQUE INDEX donations_own ON donations(uuid) WHERE origin IS NULL;
-CREATE UNIQUE INDEX donations_received ON donations(origin, uuid) WHERE origin IS NOT NULL;
+CREATE UNIQUE INDEX donations_received ON donations(uuid, origin) WHERE origin IS NOT NULL;
 CREATE INDEX donations_person ON donations(person, at);
 """ + _record_triggers()
 

@@ -133,3 +133,14 @@ def test_a_peer_naming_our_uuids_gets_records_of_its_own(upgraded) -> None:
     after = _records(conn)
     assert after == {table: [row for row in rows if row[-1] is None]
                      for table, rows in before.items()}
+
+
+@pytest.mark.parametrize("table", ["contacts", "donations"])
+def test_a_peers_records_are_found_by_person_not_by_scanning_its_origin(upgraded, table) -> None:
+    """sync_received_records looks up a batch's people by (origin, person IN ...): that must
+    go through the person index, not through every record of the origin."""
+    conn, _ = upgraded
+    plan = " ".join(str(row[3]) for row in conn.execute(
+        f"EXPLAIN QUERY PLAN SELECT * FROM {table} WHERE origin = ? AND person IN (?, ?)",
+        (PEER_X, OURS, THEIRS)))
+    assert f"INDEX {table}_person" in plan, plan

@@ -13,7 +13,7 @@ A peer is trusted with what it shares, not with this node's disk or time:
 - a full resend is started at most once per RESYNC_INTERVAL per share; a resync
   while the resend it started is still running is answered without queueing
   anything again, a later one within the interval is refused (`rate_limited`).
-docs/protocol.md ("Limits per peer") states the same for other implementations.
+docs/protocol.md section 11.3 states the same for other implementations.
 """
 
 import sqlite3

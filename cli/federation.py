@@ -103,9 +103,10 @@ def peer_list(include_removed: bool, as_json: bool) -> None:
     if as_json:
         output.print_json(rows)
         return
-    output.print_table(["name", "alias", "node id", "url", "status"],
-                       [[r["name"], r["alias"], r["node_id"][:12] + "…", r["url"], r["status"]]
-                        for r in rows])
+    output.print_table(["name", "alias", "announces", "node id", "url", "status"],
+                       [[r["name"], r["alias"],
+                         r["announces"] if r["announces"] != r["name"] else None,
+                         r["node_id"][:12] + "…", r["url"], r["status"]] for r in rows])
 
 
 @peer.command("show")
@@ -118,8 +119,19 @@ def peer_show(peer_ref: str, as_json: bool) -> None:
     if as_json:
         output.print_json(data)
         return
-    output.print_fields([(k, data[k]) for k in ("name", "alias", "node_id", "fingerprint", "url",
-                                                "status", "auto_accept", "added_at")])
+    output.print_fields([(k, data[k]) for k in ("name", "alias", "announces", "node_id",
+                                                "fingerprint", "url", "status", "auto_accept",
+                                                "added_at")])
+
+
+@peer.command("rename")
+@home_option
+@click.argument("peer_ref", metavar="PEER")
+@click.argument("alias")
+def peer_rename(peer_ref: str, alias: str) -> None:
+    """Call PEER by ALIAS on this node (what a peer announces never renames it)."""
+    data, was = ops.rename_peer(open_current_node(), peer_ref, alias)
+    click.echo(f"peer {was!r} ({data['node_id'][:12]}…) is now called {data['alias']!r}")
 
 
 @peer.command("remove")

@@ -92,7 +92,9 @@ def show(share_id: str, as_json: bool) -> None:
 @share.command("accept")
 @home_option
 @click.argument("share_id", metavar="ID")
-@click.option("--as-tag", help="Local tag for received people (default PEERSLUG:TAG).")
+@click.option("--as-tag", help="Local tag for received people: a new tag, or one nobody carries "
+              "and no other share writes (default PEERSLUG:TAG, or PEERSLUG:TAG-2, ... "
+              "if that tag exists).")
 def accept(share_id: str, as_tag: str | None) -> None:
     """Accept an offered share (its people start arriving), or its proposed new terms."""
     data = ops.accept_share(open_current_node(), share_id, as_tag)

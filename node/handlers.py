@@ -9,7 +9,7 @@ sender: a subscriber can never write into its granter's data through a share.
 import json
 import sqlite3
 
-from node import normalize, terms
+from node import limits, normalize, terms
 from node.clock import random_bytes
 from node.inbox import Handler
 from node.node import Node
@@ -58,6 +58,7 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     if existing is not None:
         _share_of(conn, message.share, peer, "incoming")
         return {"share": message.share, "status": existing["status"]}
+    limits.check_offer_room(conn, peer["node_id"])
     store.insert_share(conn, {
         "id": message.share, "direction": "incoming", "peer": peer["node_id"],
         "tag": message.tag, "tag_id": None, "local_tag": None,
@@ -129,9 +130,11 @@ def on_resync(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     assert isinstance(message, ShareResync)
     row = _share_of(node.conn, message.share, peer, "outgoing")
     queued = 0
-    if row["status"] == "active":
+    if row["status"] == "active" and limits.resync_due(row):
+        now = normalize.now_iso()
         queued = outbox.begin_full_resend(node.conn, row["id"], b64u_encode(random_bytes(16)),
-                                         normalize.now_iso())
+                                         now)
+        store.update_share(node.conn, row["id"], now, resync_at=now)
         node.audit("share.resync", share=row["id"], peer=peer["node_id"], people=queued)
     return {"share": row["id"], "status": row["status"], "queued": queued}
 
@@ -179,7 +182,7 @@ def on_key_rotate(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     document = message.document
     peer_store.rotate_peer(node.conn, peer["node_id"], signing_key=new_key,
                            box_key=document.box_key, document=json.dumps(document.to_dict()),
-                           url=document.url, name=document.name)
+                           url=document.url, announced=document.name)
     node.peer_signing_keys[peer["node_id"]] = new_key
     node.audit("peer.key_rotated", peer=peer["node_id"], signing_key=new_key)
     return {"signing_key": new_key}

@@ -21,6 +21,7 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 # "(614) 555-0101"; a "+" before anything but country code 1 takes the slow path.
 _NANP_DIGITS = re.compile(r"(?:\+1|1)?([0-9]{10})")
 _MAX_TAG = 100
+MAX_TAG = _MAX_TAG  # the longest tag name
 
 
 def normalize_email(raw: str | None) -> str | None:

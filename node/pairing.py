@@ -35,6 +35,7 @@ from protocol import (
     check_pair_request,
     check_recipient,
     current_key,
+    fingerprint,
     hash_secret,
     make_invite,
     make_pair_request,
@@ -108,7 +109,8 @@ def _store_peer(conn: sqlite3.Connection, document: NodeDocument, *, alias: str 
                 auto_accept: bool) -> None:
     existing = store.get_peer(conn, document.node_id)
     store.upsert_peer(conn, {
-        "node_id": document.node_id, "name": document.name,
+        "node_id": document.node_id, "name": _local_name(conn, document),
+        "announced": document.name,
         "alias": alias if alias is not None else (existing["alias"] if existing else None),
         "url": document.url, "box_key": document.box_key,
         "signing_key": current_key(document.node_id, document.keys),
@@ -116,6 +118,14 @@ def _store_peer(conn: sqlite3.Connection, document: NodeDocument, *, alias: str 
         "auto_accept": int(auto_accept or bool(existing and existing["auto_accept"])),
         "added_at": now_iso(),
     })
+
+
+def _local_name(conn: sqlite3.Connection, document: NodeDocument) -> str:
+    """The name a new peer is first known by: the one it announces, unless another peer
+    is known by it already (then with the start of its fingerprint, to tell them apart)."""
+    if not store.alias_taken(conn, document.name, document.node_id):
+        return document.name
+    return f"{document.name} ({fingerprint(document.node_id)[:9]})"
 
 
 async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: bool,

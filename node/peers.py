@@ -1,4 +1,5 @@
-"""Peers as the operator sees them: list, show, resolve by alias/name/id prefix, remove, trust."""
+"""Peers as the operator sees them: list, show, resolve by alias/name/id prefix, rename,
+remove, trust."""
 
 import json
 import re
@@ -24,6 +25,7 @@ def peer_dict(row: sqlite3.Row) -> dict[str, Any]:
         "node_id": row["node_id"],
         "name": row["name"],
         "alias": row["alias"],
+        "announces": row["announced"] or row["name"],
         "slug": slug(row["alias"] or row["name"]),
         "url": row["url"],
         "fingerprint": fingerprint(row["node_id"]),
@@ -86,12 +88,32 @@ def trust_peer(node: Node, ref: str, *, trusted: bool = True) -> dict[str, Any]:
     return peer_dict(row)
 
 
-def check_alias(conn: sqlite3.Connection, alias: str | None, node_id: str) -> str | None:
+def rename_peer(node: Node, ref: str, alias: str) -> tuple[dict[str, Any], str]:
+    """Give PEER the local alias the operator chose; returns the peer and its former name.
+
+    Only this changes what the operator knows a peer by: a name the peer announces
+    (pairing again, key rotation) is shown beside it, never applied.
+    """
+    with db.transaction(node.conn) as conn:
+        node_id = resolve_peer(conn, ref)
+        row = store.get_peer(conn, node_id)
+        assert row is not None
+        text = check_alias(conn, alias, node_id, option="ALIAS")
+        assert text is not None
+        store.set_alias(conn, node_id, text)
+        node.audit("peer.rename", peer=node_id, alias=text, was=row["alias"] or row["name"])
+        fresh = store.get_peer(conn, node_id)
+    assert fresh is not None
+    return peer_dict(fresh), str(row["alias"] or row["name"])
+
+
+def check_alias(conn: sqlite3.Connection, alias: str | None, node_id: str,
+                option: str = "--name") -> str | None:
     if alias is None:
         return None
     text = alias.strip()
     if not text or len(text) > 100:
-        raise InvalidInput("--name must be 1 to 100 characters")
+        raise InvalidInput(f"{option} must be 1 to 100 characters")
     if store.alias_taken(conn, text, node_id):
-        raise InvalidInput(f"another peer is already called {text!r}: choose another --name")
+        raise InvalidInput(f"another peer is already called {text!r}: choose another {option}")
     return text

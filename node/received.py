@@ -12,7 +12,8 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 
-from node import matching, normalize
+from node import clock as clocks
+from node import limits, matching, normalize
 from node.ids import uuid7
 from node.node import Node
 from node.storage import people as people_store
@@ -51,13 +52,33 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
             newest[item.uuid] = item
     tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
     fresh = list(newest.values())
+    _remember_unseen(conn, share, [i for i in fresh if i.op != "upsert"
+                                   and _unseen(known.get(i.uuid))])
+    fresh_seen = [i for i in fresh if i.op == "upsert" or not _unseen(known.get(i.uuid))]
     _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id, writable)
-    for item in fresh:
+    for item in fresh_seen:
         if item.op == "withdraw":
             _withdraw(conn, share, share["peer"], item, tag_id, known.get(item.uuid))
         elif item.op == "erase":
             _erase(node, conn, share, share["peer"], item, known.get(item.uuid), tag_id)
     return len(fresh)
+
+
+def _unseen(current: sqlite3.Row | None) -> bool:
+    """Did this share never bring the person here (no row, or only a remembered
+    withdraw or erase of someone it never sent)?"""
+    return current is None or current["unseen_at"] is not None
+
+
+def _remember_unseen(conn: sqlite3.Connection, share: sqlite3.Row, items: list[Item]) -> None:
+    """A withdraw or erase of someone this share never brought here undoes nothing and
+    leaves no tombstone: only a short-lived `received` row, so that an older upsert of
+    that person, still on its way in a batch sent earlier, stays out (node/limits.py)."""
+    now = clocks.system_clock()
+    limits.check_unseen_room(conn, share["id"], len(items), now)
+    state = {"withdraw": "withdrawn", "erase": "erased"}
+    inbound.remember_unseen(conn, share["id"],
+                            [(item.uuid, item.version, state[item.op]) for item in items], now)
 
 
 def _check_grant(item: Item, columns: set[str], contacts: bool, donations: bool) -> None:

@@ -105,14 +105,37 @@ def _require(row: sqlite3.Row, direction: str, statuses: tuple[str, ...], action
 def activate_incoming(node: Node, conn: sqlite3.Connection, row: sqlite3.Row,
                       as_tag: str | None) -> None:
     """Accept an offered subscription: choose its local tag and tell the granter."""
-    peer = peer_store.get_peer(conn, row["peer"])
-    peer_slug = slug((peer["alias"] or peer["name"]) if peer else "peer")
-    local_tag = normalize.normalize_tag(as_tag or f"{peer_slug}:{row['tag']}")
+    local_tag = _explicit_tag(conn, as_tag) if as_tag is not None else _default_tag(conn, row)
     people_store.tag_id(conn, local_tag, create=True)
     now = normalize.now_iso()
     store.update_share(conn, row["id"], now, status="active", local_tag=local_tag)
     queue(conn, row["peer"], ShareAccept(share=row["id"], pull=not node.config.reachable))
     node.audit("share.accept", share=row["id"], peer=row["peer"], local_tag=local_tag)
+
+
+def _default_tag(conn: sqlite3.Connection, row: sqlite3.Row) -> str:
+    """PEERSLUG:TAG, or with -2, -3, ... when a tag of that name exists already: a share
+    never files its people under a tag that holds others (whatever the peer is called)."""
+    peer = peer_store.get_peer(conn, row["peer"])
+    base = f"{slug((peer['alias'] or peer['name']) if peer else 'peer')}:{row['tag']}"
+    number = 1
+    while True:
+        suffix = f"-{number}" if number > 1 else ""
+        candidate = normalize.normalize_tag(base[:normalize.MAX_TAG - len(suffix)] + suffix)
+        if not store.tag_exists(conn, candidate):
+            return candidate
+        number += 1
+
+
+def _explicit_tag(conn: sqlite3.Connection, as_tag: str) -> str:
+    """--as-tag names a new tag, or one no share writes and nobody carries yet: a peer's
+    withdrawals and erasures must never untag people it did not send."""
+    name = normalize.normalize_tag(as_tag)
+    reason = store.local_tag_claim(conn, name)
+    if reason is not None:
+        raise InvalidInput(f"--as-tag {name!r} cannot be used: {reason}; "
+                           "choose a new tag name")
+    return name
 
 
 def accept_share(node: Node, ref: str, as_tag: str | None) -> dict[str, Any]:

@@ -4,13 +4,18 @@ import sqlite3
 
 
 def upsert_peer(conn: sqlite3.Connection, row: dict[str, object]) -> None:
-    """Store a peer (pairing again with a removed or known peer refreshes it)."""
-    row = {"signing_key": row["node_id"], **row}
+    """Store a peer (pairing again with a removed or known peer refreshes it).
+
+    `name` is the name the peer announced when it was first stored, and stays:
+    what it announces later is kept apart, in `announced`, and never renames it.
+    """
+    row = {"signing_key": row["node_id"], "announced": row["name"], **row}
     conn.execute(
         "INSERT INTO peers (node_id, name, alias, url, box_key, document, status, auto_accept, "
-        "added_at, signing_key) VALUES (:node_id, :name, :alias, :url, :box_key, :document, "
-        "'active', :auto_accept, :added_at, :signing_key) "
-        "ON CONFLICT(node_id) DO UPDATE SET name = excluded.name, alias = excluded.alias, "
+        "added_at, signing_key, announced) VALUES (:node_id, :name, :alias, :url, :box_key, "
+        ":document, 'active', :auto_accept, :added_at, :signing_key, :announced) "
+        "ON CONFLICT(node_id) DO UPDATE SET announced = excluded.announced, "
+        "alias = excluded.alias, "
         "url = excluded.url, box_key = excluded.box_key, document = excluded.document, "
         "signing_key = excluded.signing_key, "
         "status = 'active', auto_accept = excluded.auto_accept, added_at = excluded.added_at, "
@@ -41,10 +46,16 @@ def list_peers(conn: sqlite3.Connection, *, include_removed: bool = False) -> li
 
 
 def alias_taken(conn: sqlite3.Connection, alias: str, node_id: str) -> bool:
+    """Is another active peer known by this name (its alias, or its name if it has none)?"""
     return conn.execute(
-        "SELECT 1 FROM peers WHERE alias = ? AND status = 'active' AND node_id != ?",
+        "SELECT 1 FROM peers WHERE coalesce(alias, name) = ? AND status = 'active' "
+        "AND node_id != ?",
         (alias, node_id),
     ).fetchone() is not None
+
+
+def set_alias(conn: sqlite3.Connection, node_id: str, alias: str) -> None:
+    conn.execute("UPDATE peers SET alias = ? WHERE node_id = ?", (alias, node_id))
 
 
 def mark_peer_removed(conn: sqlite3.Connection, node_id: str, at: str) -> None:
@@ -120,7 +131,8 @@ def rotated_signing_keys(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def rotate_peer(conn: sqlite3.Connection, node_id: str, *, signing_key: str, box_key: str,
-                document: str, url: str, name: str) -> None:
+                document: str, url: str, announced: str) -> None:
+    """New keys, document and URL; the name it announces is kept apart from its name."""
     conn.execute(
-        "UPDATE peers SET signing_key = ?, box_key = ?, document = ?, url = ?, name = ? "
-        "WHERE node_id = ?", (signing_key, box_key, document, url, name, node_id))
+        "UPDATE peers SET signing_key = ?, box_key = ?, document = ?, url = ?, announced = ? "
+        "WHERE node_id = ?", (signing_key, box_key, document, url, announced, node_id))

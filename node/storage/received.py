@@ -104,7 +104,14 @@ _RECORD_COLUMNS = {
 def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
                           records_by_person: dict[str, list[dict[str, object]]]) -> None:
     """Make the origin's contacts (or donations) on each person exactly the lists given:
-    insert new records, update changed ones, delete ones the origin no longer has."""
+    insert new records, update changed ones, delete ones the origin no longer has.
+
+    A received record is keyed by (origin, uuid): whatever uuid the origin names, it
+    can only ever write, move or delete its own records, never this node's (origin
+    NULL) nor another peer's.
+    """
+    if not origin:
+        raise ValueError("received records need their origin")
     columns = _RECORD_COLUMNS[table]
     existing = {row["uuid"]: row for row in select_in_chunks(
         conn, f"SELECT * FROM {table} WHERE origin = ? AND person IN ({{marks}})",
@@ -114,15 +121,39 @@ def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
         for record in records:
             full = {**record, "person": person, "origin": origin}
             wanted[str(record["uuid"])] = tuple(full[c] for c in columns)
-    gone = [(uuid,) for uuid in existing if uuid not in wanted]
+    gone = [uuid for uuid in existing if uuid not in wanted]
     changed = [values for uuid, values in wanted.items()
                if uuid not in existing or tuple(existing[uuid][c] for c in columns) != values]
     if gone:
-        conn.executemany(f"DELETE FROM {table} WHERE uuid = ?", gone)
+        conn.executemany(f"DELETE FROM {table} WHERE origin = ? AND uuid = ?",
+                         [(origin, uuid) for uuid in gone])
     if changed:
         marks = ", ".join("?" * len(columns))
-        conn.executemany(f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) "
-                         f"VALUES ({marks})", changed)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("uuid", "origin"))
+        conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+                         "ON CONFLICT (origin, uuid) WHERE origin IS NOT NULL "
+                         f"DO UPDATE SET {updates}", changed)
+
+
+def remember_unseen(conn: sqlite3.Connection, share_id: str,
+                    rows: Sequence[tuple[str, int, str]], at: int) -> None:
+    """(origin uuid, version, state) of withdraws and erases for people the share never
+    brought here: remembered only so that an older upsert of them stays out."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO received (share, origin_uuid, version, person, state, unseen_at) "
+        "VALUES (?, ?, ?, NULL, ?, ?)",
+        [(share_id, uuid, version, state, at) for uuid, version, state in rows])
+
+
+def unseen_count(conn: sqlite3.Connection, share_id: str) -> int:
+    return int(conn.execute(
+        "SELECT count(*) FROM received WHERE share = ? AND unseen_at IS NOT NULL",
+        (share_id,)).fetchone()[0])
+
+
+def forget_unseen(conn: sqlite3.Connection, share_id: str, before: int) -> None:
+    conn.execute("DELETE FROM received WHERE share = ? AND unseen_at IS NOT NULL "
+                 "AND unseen_at < ?", (share_id, before))
 
 
 def set_links(conn: sqlite3.Connection, links: Sequence[tuple[str | None, str]]) -> None:

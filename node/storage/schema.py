@@ -449,9 +449,81 @@ BEGIN
 END;
 """
 
+
+def _record_triggers() -> str:
+    """The outbox triggers of contacts and donations (as in MIGRATION_7)."""
+    active = "s.direction = 'outgoing' AND s.status = 'active'"
+    return "".join(
+        _pending_trigger(name, table, event, ref, "taggings t JOIN shares s ON s.tag_id = t.tag",
+                         f"t.person = {ref} AND {active}")
+        for name, table, event, ref in (
+            ("pending_contact_added", "contacts", "INSERT", "NEW.person"),
+            ("pending_contact_changed", "contacts", "UPDATE", "NEW.person"),
+            ("pending_contact_removed", "contacts", "DELETE", "OLD.person"),
+            ("pending_donation_added", "donations", "INSERT", "NEW.person"),
+            ("pending_donation_changed", "donations", "UPDATE", "NEW.person"),
+            ("pending_donation_removed", "donations", "DELETE", "OLD.person"),
+        ))
+
+
+# A record's uuid is chosen by the node that originated it, so with `uuid` as the
+# primary key a peer could name the uuid of a record of ours (or of another peer's)
+# and replace, move or delete it. Now the node's own records (origin NULL) are unique
+# by uuid and each peer's by (origin, uuid). The tables are rebuilt (SQLite cannot
+# change a primary key); dropping a table drops its triggers, so they come back.
+MIGRATION_11 = """
+CREATE TABLE contacts_keyed (
+    uuid TEXT NOT NULL,
+    person TEXT NOT NULL REFERENCES people(uuid),
+    method TEXT NOT NULL,
+    outcome TEXT,
+    note TEXT,
+    at TEXT NOT NULL,
+    by TEXT,
+    origin TEXT
+);
+INSERT INTO contacts_keyed (uuid, person, method, outcome, note, at, by, origin)
+    SELECT uuid, person, method, outcome, note, at, by, origin FROM contacts;
+DROP TABLE contacts;
+ALTER TABLE contacts_keyed RENAME TO contacts;
+CREATE UNIQUE INDEX contacts_own ON contacts(uuid) WHERE origin IS NULL;
+CREATE UNIQUE INDEX contacts_received ON contacts(uuid, origin) WHERE origin IS NOT NULL;
+CREATE INDEX contacts_person ON contacts(person, at);
+CREATE INDEX contacts_at ON contacts(at);
+
+CREATE TABLE donations_keyed (
+    uuid TEXT NOT NULL,
+    person TEXT NOT NULL REFERENCES people(uuid),
+    amount_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    at TEXT NOT NULL,
+    origin TEXT
+);
+INSERT INTO donations_keyed (uuid, person, amount_cents, currency, at, origin)
+    SELECT uuid, person, amount_cents, currency, at, origin FROM donations;
+DROP TABLE donations;
+ALTER TABLE donations_keyed RENAME TO donations;
+CREATE UNIQUE INDEX donations_own ON donations(uuid) WHERE origin IS NULL;
+CREATE UNIQUE INDEX donations_received ON donations(uuid, origin) WHERE origin IS NOT NULL;
+CREATE INDEX donations_person ON donations(person, at);
+""" + _record_triggers()
+
+# What a peer may change about itself, and what it may make this node keep: the name a
+# peer announces (pairing again, key.rotate) is kept apart from the name the operator
+# knows it by; when a subscriber last had a full resend started (resyncs are
+# rate-limited); and when a withdraw or erase named someone the share never brought
+# here (`unseen_at`, unix seconds: such a row only keeps a reordered older upsert out,
+# and is forgotten once no such batch can arrive any more).
+MIGRATION_12 = """
+ALTER TABLE peers ADD COLUMN announced TEXT;
+ALTER TABLE shares ADD COLUMN resync_at TEXT;
+ALTER TABLE received ADD COLUMN unseen_at INTEGER;
+CREATE INDEX received_unseen ON received(share, unseen_at) WHERE unseen_at IS NOT NULL;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9, MIGRATION_10,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -40,7 +40,8 @@ def set_share_status(conn: sqlite3.Connection, share_id: str, status: str, now: 
 
 
 def update_share(conn: sqlite3.Connection, share_id: str, now: str, **values: object) -> None:
-    allowed = {"local_tag", "pull", "epoch", "seq", "last_delivery_at", "last_error", "status"}
+    allowed = {"local_tag", "pull", "epoch", "seq", "last_delivery_at", "last_error", "status",
+               "resync_at"}
     if set(values) - allowed:
         raise ValueError(sorted(set(values) - allowed))
     sets = ", ".join(f"{key} = :{key}" for key in values)
@@ -122,3 +123,25 @@ def other_grants(conn: sqlite3.Connection, peer: str, share_id: str) -> list[str
         "SELECT fields FROM shares WHERE direction = 'incoming' AND status = 'active' "
         "AND peer = ? AND id != ?", (peer, share_id))]
 
+
+
+def local_tag_claim(conn: sqlite3.Connection, tag_name: str) -> str | None:
+    """Why a subscription may not take `tag_name` as its local tag, or None: another
+    live subscription writes it, or people carry it already."""
+    if conn.execute("SELECT 1 FROM shares WHERE direction = 'incoming' AND local_tag = ? "
+                    "AND status IN ('offered', 'active')", (tag_name,)).fetchone():
+        return "another share from a peer writes it"
+    if conn.execute("SELECT 1 FROM taggings g JOIN tags t ON t.id = g.tag WHERE t.name = ? "
+                    "LIMIT 1", (tag_name,)).fetchone():
+        return "people carry it already"
+    return None
+
+
+def tag_exists(conn: sqlite3.Connection, tag_name: str) -> bool:
+    return conn.execute("SELECT 1 FROM tags WHERE name = ?", (tag_name,)).fetchone() is not None
+
+
+def offers_waiting(conn: sqlite3.Connection, peer: str) -> int:
+    """Offers from `peer` that wait for this node's operator."""
+    return int(conn.execute("SELECT count(*) FROM shares WHERE direction = 'incoming' "
+                            "AND status = 'offered' AND peer = ?", (peer,)).fetchone()[0])

@@ -9,6 +9,7 @@ import stat
 from contextlib import closing
 
 import pytest
+from schema_helpers import downgrade
 
 from node.storage import schema
 
@@ -185,9 +186,7 @@ def test_init_is_audited(node):
 def test_an_older_database_is_upgraded_with_a_backup_and_loses_the_name_index(node):
     """A version 8 database (with the people_name index that migration 9 drops) is
     upgraded on first use, after a copy of it is kept aside."""
-    with node.db() as conn:
-        conn.execute("CREATE INDEX people_name ON people(last_name, first_name)")
-        conn.execute("PRAGMA user_version = 8")
+    downgrade(node.home / "node.db", 8)
     node.ok("people", "add", "--first-name", "Ann", "--last-name", "Lee")
     with node.db() as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}

@@ -92,9 +92,9 @@ class RowCleaner:
         for raw in text.split(","):
             tag = cache.get(raw)
             if tag is None:
-                if not raw.strip():
+                tag = normalize.listed_tag(raw)
+                if tag is None:
                     continue
-                tag = normalize.normalize_tag(raw)
                 if len(cache) < self._TAG_CACHE_MAX:
                     cache[raw] = tag
             tags.append(tag)

@@ -136,11 +136,14 @@ def tag_id(conn: sqlite3.Connection, name: str, *, create: bool) -> int | None:
 
 
 def add_taggings(conn: sqlite3.Connection, pairs: Iterable[tuple[int, str]]) -> int:
-    """Tag people: (tag id, person uuid) pairs; returns how many were new."""
-    before = conn.total_changes
-    conn.executemany(
+    """Tag people: (tag id, person uuid) pairs; returns how many were new.
+
+    The count is the statement's own rows (`rowcount`), never `total_changes`, which
+    also counts what the outbox triggers write when the tag is shared.
+    """
+    cursor = conn.executemany(
         "INSERT INTO taggings (tag, person) VALUES (?, ?) ON CONFLICT DO NOTHING", pairs)
-    return conn.total_changes - before
+    return max(cursor.rowcount, 0)
 
 
 def remove_tagging(conn: sqlite3.Connection, tag: int, person: str) -> bool:

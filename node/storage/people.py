@@ -198,6 +198,19 @@ def uuids_for_keys(
     return found
 
 
+def phone_holders(conn: sqlite3.Connection,
+                  phones: Sequence[str]) -> dict[str, list[tuple[str, str | None, str | None]]]:
+    """Local people holding each phone, with their first and last names, many phones at
+    once: phone -> [(uuid, first_name, last_name), ...] oldest first."""
+    found: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    rows = select_in_chunks(
+        conn, "SELECT phone, uuid, first_name, last_name FROM people "
+        "WHERE origin IS NULL AND phone IN ({marks}) ORDER BY uuid", sorted(set(phones)))
+    for phone, uuid, first, last in rows:
+        found.setdefault(phone, []).append((uuid, first, last))
+    return found
+
+
 def existing_uuids(conn: sqlite3.Connection, uuids: Sequence[str]) -> set[str]:
     rows = select_in_chunks(
         conn, "SELECT uuid FROM people WHERE origin IS NULL AND uuid IN ({marks})", uuids)

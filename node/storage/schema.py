@@ -409,9 +409,17 @@ MIGRATION_9 = """
 DROP INDEX IF EXISTS people_name;
 """
 
+# Matching review of imported rows too: an import row without an email whose phone is
+# held by several people (or by one person of another name) is added as a new local
+# person and recorded as 'ambiguous' with the holders as candidates; `reason` says why,
+# in words for the operator (NULL on reviews written before this migration).
+MIGRATION_10 = """
+ALTER TABLE match_reviews ADD COLUMN reason TEXT;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -4,8 +4,9 @@ a few bulk lookups per batch, never a query per row.
 The rule is node/matching.py's: a row with an email is the local person with that email,
 or a new person (never someone with another email, whatever the phone says). A row
 without an email updates the one person who holds its phone, unless that person has
-another name; when several people hold the phone (or the one holder has another name)
-nothing is merged: the row is added as a new person and recorded for `match list`. A
+another name (among several holders: the one with exactly its name, if there is one);
+otherwise nothing is merged: the row is added as a new person and recorded for `match
+list`, and imported again it matches that person by its exact name. A
 row with neither matches the person with its name and street address and no email or
 phone. An email repeated within one file is one person given twice: the later row is
 skipped, naming both lines (FirstLines keeps every email's first line in bounded memory).

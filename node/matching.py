@@ -5,10 +5,10 @@ Two different emails are two different people, always. A person (an import row, 
 received person) with an email matches only the local person with that email, never
 one with another email or none, even on the same phone. One without an email may match
 the one local person who holds its phone, unless that person has another name (first
-or last, when both sides give it); when several people hold the phone, or the one
-holder has another name, nothing is merged: an import row is added as a new person, a
-received person stays unlinked, and either is recorded as ambiguous with its candidates
-and a reason, for `tagshare match list`. Two local people with one email (older data)
+or last, when both sides give it); among several holders, only the one with exactly its
+name. Otherwise nothing is merged: an import row is added as a new person, a received
+person stays unlinked, and either is recorded as ambiguous with its candidates and a
+reason, for `tagshare match list`. Two local people with one email (older data)
 make a received person with that email ambiguous too.
 
 The operator settles a case with `match link` (received people) or `match keep-apart`;
@@ -36,15 +36,27 @@ Case = tuple[str, list[tuple[str, str]]]  # why it is doubtful, [(candidate, mat
 def match_by_phone(first: str | None, last: str | None,
                    holders: Sequence[Holder]) -> tuple[str | None, list[str]]:
     """For someone WITHOUT an email: (the one holder of its phone it may match, []), or
-    (None, the holders) when that is doubtful, or (None, []) when nobody holds it."""
+    (None, the holders) when that is doubtful, or (None, []) when nobody holds it.
+
+    The one holder matches unless it has another name. Among several holders, the one
+    with exactly the same first and last name (both absent counts) is meant, so that a
+    row once added apart matches itself when the file is imported again.
+    """
     if len(holders) == 1 and not _other_name(first, last, holders[0]):
         return holders[0][0], []
+    same = [uuid for uuid, *names in holders if _fold(first, last) == _fold(*names)]
+    if len(same) == 1:
+        return same[0], []
     return None, [uuid for uuid, _, _ in holders]
 
 
 def _other_name(first: str | None, last: str | None, holder: Holder) -> bool:
     return any(mine and theirs and mine.casefold() != theirs.casefold()
                for mine, theirs in ((first, holder[1]), (last, holder[2])))
+
+
+def _fold(*names: str | None) -> tuple[str, ...]:
+    return tuple((name or "").casefold() for name in names)
 
 
 def phone_reason(holders: Sequence[Holder], whose: str = "") -> str:

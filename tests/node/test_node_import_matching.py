@@ -134,11 +134,31 @@ def test_a_phone_held_by_two_is_ambiguous_added_and_listed(target, tmp_path):
     text = target.ok("match", "list").stdout
     assert added["uuid"] in text and maria in text and juan in text and "import" in text
     assert "no email; phone held by 2 people" in text
-    # The JSON summary says the same.
-    again = json.loads(target.ok("people", "import", path, "--json").stdout)
-    assert again["ambiguous"] == 1 and again["added"] == 1
-    assert again["reviews"][0]["line"] == 2
-    assert "phone held by 3 people" in again["reviews"][0]["reason"]
+    # Imported again, the row is the person it was added as: nobody new, nothing listed.
+    assert summary(target.ok("people", "import", path)) \
+        == "added 0, updated 0, unchanged 1, skipped 0, ambiguous 0"
+    assert len(target.json("match", "list")) == 1
+    # The JSON summary counts and names ambiguous rows too.
+    rosa = json.loads(target.ok("people", "import", write(tmp_path, "Rosa,,,614-555-0142,\n"),
+                                "--json").stdout)
+    assert (rosa["added"], rosa["ambiguous"]) == (1, 1)
+    [review] = rosa["reviews"]
+    assert review["line"] == 2 and review["reason"] == (
+        "no email; phone held by 3 people (people.csv line 2)")
+    assert review["person"] == target.json("people", "list", "--search", "Rosa")[0]["uuid"]
+    assert len(target.json("match", "list")) == 2
+
+
+def test_among_several_holders_the_one_with_exactly_its_name_is_updated(node, tmp_path):
+    maria = node.add("--first-name", "Maria", "--last-name", "Lopez",
+                     "--email", "maria@example.org", "--phone", "614-555-0142")
+    node.add("--first-name", "Juan", "--last-name", "Lopez", "--email", "juan@example.org",
+             "--phone", "614-555-0142")
+    path = write(tmp_path, "maria,LOPEZ,,614-555-0142,walk-list\n")
+    assert summary(node.ok("people", "import", path)) \
+        == "added 0, updated 1, unchanged 0, skipped 0, ambiguous 0"
+    assert node.json("people", "show", maria)["tags"] == ["walk-list"]
+    assert node.json("match", "list") == []
 
 
 def test_an_ambiguous_import_row_is_settled_by_keep_apart(node, tmp_path):

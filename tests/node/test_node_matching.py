@@ -68,11 +68,14 @@ def test_two_local_people_share_the_email(node, party):
 def test_two_local_people_share_the_phone(node, party):
     jo = node.add("--first-name", "Jo", "--phone", "614-555-0103")
     kay = node.add("--first-name", "Kay", "--phone", "614 555 0103")
-    copy = party.send(uuid7(), first_name="Jo", phone="+16145550103")
+    copy = party.send(uuid7(), phone="+16145550103")
     assert link_of(node, copy) is None
     [case] = node.json("match", "list")
     assert {c["uuid"]: c["matched_on"] for c in case["candidates"]} == {
         jo: ["phone"], kay: ["phone"]}
+    assert case["reason"] == "no email; phone held by 2 local people"
+    # Sent with exactly Kay's name, it is Kay.
+    assert link_of(node, party.send(uuid7(), first_name="kay", phone="+16145550103")) == kay
 
 
 def test_an_email_names_only_the_person_with_that_email(node, party):
@@ -166,7 +169,7 @@ def test_an_update_that_resolves_the_ambiguity_links_and_clears_the_case(node, p
     jo = node.add("--first-name", "Jo", "--phone", "614-555-0103", "--email", "jo@example.org")
     node.add("--first-name", "Kay", "--phone", "614-555-0103")
     origin_uuid = uuid7()
-    copy = party.send(origin_uuid, first_name="Jo", phone="+16145550103")
+    copy = party.send(origin_uuid, first_name="J.", phone="+16145550103")
     assert len(node.json("match", "list")) == 1
     party.send(origin_uuid, first_name="Jo", phone=None, email="jo@example.org")
     assert link_of(node, copy) == jo
@@ -176,7 +179,7 @@ def test_an_update_that_resolves_the_ambiguity_links_and_clears_the_case(node, p
 def test_cases_and_candidates_go_with_erased_people(node, party):
     jo = node.add("--first-name", "Jo", "--phone", "614-555-0103")
     kay = node.add("--first-name", "Kay", "--phone", "614-555-0103")
-    copy = party.send(uuid7(), first_name="Jo", phone="+16145550103")
+    copy = party.send(uuid7(), phone="+16145550103")
     node.ok("people", "erase", kay, "--yes")
     [case] = node.json("match", "list")
     assert [c["uuid"] for c in case["candidates"]] == [jo]

@@ -9,8 +9,8 @@ from node import matching as ops
 
 @click.group()
 def match() -> None:
-    """People left for review: received people whose email or phone matches more than one
-    local person, and imported rows without an email whose phone did."""
+    """People left for review, not merged: received people and imported rows that might be
+    several local people, or one of another name."""
 
 
 @match.command("list")

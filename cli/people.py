@@ -115,10 +115,15 @@ def import_(file: Path, tags: tuple[str, ...], strict: bool, as_json: bool) -> N
 
     A row matches an existing person by uuid, else by email: two different
     emails are two different people, always. A row without an email updates
-    the one person who holds its phone; when several do (or one of another
-    name) it is added as a new person and listed in `tagshare match list`.
+    the one person who holds its phone unless their names differ (of several
+    holders, only the one with exactly its name); otherwise it is added as a
+    new person and listed in `tagshare match list`.
     Importing a file twice updates, never duplicates; an email repeated in
     the file is skipped, naming both lines. Empty cells never erase data.
+    The summary counts rows added, updated, unchanged, skipped and ambiguous.
+
+    A tag list is split on every comma; quotes only group and are dropped:
+    `volunteer, "host, events"` gives volunteer, host and events.
     """
     node = open_current_node()
     size = file.stat().st_size if file.exists() else 0

@@ -15,7 +15,7 @@ skipped, naming both lines (FirstLines keeps every email's first line in bounded
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node import matching, normalize
 from node.ids import uuid7
@@ -23,6 +23,9 @@ from node.import_rows import FirstLines, Row
 from node.storage import matching as reviews_store
 from node.storage import people as store
 from node.storage.people import PERSON_FIELDS
+
+if TYPE_CHECKING:
+    from node.csvio import ImportReport
 
 Names = tuple[str | None, str | None]
 Review = tuple[str, list[tuple[str, str]]]  # reason, [(candidate, matched on)]
@@ -46,10 +49,10 @@ class _Batch:
 class MatchingPath:
     """Applies batches of checked rows to a node that may already hold their people."""
 
-    def __init__(self, conn: sqlite3.Connection, report: Any, email_lines: FirstLines,
-                 source: str, tag_id: Callable[[str], int]) -> None:
+    def __init__(self, conn: sqlite3.Connection, report: "ImportReport",
+                 email_lines: FirstLines, source: str, tag_id: Callable[[str], int]) -> None:
         self.conn = conn
-        self.report = report  # csvio.ImportReport
+        self.report = report
         self.email_lines = email_lines
         self.source = source
         self.tag_id = tag_id

@@ -187,6 +187,7 @@ def test_an_older_database_is_upgraded_with_a_backup_and_loses_the_name_index(no
     upgraded on first use, after a copy of it is kept aside."""
     with node.db() as conn:
         conn.execute("CREATE INDEX people_name ON people(last_name, first_name)")
+        conn.execute("ALTER TABLE match_reviews DROP COLUMN reason")  # added by v10
         conn.execute("PRAGMA user_version = 8")
     node.ok("people", "add", "--first-name", "Ann", "--last-name", "Lee")
     with node.db() as conn:

@@ -113,8 +113,17 @@ def list_(tag: str | None, search: str | None, limit: int | None,
 def import_(file: Path, tags: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Import people from a CSV file (our column names or NationBuilder's).
 
-    Rows match existing people by uuid, email, then phone: importing a file
-    twice updates, never duplicates. Empty cells never erase data.
+    A row matches an existing person by uuid, else by email: two different
+    emails are two different people, always. A row without an email updates
+    the one person who holds its phone unless their names differ (of several
+    holders, only the one with exactly its name); otherwise it is added as a
+    new person and listed in `tagshare match list`.
+    Importing a file twice updates, never duplicates; an email repeated in
+    the file is skipped, naming both lines. Empty cells never erase data.
+    The summary counts rows added, updated, unchanged, skipped and ambiguous.
+
+    A tag list is split on every comma; quotes only group and are dropped:
+    `volunteer, "host, events"` gives volunteer, host and events.
     """
     node = open_current_node()
     size = file.stat().st_size if file.exists() else 0
@@ -131,10 +140,12 @@ def import_(file: Path, tags: tuple[str, ...], strict: bool, as_json: bool) -> N
         output.print_json(report.to_dict())
         return
     _print_row_errors(report)
+    _print_reviews(report)
     if report.ignored_columns:
         click.echo("ignored columns: " + ", ".join(report.ignored_columns), err=True)
     click.echo(f"added {report.added}, updated {report.updated}, "
-               f"unchanged {report.unchanged}, skipped {report.skipped}")
+               f"unchanged {report.unchanged}, skipped {report.skipped}, "
+               f"ambiguous {report.ambiguous}")
 
 
 def _print_row_errors(report: csvio.ImportReport, most: int = 20) -> None:
@@ -142,6 +153,14 @@ def _print_row_errors(report: csvio.ImportReport, most: int = 20) -> None:
         click.echo(f"line {line}: {reason}", err=True)
     if len(report.errors) > most:
         click.echo(f"... and {len(report.errors) - most} more bad rows", err=True)
+
+
+def _print_reviews(report: csvio.ImportReport, most: int = 20) -> None:
+    for line, person, _reason in report.reviews[:most]:
+        click.echo(f"line {line}: ambiguous, added as {person} apart from the people "
+                   "holding its phone: see `tagshare match list`", err=True)
+    if len(report.reviews) > most:
+        click.echo(f"... and {len(report.reviews) - most} more ambiguous rows", err=True)
 
 
 @people.command("export")

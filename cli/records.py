@@ -17,7 +17,11 @@ def tag() -> None:
 @click.argument("person")
 @click.argument("tags", nargs=-1, required=True)
 def tag_add(person: str, tags: tuple[str, ...]) -> None:
-    """Tag PERSON with one or more TAGS."""
+    """Tag PERSON with one or more TAGS; prints how many taggings were new.
+
+    A tag name has no comma and no quote character (an apostrophe inside a
+    name, as in women's-caucus, is fine).
+    """
     uuid, added = ops.add_tags(open_current_node(), person, list(tags))
     click.echo(f"{uuid}: {added} tag(s) added")
 

@@ -2,21 +2,25 @@
 
 Import streams the file in batches inside one transaction: every good row is
 applied and bad rows are reported by line number, or with `strict` nothing is
-applied if any row is bad. A row matches an existing local person by uuid,
-then normalized email, then phone (then, for rows with neither, by name and
-street address), so importing the same file twice updates and never
-duplicates. Empty cells never erase what the node already knows.
+applied if any row is bad. A row matches an existing local person by uuid, then
+by the rule of node/matching.py: two different emails are two different people,
+always; a row without an email may update the one person who holds its phone, and
+is added as a new person and listed for review (`tagshare match list`) when that is
+doubtful (node/import_matching.py). Importing the same file twice updates and never
+duplicates; an email repeated within one file is skipped, naming both lines. Empty
+cells never erase what the node already knows.
 
 Into an empty node (no people yet) the import takes a bulk path: the
 secondary indexes of people and taggings are dropped inside the import's
 transaction and rebuilt before it commits (one sort instead of a million
 random B-tree inserts; a failed or rejected import rolls the DDL back with
 everything else), and rows are inserted without looking anything up, since
-there is nobody to match. Rows matching each other still must collapse, so
-every email, phone (and name + address of rows with neither) goes into a set
-of 64-bit hashes; the first row whose key may have been seen before ends the
-bulk path: the indexes are rebuilt there and that batch and the rest of the
-file go through the matching path, exactly as into a non-empty node.
+there is nobody to match. Rows matching each other still must be found, so every
+email goes into FirstLines and every phone (and the name + address of rows with
+neither) into a set of 64-bit hashes; the first row that may repeat an earlier one
+(an email seen before, or a row without an email whose phone or name and address was
+seen before) ends the bulk path: the indexes are rebuilt there and that batch and the
+rest of the file go through the matching path, exactly as into a non-empty node.
 Triggers are never touched, so taggings of a tag with an active share still
 queue their changes.
 """
@@ -33,7 +37,8 @@ from node import normalize
 from node.coordination import window_start
 from node.errors import InvalidInput, NodeError
 from node.ids import uuid7
-from node.import_rows import KeySet, Row, RowCleaner
+from node.import_matching import MatchingPath
+from node.import_rows import FirstLines, KeySet, Row, RowCleaner
 from node.node import Node
 from node.storage import db
 from node.storage import people as store
@@ -72,7 +77,9 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    ambiguous: int = 0  # rows added as new people and listed for review (also in `added`)
     errors: list[tuple[int, str]] = field(default_factory=list)
+    reviews: list[tuple[int, str, str]] = field(default_factory=list)  # line, person, why
     ignored_columns: list[str] = field(default_factory=list)
 
     @property
@@ -82,8 +89,10 @@ class ImportReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-            "skipped": self.skipped,
+            "skipped": self.skipped, "ambiguous": self.ambiguous,
             "errors": [{"line": line, "reason": reason} for line, reason in self.errors],
+            "reviews": [{"line": line, "person": person, "reason": reason}
+                        for line, person, reason in self.reviews],
             "ignored_columns": self.ignored_columns,
         }
 
@@ -110,7 +119,7 @@ def import_csv(
         begin = db.transaction if store.has_people(node.conn) else db.unchecked_transaction
         try:
             with begin(node.conn):
-                importer = _Importer(node, report, extra_tags, cleaner)
+                importer = _Importer(node, report, extra_tags, cleaner, Path(path).name)
                 for batch in _batches(reader, len(header), report):
                     importer.apply(batch)
                     if progress is not None:
@@ -120,7 +129,8 @@ def import_csv(
                 if strict and report.errors:
                     raise ImportRejected(report)
                 node.audit("import", file=str(path), added=report.added,
-                           updated=report.updated, skipped=report.skipped)
+                           updated=report.updated, skipped=report.skipped,
+                           ambiguous=report.ambiguous)
         except UnicodeDecodeError as exc:
             raise InvalidInput(
                 f"{path} is not UTF-8 text (byte {exc.start} of a chunk): "
@@ -182,21 +192,25 @@ def _batches(
 
 
 class _Importer:
-    """Applies batches of parsed rows: look up matches in bulk, then insert or update."""
+    """Applies batches of parsed rows: the bulk path while it lasts, then the matching
+    path (node/import_matching.py)."""
 
     def __init__(self, node: Node, report: ImportReport, extra_tags: list[str],
-                 cleaner: RowCleaner | None, *, bulk: bool = True) -> None:
+                 cleaner: RowCleaner, source: str) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
         self.extra_tags = extra_tags
         self.cleaner = cleaner
         self.tag_ids = store.all_tag_ids(self.conn)
+        self.email_lines = FirstLines()  # for the whole file, on both paths
+        self.matching = MatchingPath(self.conn, report, self.email_lines, source,
+                                     self._tag_id)
         # The bulk path, while the node had nobody when the import began and no row
         # has matched another yet (see the module docstring).
         self.seen: KeySet | None = None
         self.dropped: list[str] = []
-        if bulk and not store.has_people(self.conn):
+        if not store.has_people(self.conn):
             self.seen = KeySet()
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
 
@@ -207,7 +221,7 @@ class _Importer:
         if self.seen is not None:
             self._insert_new(rows)
         else:
-            self._apply_matching(rows)
+            self.matching.apply(rows)
 
     def finish(self) -> None:
         """Rebuild what the bulk path dropped; call before COMMIT."""
@@ -219,7 +233,6 @@ class _Importer:
         self.dropped = []
 
     def _parse(self, batch: list[tuple[int, list[str]]]) -> list[Row]:
-        assert self.cleaner is not None
         rows: list[Row] = []
         clean, extra, errors = self.cleaner.clean, self.extra_tags, self.report.errors
         for line, cells in batch:
@@ -230,20 +243,22 @@ class _Importer:
         return rows
 
     def _all_new(self, rows: list[Row]) -> bool:
-        """Whether no row can match anyone: not already here, nor earlier in the file."""
+        """Whether no row can match anyone: not already here, nor earlier in the file.
+        A phone repeated by a row WITH an email matches nobody (only its email could);
+        it is remembered for later rows without an email."""
         given = [r.uuid for r in rows if r.uuid]
         if given and store.existing_uuids(self.conn, given):
             return False
-        seen = self.seen
+        seen, first = self.seen, self.email_lines.first
         assert seen is not None
         for row in rows:
             values = row.values
             email, phone = values[2], values[3]
             if email:
-                if seen.add(email.lower()):
+                if first(email.lower(), row.line) != row.line:
                     return False
-                if phone and seen.add(phone):
-                    return False
+                if phone:
+                    seen.add(phone)
             elif phone:
                 if seen.add(phone):
                     return False
@@ -266,91 +281,6 @@ class _Importer:
         self.report.added += len(people)
         store.add_taggings(self.conn, taggings)
 
-    def _apply_matching(self, rows: list[Row]) -> list[str]:
-        """Apply rows by the matching rule; the uuid of the person each row landed on."""
-        landed: list[str] = []
-        for row in rows:
-            row.fields = dict(zip(PERSON_FIELDS, row.values, strict=True))
-        known, by_email, by_phone = self._lookup(rows)
-        inserts: dict[str, dict[str, Any]] = {}
-        updates: dict[str, dict[str, object]] = {}
-        taggings: list[tuple[int, str]] = []
-        now = normalize.now_iso()
-        for row in rows:
-            target = self._match_one(row, known, by_email, by_phone)
-            if target is None:
-                target = uuid7()
-                inserts[target] = {**row.fields, "uuid": target, "created_at": now,
-                                   "updated_at": now}
-            elif target in inserts:
-                inserts[target].update({k: v for k, v in row.fields.items() if v})
-            else:
-                updates.setdefault(target, {}).update({k: v for k, v in row.fields.items() if v})
-            self._remember(row, target)
-            landed.append(target)
-            taggings.extend((self._tag_id(name), target) for name in row.tags)
-        store.insert_people(self.conn, inserts.values())
-        self.report.added += len(inserts)
-        self._update(updates, now)
-        store.add_taggings(self.conn, taggings)
-        return landed
-
-    def _lookup(
-        self, rows: list[Row]
-    ) -> tuple[set[str], dict[str, list[str]], dict[str, list[str]]]:
-        known_uuids = store.existing_uuids(self.conn, [r.uuid for r in rows if r.uuid])
-        by_email = store.uuids_for_keys(
-            self.conn, "email", [e for r in rows if (e := r.fields.get("email"))])
-        by_phone = store.uuids_for_keys(
-            self.conn, "phone", [p for r in rows if (p := r.fields.get("phone"))])
-        self.batch_email: dict[str, str] = {}
-        self.batch_phone: dict[str, str] = {}
-        self.batch_name: dict[tuple[str | None, ...], str] = {}
-        return known_uuids, by_email, by_phone
-
-    def _match_one(
-        self, row: Row, known: set[str], by_email: dict[str, list[str]],
-        by_phone: dict[str, list[str]],
-    ) -> str | None:
-        if row.uuid and row.uuid in known:
-            return row.uuid
-        email = (row.fields.get("email") or "").lower()
-        phone = row.fields.get("phone") or ""
-        if email:
-            found = self.batch_email.get(email) or _first(by_email.get(email))
-            if found:
-                return found
-        if phone:
-            found = self.batch_phone.get(phone) or _first(by_phone.get(phone))
-            if found:
-                return found
-        if not email and not phone:
-            key = _name_key(row.fields)
-            return self.batch_name.get(key) or self._by_name(row.fields)
-        return None
-
-    def _remember(self, row: Row, uuid: str) -> None:
-        if email := row.fields.get("email"):
-            self.batch_email[email.lower()] = uuid
-        if phone := row.fields.get("phone"):
-            self.batch_phone[phone] = uuid
-        if not row.fields.get("email") and not row.fields.get("phone"):
-            self.batch_name[_name_key(row.fields)] = uuid
-
-    def _by_name(self, fields: dict[str, str | None]) -> str | None:
-        return store.uuid_by_name_address(self.conn, *_name_key(fields))
-
-    def _update(self, updates: dict[str, dict[str, object]], now: str) -> None:
-        current = store.people_fields(self.conn, list(updates))
-        for uuid, fields in updates.items():
-            row = current[uuid]
-            changes = {k: v for k, v in fields.items() if row[k] != v}
-            if changes:
-                store.update_person(self.conn, uuid, changes, now)
-                self.report.updated += 1
-            else:
-                self.report.unchanged += 1
-
     def _tag_id(self, name: str) -> int:
         if name not in self.tag_ids:
             self.tag_ids[name] = store.tag_id(self.conn, name, create=True) or 0
@@ -360,18 +290,17 @@ class _Importer:
 def apply_rows(node: Node, rows: list[Row]) -> tuple[ImportReport, list[str]]:
     """Checked rows matched and applied exactly as an import applies a file's rows,
     inside the caller's transaction (the OSDI API and pull); the report, and the uuid
-    each row landed on."""
+    each row landed on (rows repeating an email land on the same person)."""
     report = ImportReport()
-    landed = _Importer(node, report, [], None, bulk=False)._apply_matching(rows)
-    return report, landed
+    tag_ids = store.all_tag_ids(node.conn)
 
+    def tag_id(name: str) -> int:
+        if name not in tag_ids:
+            tag_ids[name] = store.tag_id(node.conn, name, create=True) or 0
+        return tag_ids[name]
 
-def _first(values: list[str] | None) -> str | None:
-    return values[0] if values else None
-
-
-def _name_key(fields: dict[str, str | None]) -> tuple[str | None, ...]:
-    return tuple(fields.get(k) for k in ("first_name", "last_name", "address1", "zip"))
+    path = MatchingPath(node.conn, report, None, "osdi", tag_id)
+    return report, path.apply(rows)
 
 
 def export_csv(node: Node, out: IO[str], *, tag: str | None = None,

@@ -22,6 +22,10 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 _NANP_DIGITS = re.compile(r"(?:\+1|1)?([0-9]{10})")
 _MAX_TAG = 100
 MAX_TAG = _MAX_TAG  # the longest tag name
+_DOUBLE_QUOTES = '"\u201c\u201d\u201e\u201f'
+_QUOTES = _DOUBLE_QUOTES + "'\u2018\u2019"
+_NO_DOUBLE_QUOTES = str.maketrans("", "", _DOUBLE_QUOTES)
+_STRAY = _QUOTES + " \t"  # what a tag list's piece sheds at its ends
 
 
 def normalize_email(raw: str | None) -> str | None:
@@ -94,7 +98,21 @@ def normalize_phone(raw: str | None, region: str = "US") -> str | None:
 
 
 def normalize_tag(raw: str) -> str:
-    """A tag name: trimmed, non-empty, no commas (CSV tag lists split on them)."""
+    """A tag name: trimmed, non-empty, no commas (CSV tag lists split on them), and no
+    quote character that could be a stray piece of a quoted group: no double quote
+    anywhere, no single quote at either end (an apostrophe inside, as in
+    women's-caucus, is a letter)."""
+    text = existing_tag(raw)
+    if any(ch in _DOUBLE_QUOTES for ch in text) or text[0] in _QUOTES or text[-1] in _QUOTES:
+        raise InvalidInput(
+            f"tag {raw!r} contains a quote character: tag names carry no quotes "
+            "(give the name without them)")
+    return text
+
+
+def existing_tag(raw: str) -> str:
+    """A tag name to look up (e.g. to remove it): normalize_tag without the quote rule,
+    so that a tag stored before that rule can still be named."""
     text = raw.strip()
     if not text:
         raise InvalidInput("empty tag name: give a tag such as volunteers")
@@ -105,6 +123,15 @@ def normalize_tag(raw: str) -> str:
     if any(ord(ch) < 32 for ch in text):
         raise InvalidInput(f"tag {raw!r} contains control characters")
     return text
+
+
+def listed_tag(piece: str) -> str | None:
+    """One comma-separated piece of a CSV tag list (`volunteer, "host, events"`) as a tag
+    name, or None for an empty piece. Quotes in a tag list only group, and the list is
+    split on every comma, quoted or not: the quotes at the piece's ends and any double
+    quote inside it are dropped, so that list gives volunteer, host and events."""
+    text = piece.strip(_STRAY).translate(_NO_DOUBLE_QUOTES).strip(_STRAY)
+    return normalize_tag(text) if text else None
 
 
 def parse_amount_cents(raw: str) -> int:

@@ -198,7 +198,7 @@ def add_tags(node: Node, ref: str, tags: list[str]) -> tuple[str, int]:
 
 
 def remove_tags(node: Node, ref: str, tags: list[str]) -> tuple[str, int]:
-    names = [normalize.normalize_tag(t) for t in tags]
+    names = [normalize.existing_tag(t) for t in tags]  # a tag from before the quote rule too
     removed = 0
     with db.transaction(node.conn) as conn:
         uuid = resolve_person(conn, ref, node.region)

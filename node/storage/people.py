@@ -136,11 +136,14 @@ def tag_id(conn: sqlite3.Connection, name: str, *, create: bool) -> int | None:
 
 
 def add_taggings(conn: sqlite3.Connection, pairs: Iterable[tuple[int, str]]) -> int:
-    """Tag people: (tag id, person uuid) pairs; returns how many were new."""
-    before = conn.total_changes
-    conn.executemany(
+    """Tag people: (tag id, person uuid) pairs; returns how many were new.
+
+    The count is the statement's own rows (`rowcount`), never `total_changes`, which
+    also counts what the outbox triggers write when the tag is shared.
+    """
+    cursor = conn.executemany(
         "INSERT INTO taggings (tag, person) VALUES (?, ?) ON CONFLICT DO NOTHING", pairs)
-    return conn.total_changes - before
+    return max(cursor.rowcount, 0)
 
 
 def remove_tagging(conn: sqlite3.Connection, tag: int, person: str) -> bool:
@@ -192,6 +195,19 @@ def uuids_for_keys(
     for value, uuid in rows:
         key = value.lower() if column == "email" else value
         found.setdefault(key, []).append(uuid)
+    return found
+
+
+def phone_holders(conn: sqlite3.Connection,
+                  phones: Sequence[str]) -> dict[str, list[tuple[str, str | None, str | None]]]:
+    """Local people holding each phone, with their first and last names, many phones at
+    once: phone -> [(uuid, first_name, last_name), ...] oldest first."""
+    found: dict[str, list[tuple[str, str | None, str | None]]] = {}
+    rows = select_in_chunks(
+        conn, "SELECT phone, uuid, first_name, last_name FROM people "
+        "WHERE origin IS NULL AND phone IN ({marks}) ORDER BY uuid", sorted(set(phones)))
+    for phone, uuid, first, last in rows:
+        found.setdefault(phone, []).append((uuid, first, last))
     return found
 
 

@@ -521,9 +521,17 @@ ALTER TABLE received ADD COLUMN unseen_at INTEGER;
 CREATE INDEX received_unseen ON received(share, unseen_at) WHERE unseen_at IS NOT NULL;
 """
 
+# Matching review of imported rows too: an import row without an email whose phone is
+# held by several people (or by one person of another name) is added as a new local
+# person and recorded as 'ambiguous' with the holders as candidates; `reason` says why,
+# in words for the operator (NULL on reviews written before this migration).
+MIGRATION_13 = """
+ALTER TABLE match_reviews ADD COLUMN reason TEXT;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -255,51 +255,56 @@ async def test_matching_review_on_real_nodes(trio: Trio) -> None:
     sent_lee = party.add_person(first_name="Lee", email="LEE@example.org")
     sent_ann = party.add_person(first_name="Ann", email="ann@example.org",
                                 phone="+1 614 555 0102")
-    sent_jo = party.add_person(first_name="Jo", phone="614.555.0103")
+    sent_jo = party.add_person(first_name="Joanna", phone="614.555.0103")
+    sent_doe = party.add_person(last_name="Doe", phone="614-555-0103")
     share_id = await trio.active(a, fields="all")
-    copy_lee, copy_ann, copy_jo = (copy_uuid(a, party, p) for p in (sent_lee, sent_ann, sent_jo))
+    copy_lee, copy_ann, copy_jo, copy_doe = (copy_uuid(a, party, p)
+                                             for p in (sent_lee, sent_ann, sent_jo, sent_doe))
 
-    # (a) exactly one local match: linked automatically, nothing to review.
+    # (a) exactly one local match: linked automatically, nothing to review; (b) the email
+    # names Ann alone: linked to her although the phone is Bo's (two emails, two people).
     shown = cli_json(await run_cli(a, "people", "show", copy_lee, "--json"))
     assert shown["link"] == lee
-    # (b) the email says Ann, the phone says Bo; (c) Jo and Kay share the phone.
+    assert link_of(a, copy_ann) == ann
+    bo_shown = cli_json(await run_cli(a, "people", "show", bo, "--json"))
+    assert [source["uuid"] for source in bo_shown["sources"]] == [bo]
+    # (c) Jo and Kay share the phone and neither is Joanna or Doe: both left for review.
     cases = await match_cases(a)
-    assert set(cases) == {copy_ann, copy_jo}
-    assert {c["uuid"]: c["matched_on"] for c in cases[copy_ann]["candidates"]} == {
-        ann: ["email"], bo: ["phone"]}
+    assert set(cases) == {copy_jo, copy_doe}
     assert {c["uuid"]: c["matched_on"] for c in cases[copy_jo]["candidates"]} == {
         jo: ["phone"], kay: ["phone"]}
-    assert cases[copy_ann]["peer"] == PARTY and cases[copy_ann]["origin"] == party.node_id
-    assert link_of(a, copy_ann) is None and link_of(a, copy_jo) is None
+    assert cases[copy_jo]["peer"] == PARTY and cases[copy_jo]["origin"] == party.node_id
+    assert cases[copy_jo]["reason"] == "no email; phone held by 2 local people"
+    assert link_of(a, copy_jo) is None and link_of(a, copy_doe) is None
 
-    # (b) resolved by the operator; the decision survives the party's later edits.
-    linked = await run_cli(a, "match", "link", copy_ann, ann)
+    # Resolved by the operator; the decision survives the party's later edits.
+    linked = await run_cli(a, "match", "link", copy_jo, jo)
     assert linked.exit_code == 0, linked.output
-    assert linked.stdout.strip() == f"linked {copy_ann} to {ann}"
-    assert link_of(a, copy_ann) == ann
-    assert set(await match_cases(a)) == {copy_jo}
-    party.edit(sent_ann, first_name="Annie")
-    await wait_until(lambda: a.copy_of(party, sent_ann)["first_name"] == "Annie",
+    assert linked.stdout.strip() == f"linked {copy_jo} to {jo}"
+    assert link_of(a, copy_jo) == jo
+    assert set(await match_cases(a)) == {copy_doe}
+    party.edit(sent_jo, first_name="Jo-Anna")
+    await wait_until(lambda: a.copy_of(party, sent_jo)["first_name"] == "Jo-Anna",
                      message="the new name arrives")
-    assert link_of(a, copy_ann) == ann
-    # Now email and phone both name Bo alone: automatic matching would pick Bo.
-    party.edit(sent_ann, email="bo@example.org")
-    await wait_until(lambda: a.copy_of(party, sent_ann)["email"] == "bo@example.org",
+    assert link_of(a, copy_jo) == jo
+    # Now the email names Solo alone: automatic matching would pick Solo.
+    party.edit(sent_jo, email="solo@example.org")
+    await wait_until(lambda: a.copy_of(party, sent_jo)["email"] == "solo@example.org",
                      message="the new email arrives")
-    assert link_of(a, copy_ann) == ann
-    assert cli_json(await run_cli(a, "people", "show", copy_ann, "--json"))["link"] == ann
+    assert link_of(a, copy_jo) == jo
+    assert cli_json(await run_cli(a, "people", "show", copy_jo, "--json"))["link"] == jo
 
-    # (c) kept apart: gone from the list, and never linked, even when the party's edit
+    # Kept apart: gone from the list, and never linked, even when the party's edit
     # would match exactly one local person.
-    apart = await run_cli(a, "match", "keep-apart", copy_jo)
+    apart = await run_cli(a, "match", "keep-apart", copy_doe)
     assert apart.exit_code == 0, apart.output
     assert await match_cases(a) == {}
-    assert link_of(a, copy_jo) is None
-    party.edit(sent_jo, first_name="Joe", phone="614-555-0199", email="solo@example.org")
-    await wait_until(lambda: a.copy_of(party, sent_jo)["email"] == "solo@example.org",
+    assert link_of(a, copy_doe) is None
+    party.edit(sent_doe, first_name="Joe", phone="614-555-0199", email="bo@example.org")
+    await wait_until(lambda: a.copy_of(party, sent_doe)["email"] == "bo@example.org",
                      message="the party's edit arrives")
-    assert a.copy_of(party, sent_jo)["first_name"] == "Joe"
-    assert link_of(a, copy_jo) is None
+    assert a.copy_of(party, sent_doe)["first_name"] == "Joe"
+    assert link_of(a, copy_doe) is None
     assert await match_cases(a) == {}
     assert link_of(a, copy_lee) == lee and link_of(a, solo) is None
     await settled(party, share_id)
@@ -320,9 +325,9 @@ async def test_matching_review_on_real_nodes(trio: Trio) -> None:
 async def test_bad_match_input_is_one_line_and_changes_nothing(
         trio: Trio, args: tuple[str, ...], says: str) -> None:
     party, a = trio.party, trio.a
-    ann = a.add_person((), first_name="Ann", email="ann@example.org")
+    ann = a.add_person((), first_name="Ann", email="ann@example.org", phone="614-555-0102")
     bo = a.add_person((), first_name="Bo", phone="614-555-0102")
-    sent = party.add_person(first_name="Ann", email="ann@example.org", phone="614-555-0102")
+    sent = party.add_person(first_name="Al", phone="614-555-0102")  # Ann's or Bo's phone
     await trio.active(a, fields="all")
     copy = copy_uuid(a, party, sent)
     refs = {"ann": ann, "bo": bo, "copy": copy, "unknown": uuid7()}

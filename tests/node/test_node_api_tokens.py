@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from schema_helpers import downgrade
+
 from node.osdi.tokens import token_hash
 from node.storage import schema
 
@@ -43,11 +45,7 @@ def test_bad_options_fail_in_one_line(node) -> None:
 
 
 def test_a_version_9_database_gains_the_osdi_tables(node) -> None:
-    with node.db() as conn:
-        for table in ("api_tokens", "osdi_sources", "osdi_identifiers", "osdi_taggings"):
-            conn.execute(f"DROP TABLE {table}")
-        conn.execute("DROP TRIGGER osdi_person_deleted")
-        conn.execute("PRAGMA user_version = 9")
+    downgrade(node.home / "node.db", 9)
     node.ok("api-token", "create", "parsons")
     with node.db() as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST

@@ -39,7 +39,7 @@ def test_import_our_columns(node, tmp_path):
         "Bo,Diaz,bo@example.org,,,,,,,\n"
     ))
     result = node.ok("people", "import", path, "--tag", "spring-import")
-    assert summary(result) == "added 2, updated 0, unchanged 0, skipped 0"
+    assert summary(result) == "added 2, updated 0, unchanged 0, skipped 0, ambiguous 0"
     people = people_by_email(node)
     ann = people["ann@example.org"]
     assert ann["phone"] == "+16145550101"
@@ -53,15 +53,16 @@ def test_import_is_audited(node, tmp_path):
     path = write(tmp_path, "first_name,email\nAnn,ann@example.org\nBo,broken\n")
     node.ok("people", "import", path)
     [entry] = [e for e in node.json("audit") if e["action"] == "import"]
-    assert entry["detail"] == {"file": path, "added": 1, "updated": 0, "skipped": 1}
+    assert entry["detail"] == {"file": path, "added": 1, "updated": 0, "skipped": 1,
+                               "ambiguous": 0}
 
 
 def test_import_json_summary(node, tmp_path):
     path = write(tmp_path, "first_name,email,shoe_size\nAnn,ann@example.org,7\nBo,bad,9\n")
     report = json.loads(node.ok("people", "import", path, "--json").stdout)
     assert report == {
-        "added": 1, "updated": 0, "unchanged": 0, "skipped": 1,
-        "errors": [{"line": 3, "reason": report["errors"][0]["reason"]}],
+        "added": 1, "updated": 0, "unchanged": 0, "skipped": 1, "ambiguous": 0,
+        "errors": [{"line": 3, "reason": report["errors"][0]["reason"]}], "reviews": [],
         "ignored_columns": ["shoe_size"],
     }
     assert "invalid email" in report["errors"][0]["reason"]
@@ -76,7 +77,7 @@ def test_import_nationbuilder_export(node, tmp_path):
                  "\"volunteers, donors\",Acme,\"met at fair\nsecond line\",false\n"
                  "102,Bo,Diaz,bo@example.org,,(212) 555-0142,,,,,,,,true\n")
     result = node.ok("people", "import", path)
-    assert summary(result) == "added 2, updated 0, unchanged 0, skipped 0"
+    assert summary(result) == "added 2, updated 0, unchanged 0, skipped 0, ambiguous 0"
     ignored = [line for line in result.stderr.splitlines() if line.startswith("ignored")]
     assert ignored == ["ignored columns: nationbuilder_id, employer, note, do_not_call"]
     people = people_by_email(node)
@@ -108,10 +109,10 @@ def test_importing_the_same_file_twice_adds_nobody(node, tmp_path):
                  "2,Bo,Diaz,,(212) 555-0142,,,,,,,,,\n"
                  "3,Cy,Ng,,,,9 Elm St,,,43210,,,,\n")
     assert summary(node.ok("people", "import", path)) \
-        == "added 3, updated 0, unchanged 0, skipped 0"
+        == "added 3, updated 0, unchanged 0, skipped 0, ambiguous 0"
     before = node.json("people", "list")
     assert summary(node.ok("people", "import", path)) \
-        == "added 0, updated 0, unchanged 3, skipped 0"
+        == "added 0, updated 0, unchanged 3, skipped 0, ambiguous 0"
     assert node.json("people", "list") == before
     assert node.json("tag", "list") == [{"name": "volunteers", "people": 1}]
 
@@ -123,7 +124,7 @@ def test_import_matches_existing_people_by_email_then_phone(node, tmp_path):
                            "ANN@EXAMPLE.ORG,,Lee,\n"
                            ",212.555.0142,Diaz,\n")
     assert summary(node.ok("people", "import", path)) \
-        == "added 0, updated 2, unchanged 0, skipped 0"
+        == "added 0, updated 2, unchanged 0, skipped 0, ambiguous 0"
     assert node.json("people", "show", ann)["last_name"] == "Lee"
     shown = node.json("people", "show", bo)
     # an empty cell never erases what the node knows
@@ -132,24 +133,36 @@ def test_import_matches_existing_people_by_email_then_phone(node, tmp_path):
 
 
 
-def test_identical_rows_within_one_file_collapse(node, tmp_path):
+def test_identical_rows_within_one_file_are_one_person(node, tmp_path):
     path = write(tmp_path, "first_name,email\nAnn,ann@example.org\nAnn,ann@example.org\n")
-    assert summary(node.ok("people", "import", path)) \
-        == "added 1, updated 0, unchanged 0, skipped 0"
+    result = node.ok("people", "import", path)
+    assert summary(result) == "added 1, updated 0, unchanged 0, skipped 1, ambiguous 0"
+    assert _line_errors(result.stderr) == [
+        "line 3: email ann@example.org is also on line 2: one row per email, so this row "
+        "was skipped (merge the two rows and import it again)"]
     assert node.json("status")["people"] == 1
 
 
-def test_duplicate_rows_within_one_file_merge_by_email_then_phone(node, tmp_path):
+@pytest.mark.parametrize("nonempty", [False, True])
+def test_a_repeated_email_names_both_lines_and_changes_nobody(node, tmp_path, nonempty):
+    if nonempty:
+        node.add("--first-name", "Zed")
     path = write(tmp_path, "first_name,email,phone,tags\n"
                            "Ann,ann@example.org,,a\n"
-                           "Ann,ANN@example.org,614-555-0101,b\n"
+                           "Annie,ANN@example.org,614-555-0101,b\n"
                            ",,(614) 555-0101,c\n"
                            "Ann,ann@example.org,,a\n")
-    assert summary(node.ok("people", "import", path)).startswith("added 1,")
-    [ann] = node.json("people", "list")
-    assert ann["phone"] == "+16145550101"
-    assert ann["tags"] == ["a", "b", "c"]
-    node.ok("people", "show", "ann@example.org")
+    result = node.ok("people", "import", path, "--json")
+    report = json.loads(result.stdout)
+    assert [(e["line"], e["reason"].split(":")[0]) for e in report["errors"]] == [
+        (3, "email ANN@example.org is also on line 2"),
+        (5, "email ann@example.org is also on line 2")]
+    assert (report["added"], report["skipped"]) == (2, 2)
+    ann = node.json("people", "show", "ann@example.org")
+    assert (ann["first_name"], ann["phone"], ann["tags"]) == ("Ann", None, ["a"])
+    # the email-less row is its own person: the phone was only on the skipped row
+    assert node.json("people", "show", "614-555-0101")["tags"] == ["c"]
+    assert "also on line 2" in node.fails("people", "import", path, "--strict")
 
 
 def test_duplicates_across_batches_collapse(node, tmp_path, monkeypatch):
@@ -190,7 +203,7 @@ def test_bad_rows_are_reported_by_line_and_good_rows_applied(node, tmp_path):
     assert "expected 4 columns, found 2" in errors["line 5"]
     assert "no name, email or phone" in errors["line 7"]
     assert "expected 4 columns, found 5" in errors["line 9"]
-    assert summary(result) == "added 2, updated 0, unchanged 0, skipped 5"
+    assert summary(result) == "added 2, updated 0, unchanged 0, skipped 5, ambiguous 0"
     assert sorted(people_by_email(node)) == ["ann@example.org", "ed@example.org"]
     assert people_by_email(node)["ed@example.org"]["tags"] == ["a", "b"]
 
@@ -262,7 +275,7 @@ def test_missing_file(node, tmp_path):
 
 def test_header_only_file_imports_nothing(node, tmp_path):
     result = node.ok("people", "import", write(tmp_path, "first_name,last_name,email\n"))
-    assert summary(result) == "added 0, updated 0, unchanged 0, skipped 0"
+    assert summary(result) == "added 0, updated 0, unchanged 0, skipped 0, ambiguous 0"
 
 
 def test_utf8_bom_and_odd_header_case(node, tmp_path):
@@ -274,7 +287,7 @@ def test_utf8_bom_and_odd_header_case(node, tmp_path):
 def test_ragged_rows_are_bad_rows_not_a_crash(node, tmp_path):
     path = write(tmp_path, "first_name,email\nAnn\nBo,bo@example.org,x,y\n\"Cy,cy@example.org\n")
     result = node.ok("people", "import", path)
-    assert summary(result).endswith("skipped 3")
+    assert summary(result).endswith("skipped 3, ambiguous 0")
     assert node.json("status")["people"] == 0
 
 
@@ -309,7 +322,7 @@ def test_export_then_import_round_trips(populated, tmp_path, fresh):
         == _comparable(populated.json("people", "list"))
     # and back into the node it came from: nothing changes
     assert summary(populated.ok("people", "import", str(out))) \
-        == "added 0, updated 0, unchanged 4, skipped 0"
+        == "added 0, updated 0, unchanged 4, skipped 0, ambiguous 0"
 
 
 def test_export_columns_match_import_names(populated, tmp_path):
@@ -374,7 +387,7 @@ DUPLICATES = (
     "Cy,Ng,,,9 Elm St,43210,c\n"
     "Di,Fox,di@example.org,212-555-0142,,,d\n"
     "Ann,,ANN@example.org,(740) 555-0199,,,e\n"      # Ann again, by email
-    ",Diaz,bo2@example.org,+1 614 555 0101,,,f\n"    # Bo again, by phone
+    ",Diaz,bo2@example.org,+1 614 555 0101,,,f\n"    # not Bo: another email, same phone
     "Cy,Ng,,,9 Elm St,43210,g\n"                     # Cy again, by name and address
     "Ed,Kim,ed@example.org,,,,h\n"
 )
@@ -393,7 +406,7 @@ def test_bulk_import_matches_the_matching_path(node, fresh, tmp_path, monkeypatc
     assert summary(node.ok("people", "import", path)) \
         == summary(other.ok("people", "import", path))
     assert _stored(node) == [p for p in _stored(other) if p["first_name"] != "Zed"]
-    assert node.json("status")["people"] == 5
+    assert node.json("status")["people"] == 6
     assert _indexes(node) == _indexes(other)
 
 
@@ -402,7 +415,7 @@ def test_bulk_import_of_a_clean_file_rebuilds_every_index(node, tmp_path):
     rows = "".join(f"P{i},p{i}@example.org,614-555-{i:04d},t{i % 3}\n" for i in range(50))
     path = write(tmp_path, "first_name,email,phone,tags\n" + rows)
     assert summary(node.ok("people", "import", path)) \
-        == "added 50, updated 0, unchanged 0, skipped 0"
+        == "added 50, updated 0, unchanged 0, skipped 0, ambiguous 0"
     assert _indexes(node) == before and "people_email" in before
     with node.db() as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,5 +1,6 @@
 """Matching review: a received person that matches several local people is never merged
-silently; `match list` shows it, `match link` and `match keep-apart` settle it for good."""
+silently; `match list` shows it, `match link` and `match keep-apart` settle it for good.
+Two different emails are two different people: an email links only to that email."""
 
 from __future__ import annotations
 
@@ -67,32 +68,55 @@ def test_two_local_people_share_the_email(node, party):
 def test_two_local_people_share_the_phone(node, party):
     jo = node.add("--first-name", "Jo", "--phone", "614-555-0103")
     kay = node.add("--first-name", "Kay", "--phone", "614 555 0103")
-    copy = party.send(uuid7(), first_name="Jo", phone="+16145550103")
+    copy = party.send(uuid7(), phone="+16145550103")
     assert link_of(node, copy) is None
     [case] = node.json("match", "list")
     assert {c["uuid"]: c["matched_on"] for c in case["candidates"]} == {
         jo: ["phone"], kay: ["phone"]}
+    assert case["reason"] == "no email; phone held by 2 local people"
+    # Sent with exactly Kay's name, it is Kay.
+    assert link_of(node, party.send(uuid7(), first_name="kay", phone="+16145550103")) == kay
 
 
-def test_email_says_one_person_and_phone_another(node, party):
+def test_an_email_names_only_the_person_with_that_email(node, party):
     ann = node.add("--first-name", "Ann", "--email", "ann@example.org")
-    bo = node.add("--first-name", "Bo", "--phone", "614-555-0102")
+    node.add("--first-name", "Bo", "--phone", "614-555-0102")
     copy = party.send(uuid7(), first_name="Ann", email="ann@example.org", phone="+16145550102")
-    assert link_of(node, copy) is None
-    [case] = node.json("match", "list")
-    assert {c["uuid"]: c["matched_on"] for c in case["candidates"]} == {
-        ann: ["email"], bo: ["phone"]}
+    assert link_of(node, copy) == ann
+    node.add("--first-name", "Sue", "--phone", "614-555-0101")
+    node.add("--first-name", "Sam", "--phone", "614-555-0101")
+    assert link_of(node, party.send(uuid7(), email="ann@example.org",
+                                    phone="+16145550101")) == ann  # the shared phone: no say
+    assert node.json("match", "list") == []
 
 
-def test_email_and_phone_on_one_person_among_others(node, party):
-    ann = node.add("--first-name", "Ann", "--email", "ann@example.org",
-                   "--phone", "614-555-0101")
-    sue = node.add("--first-name", "Sue", "--phone", "614-555-0101")
-    copy = party.send(uuid7(), email="ann@example.org", phone="+16145550101")
-    assert link_of(node, copy) is None  # the shared phone names Sue too: ask
+def test_another_email_on_the_same_phone_is_another_person(node, party):
+    """Maria is on this node; the party sends Juan, her household's landline and his own
+    email: he is not linked to her (before: linked by the phone, one human)."""
+    maria = node.add("--first-name", "Maria", "--last-name", "Lopez",
+                     "--email", "maria@example.org", "--phone", "(614) 555-0142")
+    juan = party.send(uuid7(), first_name="Juan", last_name="Lopez",
+                      email="juan@example.org", phone="+16145550142")
+    assert link_of(node, juan) is None
+    assert node.json("match", "list") == []
+    assert [s["uuid"] for s in node.json("people", "show", maria)["sources"]] == [maria]
+    # A phone-only local person is not taken for him either.
+    node.ok("people", "edit", maria, "--email", "")
+    again = party.send(uuid7(), first_name="Juan", email="juan2@example.org",
+                       phone="+16145550142")
+    assert link_of(node, again) is None
+
+
+def test_without_an_email_the_one_holder_of_the_phone_links_unless_named_otherwise(
+        node, party):
+    bo = node.add("--first-name", "Bo", "--last-name", "Diaz", "--phone", "614-555-0102")
+    assert link_of(node, party.send(uuid7(), first_name="BO", phone="+16145550102")) == bo
+    other = party.send(uuid7(), first_name="Cy", last_name="Diaz", phone="+16145550102")
+    assert link_of(node, other) is None
     [case] = node.json("match", "list")
-    assert {c["uuid"]: c["matched_on"] for c in case["candidates"]} == {
-        ann: ["email", "phone"], sue: ["phone"]}
+    assert case["uuid"] == other and case["source"] == "peer"
+    assert case["reason"] == "no email; phone held by local Bo Diaz, another name"
+    assert [(c["uuid"], c["matched_on"]) for c in case["candidates"]] == [(bo, ["phone"])]
 
 
 def test_link_settles_a_case_and_survives_later_updates(node, party):
@@ -145,7 +169,7 @@ def test_an_update_that_resolves_the_ambiguity_links_and_clears_the_case(node, p
     jo = node.add("--first-name", "Jo", "--phone", "614-555-0103", "--email", "jo@example.org")
     node.add("--first-name", "Kay", "--phone", "614-555-0103")
     origin_uuid = uuid7()
-    copy = party.send(origin_uuid, first_name="Jo", phone="+16145550103")
+    copy = party.send(origin_uuid, first_name="J.", phone="+16145550103")
     assert len(node.json("match", "list")) == 1
     party.send(origin_uuid, first_name="Jo", phone=None, email="jo@example.org")
     assert link_of(node, copy) == jo
@@ -155,7 +179,7 @@ def test_an_update_that_resolves_the_ambiguity_links_and_clears_the_case(node, p
 def test_cases_and_candidates_go_with_erased_people(node, party):
     jo = node.add("--first-name", "Jo", "--phone", "614-555-0103")
     kay = node.add("--first-name", "Kay", "--phone", "614-555-0103")
-    copy = party.send(uuid7(), first_name="Jo", phone="+16145550103")
+    copy = party.send(uuid7(), phone="+16145550103")
     node.ok("people", "erase", kay, "--yes")
     [case] = node.json("match", "list")
     assert [c["uuid"] for c in case["candidates"]] == [jo]
@@ -182,9 +206,10 @@ def test_a_link_to_an_erased_local_person_falls_back_to_matching(node, party):
 
 @pytest.fixture
 def case(node, party):
-    ann = node.add("--first-name", "Ann", "--email", "ann@example.org")
+    ann = node.add("--first-name", "Ann", "--email", "ann@example.org",
+                   "--phone", "614-555-0102")
     bo = node.add("--first-name", "Bo", "--phone", "614-555-0102")
-    copy = party.send(uuid7(), email="ann@example.org", phone="+16145550102")
+    copy = party.send(uuid7(), phone="+16145550102")
     return {"ann": ann, "bo": bo, "copy": copy}
 
 

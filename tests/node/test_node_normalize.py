@@ -260,3 +260,18 @@ def test_successive_uuid7_are_sorted_and_unique():
 ])
 def test_is_uuid(text, expected):
     assert is_uuid(text) is expected
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from('ab ,"\'\u201c\u201d\u2019'), max_size=12),
+                max_size=6))
+def test_no_tag_from_a_tag_list_carries_a_stray_quote(pieces):
+    for piece in ",".join(pieces).split(","):
+        try:
+            tag = normalize.listed_tag(piece)
+        except InvalidInput as exc:  # only a rule other than quotes may refuse a piece
+            assert "quote" not in str(exc)
+            continue
+        if tag is not None:
+            assert not any(q in tag for q in '"\u201c\u201d')
+            assert tag[0] not in "'\u2019" and tag[-1] not in "'\u2019"
+            assert tag == tag.strip()

@@ -117,7 +117,7 @@ class FederationClient:
         try:
             return parse_document(body)
         except ProtocolError as exc:
-            raise NodeError(f"{url} sent an invalid node document: {exc}") from None
+            raise NodeError(f"{url} sent an invalid node document: {peer_text(exc)}") from None
 
     async def post(self, base_url: str, path: str, body: bytes) -> bytes:
         """POST and return the 200 response body; PeerRefused/PeerUnreachable otherwise."""

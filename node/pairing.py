@@ -29,6 +29,7 @@ from node.errors import InvalidInput, NodeError
 from node.identity import node_document
 from node.node import Node
 from node.normalize import now_iso
+from node.peer_text import peer_text
 from node.peers import check_alias, peer_dict
 from node.refusals import RateLimited
 from node.storage import db
@@ -218,7 +219,7 @@ async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: b
         message = open_envelope(envelope, recipient=node.keys, sender_box_key=token.box_public)
         document = check_pair_accept(message, token=token, now=now)
     except ProtocolError as exc:
-        raise NodeError(f"pairing with {token.url} failed: {exc}") from None
+        raise NodeError(f"pairing with {token.url} failed: {peer_text(exc)}") from None
     with db.transaction(node.conn) as conn:
         _store_peer(conn, document, alias=alias, auto_accept=auto_accept)
         node.audit("peer.add", peer=document.node_id, name=document.name, via="token")

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -69,12 +70,17 @@ def invite_list(as_json: bool) -> None:
         output.print_json(data)
         return
     output.print_table(["invite id", "created", "expires", "state", "failed attempts"],
-                       [[i["invite_id"], i["created_at"], i["expires"], i["state"],
+                       [[i["invite_id"], i["created_at"], _utc(i["expires"]), i["state"],
                          i["failed_attempts"]] for i in data["invites"]])
     for source in data["recent_failures"]:
         click.echo(f"{source['failures']} failed pairing attempt(s) from {source['source']!r} "
                    f"({source['node_keys']} node key(s)) in the last "
                    f"{pairing.FAILURE_WINDOW_SECONDS // 60} minutes", err=True)
+
+
+def _utc(seconds: object) -> str:
+    moment = datetime.fromtimestamp(int(str(seconds)), UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @click.group()

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import sys
+from datetime import UTC, datetime
 
 import click
 
@@ -42,13 +43,16 @@ def serve(host: str, port: int, no_listen: bool, osdi_pull_every: str | None) ->
         pull_every))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @home_option
 @click.option("--expires", default="24h", show_default=True,
               help="How long the invite stays valid (e.g. 30m, 24h, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def invite(expires: str, as_json: bool) -> None:
+@click.pass_context
+def invite(ctx: click.Context, expires: str, as_json: bool) -> None:
     """Print a one-time invite token for another node to pair with this one."""
+    if ctx.invoked_subcommand is not None:
+        return
     node = open_current_node()
     token = pairing.create_invite(node, parse_duration(expires), system_clock())
     if as_json:
@@ -59,6 +63,30 @@ def invite(expires: str, as_json: bool) -> None:
     click.echo(token.encode())
     click.echo(f"(one use; expires in {expires}; this node's fingerprint: {node.fingerprint})",
                err=True)
+
+
+@invite.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def invite_list(as_json: bool) -> None:
+    """List invites with their state and wrong secrets, and recent failed pairing
+    attempts by source address."""
+    data = pairing.list_invites(open_current_node(), system_clock())
+    if as_json:
+        output.print_json(data)
+        return
+    output.print_table(["invite id", "created", "expires", "state", "failed attempts"],
+                       [[i["invite_id"], i["created_at"], _utc(i["expires"]), i["state"],
+                         i["failed_attempts"]] for i in data["invites"]])
+    for source in data["recent_failures"]:
+        click.echo(f"{source['failures']} failed pairing attempt(s) from {source['source']!r} "
+                   f"({source['node_keys']} node key(s)) in the last "
+                   f"{pairing.FAILURE_WINDOW_SECONDS // 60} minutes", err=True)
+
+
+def _utc(seconds: object) -> str:
+    moment = datetime.fromtimestamp(int(str(seconds)), UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @click.group()

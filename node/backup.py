@@ -18,6 +18,7 @@ from node.clock import random_bytes
 from node.errors import InvalidInput, NodeError
 from node.home import DB_FILE
 from node.node import Node
+from node.serve_lock import holding_home
 from node.storage import db, meta, outbox
 from node.storage import shares as store
 from protocol import ShareResync, b64u_encode
@@ -55,10 +56,17 @@ def serving_pid(home: Path) -> int | None:
 
 
 def restore(node: Node, source: Path) -> dict[str, int]:
-    """Replace the node's database with a backup of this same node, then resync its shares."""
-    pid = serving_pid(node.home)
-    if pid is not None:
-        raise NodeError(f"`tagshare serve` is running on this node (pid {pid}): stop it first")
+    """Replace the node's database with a backup of this same node, then resync its shares.
+    Refused while `serve` runs: its lock is held for the whole restore."""
+    with holding_home(node.home, "restore"):
+        pid = serving_pid(node.home)
+        if pid is not None:
+            raise NodeError(f"`tagshare serve` is running on this node (pid {pid}): "
+                            "stop it first")
+        return _restore_unserved(node, source)
+
+
+def _restore_unserved(node: Node, source: Path) -> dict[str, int]:
     _check_backup(node, source)
     backup_conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:

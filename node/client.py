@@ -11,10 +11,14 @@ from typing import Protocol
 import aiohttp
 
 from node.errors import NodeError
+from node.peer_text import peer_text
 from protocol import MAX_MESSAGE_BYTES, NodeDocument, ProtocolError, parse_document
 
 REQUEST_TIMEOUT_SECONDS = 30
 JSON_HEADERS = {"Content-Type": "application/json"}
+# An error answer is a short JSON object: no more of one is ever read (a hostile peer
+# answered 2 MB of text).
+MAX_ERROR_BYTES = 16 * 1024
 
 
 class PeerUnreachable(NodeError):
@@ -61,6 +65,8 @@ class HttpTransport:
         try:
             async with self._client().request(method, url, data=body,
                                               headers=JSON_HEADERS) as response:
+                if response.status != 200:
+                    return response.status, await _read_error(response)
                 return response.status, await _read_limited(url, response)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
@@ -85,6 +91,20 @@ async def _read_limited(url: str, response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
+async def _read_error(response: aiohttp.ClientResponse) -> bytes:
+    """The start of an error answer, MAX_ERROR_BYTES at most; the rest is never read (the
+    connection is closed, not reused)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < MAX_ERROR_BYTES:
+        chunk = await response.content.read(MAX_ERROR_BYTES - total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 class FederationClient:
     def __init__(self, transport: Transport | None = None) -> None:
         self.transport: Transport = transport or HttpTransport()
@@ -97,7 +117,7 @@ class FederationClient:
         try:
             return parse_document(body)
         except ProtocolError as exc:
-            raise NodeError(f"{url} sent an invalid node document: {exc}") from None
+            raise NodeError(f"{url} sent an invalid node document: {peer_text(exc)}") from None
 
     async def post(self, base_url: str, path: str, body: bytes) -> bytes:
         """POST and return the 200 response body; PeerRefused/PeerUnreachable otherwise."""
@@ -112,8 +132,10 @@ class FederationClient:
 
 
 def _refusal(url: str, status: int, body: bytes) -> PeerRefused:
+    """The peer's error, its text cut short and kept on one line (see node.peer_text)."""
     try:
         error = json.loads(body)
-        return PeerRefused(url, status, str(error["error"]), str(error["message"]))
+        code, message = error["error"], error["message"]
     except (ValueError, KeyError, TypeError):
-        return PeerRefused(url, status, "http_error", body[:200].decode("utf-8", "replace"))
+        code, message = "http_error", body[:200].decode("utf-8", "replace")
+    return PeerRefused(url, status, peer_text(code, 64), peer_text(message))

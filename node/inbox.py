@@ -59,11 +59,18 @@ class Inbox:
     puller: Puller | None = None
     on_commit: Callable[[], None] = lambda: None
 
-    def admit(self, raw: bytes) -> Admitted:
-        """Run every check; the decrypted message of a peer, or RemoteProtocolError."""
+    def check(self, raw: bytes) -> Envelope:
+        """The checks that need no database (shape, recipient, signature), so that they
+        can run beside the database thread: a big or hostile body holds up no one else.
+        `peer_signing_keys` must have been read once before (the server does at start)."""
         envelope = parse_envelope(raw)
         check_recipient(envelope, self.node.node_id)
         verify_envelope(envelope, self.node.peer_signing_keys.get(envelope.sender))
+        return envelope
+
+    def admit(self, envelope: Envelope) -> Admitted:
+        """The remaining checks on a `check`ed envelope; the decrypted message of a peer,
+        or RemoteProtocolError."""
         peer = peer_store.active_peer(self.node.conn, envelope.sender)
         if peer is None:
             raise UnknownPeer("the sender is not a peer of this node")
@@ -74,9 +81,9 @@ class Inbox:
         message = open_for_me(self.node, envelope, b64u_decode(peer["box_key"]))
         return Admitted(envelope, peer, message, now)
 
-    def receive(self, raw: bytes) -> bytes:
-        """One envelope in, the bytes of the Ack envelope out."""
-        admitted = self.admit(raw)
+    def receive(self, envelope: Envelope) -> bytes:
+        """One `check`ed envelope in, the bytes of the Ack envelope out."""
+        admitted = self.admit(envelope)
         handler = self.handlers.get(admitted.message.TYPE)
         if handler is None:
             raise MalformedMessage(f"{admitted.message.TYPE} is not accepted at the inbox")
@@ -87,9 +94,9 @@ class Inbox:
         ack = Ack(message_id=admitted.envelope.id, status="ok", detail=detail)
         return self.reply(admitted, ack).to_bytes()
 
-    def serve_pull(self, raw: bytes) -> bytes:
-        """An outbox pull in, the envelope of what is waiting for that peer out."""
-        admitted = self.admit(raw)
+    def serve_pull(self, envelope: Envelope) -> bytes:
+        """A `check`ed outbox pull in, the envelope of what is waiting for that peer out."""
+        admitted = self.admit(envelope)
         if self.puller is None or admitted.message.TYPE != "outbox.pull":
             raise MalformedMessage("only outbox.pull is accepted at the outbox")
         with db.transaction(self.node.conn):

@@ -10,7 +10,9 @@ from pathlib import Path
 from node import home as homes
 from node.errors import NodeError
 from node.keystore import (
+    MODERATE,
     KeyState,
+    SealCost,
     generate_keys,
     load_key_state,
     load_keys,
@@ -115,8 +117,9 @@ def current_actor() -> str:
 
 
 def init_node(home: Path, *, name: str, url: str | None = None,
-              passphrase: bytes | None = None) -> Node:
-    """Create a new node in `home`; refuses to touch an existing one."""
+              passphrase: bytes | None = None, seal_cost: SealCost = MODERATE) -> Node:
+    """Create a new node in `home`; refuses to touch an existing one. With `passphrase`,
+    the keys are sealed at `seal_cost` (tests pass a cheaper one)."""
     config = homes.NodeConfig(
         name=homes.validate_name(name),
         url=homes.validate_url(url) if url else homes.DEFAULT_URL,
@@ -128,7 +131,7 @@ def init_node(home: Path, *, name: str, url: str | None = None,
     with db.transaction(conn):
         meta.set_meta(conn, "tombstone_secret", os.urandom(32).hex())
         meta.set_meta(conn, "node_id", keys.node_id)
-    save_keys(home, keys, passphrase)
+    save_keys(home, keys, passphrase, cost=seal_cost)
     config.save(home)
     node = Node(home=home, config=config, conn=conn, node_id=keys.node_id,
                 passphrase=passphrase, _key_state=KeyState(keys))

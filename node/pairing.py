@@ -4,13 +4,23 @@ The inviter prints a token (URL, node id, encryption key, one-time secret);
 it stores only a hash of the secret. The joiner fetches and checks the
 inviter's document against the token, then proves it knows the secret in an
 envelope encrypted to the inviter; the inviter stores the joiner as a peer
-and answers with its own document, encrypted back. Failed attempts are
-counted, and too many in the window are refused before any secret is
-checked.
+and answers with its own document, encrypted back.
+
+Guesses are limited where they cannot lock anyone else out. A wrong secret
+counts against its invite, and an invite that had MAX_INVITE_FAILURES wrong
+secrets is locked (only someone who saw its id, which travels with the
+secret, can do that). Every guess (wrong secret, unknown invite, a request
+that does not open) also counts against its source address: past
+MAX_SOURCE_FAILURES in the window the source is answered `rate_limited` and
+its guesses are no longer written down. The claimed node key is recorded for
+the operator but limits nothing: a stranger makes a fresh one for free. An
+invite's right secret always pairs, whatever strangers did, and the loser of
+a race for one invite (right secret, already used) guessed nothing.
 """
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import timedelta
 
 from node import clock as clocks
@@ -19,12 +29,14 @@ from node.errors import InvalidInput, NodeError
 from node.identity import node_document
 from node.node import Node
 from node.normalize import now_iso
+from node.peer_text import peer_text
 from node.peers import check_alias, peer_dict
 from node.refusals import RateLimited
 from node.storage import db
 from node.storage import peers as store
 from protocol import (
     BadInvite,
+    Envelope,
     InviteToken,
     NodeDocument,
     ProtocolError,
@@ -47,10 +59,11 @@ from protocol import (
     verify_envelope,
     verify_inviter_document,
 )
-from protocol.messages import PairAccept
+from protocol.messages import PairAccept, PairRequest
 
 PAIR_PATH = "/federation/v1/pair"
-MAX_FAILURES = 10
+MAX_INVITE_FAILURES = 10  # wrong secrets before an invite is locked
+MAX_SOURCE_FAILURES = 10  # guesses from one address in the window before it is limited
 FAILURE_WINDOW_SECONDS = 600
 MAX_INVITE_LIFETIME = timedelta(days=30)
 
@@ -68,24 +81,42 @@ def create_invite(node: Node, expires_in: timedelta, now: int) -> InviteToken:
     return token
 
 
-def accept_pair_request(node: Node, raw: bytes, now: int) -> bytes:
-    """Inviter side of POST /federation/v1/pair; returns the reply envelope's bytes."""
+class Guess(BadInvite):
+    """A pair request that names no invite of ours, or one with the wrong secret."""
+
+
+@dataclass(frozen=True)
+class PairBody:
+    """A pair request whose shape, signature and clock are checked."""
+
+    document: NodeDocument
+    envelope: Envelope
+    now: int
+
+
+def check_pair_body(node: Node, raw: bytes, now: int) -> PairBody:
+    """The checks that need no database, so that they can run beside the database thread."""
     document, envelope = parse_pair_request(raw, now=now)
     check_recipient(envelope, node.node_id)
     verify_envelope(envelope, current_key(document.node_id, document.keys))
     check_clock(envelope, now=now)
-    if store.pairing_failures_since(node.conn, now - FAILURE_WINDOW_SECONDS) >= MAX_FAILURES:
-        raise RateLimited("too many failed pairing attempts: try again in a few minutes")
+    return PairBody(document, envelope, now)
+
+
+def accept_pair_request(node: Node, body: PairBody, *, source: str) -> bytes:
+    """Inviter side of POST /federation/v1/pair; returns the reply envelope's bytes.
+    `source` is the remote address, which the guesses are counted against."""
+    document, now = body.document, body.now
+    invite_id = None
     try:
-        message = open_envelope(envelope, recipient=node.keys, sender_box_key=document.box_public)
+        message = open_envelope(body.envelope, recipient=node.keys,
+                                sender_box_key=document.box_public)
         request = check_pair_request(message, document=document)
-        with db.transaction(node.conn) as conn:
-            _redeem_invite(conn, request.invite_id, b64u_decode(request.secret), document, now)
-            _store_peer(conn, document, alias=None, auto_accept=False)
-            node.audit("peer.add", peer=document.node_id, name=document.name, via="invite")
-    except ProtocolError:
-        with db.transaction(node.conn) as conn:
-            store.record_pairing_failure(conn, now)
+        invite_id = request.invite_id
+        _redeem_invite(node, request, document, now)
+    except ProtocolError as refusal:  # expired, used or locked: the secret was no guess
+        if isinstance(refusal, Guess) or invite_id is None:
+            _count_guess(node, invite_id, source=source, joiner=document.node_id, now=now)
         raise
     reply = seal(sender=node.keys, recipient_id=document.node_id,
                  recipient_box_key=document.box_public,
@@ -94,15 +125,59 @@ def accept_pair_request(node: Node, raw: bytes, now: int) -> bytes:
     return reply.to_bytes()
 
 
-def _redeem_invite(conn: sqlite3.Connection, invite_id: str, secret: bytes,
-                   joiner: NodeDocument, now: int) -> None:
-    invite = store.get_invite(conn, invite_id)
-    if invite is None or not secret_matches(secret, invite["secret_hash"]):
-        raise BadInvite("unknown invite or wrong secret")
-    if invite["expires"] < now:
-        raise BadInvite("this invite has expired: ask for a new one")
-    if not store.use_invite(conn, invite_id, at=now_iso(), by=joiner.node_id):
-        raise BadInvite("this invite was already used: ask for a new one")
+def _redeem_invite(node: Node, request: PairRequest, joiner: NodeDocument, now: int) -> None:
+    with db.transaction(node.conn) as conn:
+        invite = store.get_invite(conn, request.invite_id)
+        if invite is not None and invite["failures"] >= MAX_INVITE_FAILURES:
+            raise RateLimited("this invite is locked after too many wrong secrets: "
+                              "ask for a new one")
+        if invite is None or not secret_matches(b64u_decode(request.secret),
+                                                invite["secret_hash"]):
+            raise Guess("unknown invite or wrong secret")
+        if invite["expires"] < now:
+            raise BadInvite("this invite has expired: ask for a new one")
+        if not store.use_invite(conn, request.invite_id, at=now_iso(), by=joiner.node_id):
+            raise BadInvite("this invite was already used: ask for a new one")
+        _store_peer(conn, joiner, alias=None, auto_accept=False)
+        node.audit("peer.add", peer=joiner.node_id, name=joiner.name, via="invite")
+
+
+def _count_guess(node: Node, invite_id: str | None, *, source: str, joiner: str,
+                 now: int) -> None:
+    """Count a guess against its invite and its source; RateLimited once the source has
+    guessed too often (its further guesses are not written: they cost no disk)."""
+    with db.transaction(node.conn) as conn:
+        if invite_id is not None:
+            store.count_invite_failure(conn, invite_id)
+        since = now - FAILURE_WINDOW_SECONDS
+        limited = store.source_failures_since(conn, source, since) >= MAX_SOURCE_FAILURES
+        if not limited:
+            store.record_pairing_failure(conn, at=now, source=source, node_id=joiner,
+                                         invite_id=invite_id)
+    if limited:
+        raise RateLimited("too many failed pairing attempts from this address: "
+                          "try again in a few minutes")
+
+
+def list_invites(node: Node, now: int) -> dict[str, list[dict[str, object]]]:
+    """`tagshare invite list`: each invite with its state and wrong secrets, and the
+    guesses at no known invite in the window, by source."""
+    invites = [{
+        "invite_id": row["id"], "created_at": row["created_at"], "expires": row["expires"],
+        "state": _invite_state(row, now), "failed_attempts": row["failures"],
+        "used_by": row["used_by"],
+    } for row in store.list_invites(node.conn)]
+    sources = [dict(row) for row in
+               store.failures_by_source(node.conn, now - FAILURE_WINDOW_SECONDS)]
+    return {"invites": invites, "recent_failures": sources}
+
+
+def _invite_state(row: sqlite3.Row, now: int) -> str:
+    if row["used_at"] is not None:
+        return "used"
+    if row["failures"] >= MAX_INVITE_FAILURES:
+        return "locked"
+    return "expired" if row["expires"] < now else "open"
 
 
 def _store_peer(conn: sqlite3.Connection, document: NodeDocument, *, alias: str | None,
@@ -154,7 +229,7 @@ async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: b
         message = open_envelope(envelope, recipient=node.keys, sender_box_key=token.box_public)
         document = check_pair_accept(message, token=token, now=now)
     except ProtocolError as exc:
-        raise NodeError(f"pairing with {token.url} failed: {exc}") from None
+        raise NodeError(f"pairing with {token.url} failed: {peer_text(exc)}") from None
     with db.transaction(node.conn) as conn:
         _store_peer(conn, document, alias=alias, auto_accept=auto_accept)
         node.audit("peer.add", peer=document.node_id, name=document.name, via="token")

@@ -25,7 +25,7 @@ from node.node import Node
 from node.osdi.app import PREFIX as OSDI_PREFIX
 from node.osdi.app import create_osdi_app
 from node.outgoing import pull_answer
-from node.pairing import PAIR_PATH, accept_pair_request
+from node.pairing import PAIR_PATH, accept_pair_request, check_pair_body
 from node.refusals import http_status
 from node.storage.db import Checkpointer
 from node.sync import SyncWorker
@@ -37,6 +37,7 @@ NODE = web.AppKey("node", Node)
 INBOX = web.AppKey("inbox", Inbox)
 CLOCK: web.AppKey[clocks.Clock] = web.AppKey("clock")
 DB_THREAD = web.AppKey("db_thread", ThreadPoolExecutor)
+PARSE_THREAD = web.AppKey("parse_thread", ThreadPoolExecutor)
 MAX_BODY = web.AppKey("max_body", int)
 WORKER = web.AppKey("worker", SyncWorker)
 
@@ -44,6 +45,7 @@ DOCUMENT_PATH = "/.well-known/tagshare"
 CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
 BEHIND_INTERVAL = 0.05  # ... and while some committed pages are still not copied
 T = TypeVar("T")
+Checked = TypeVar("Checked")  # what a request body became on the parse thread
 
 
 def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
@@ -56,6 +58,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
     app[INBOX] = Inbox(node, clock=clock, handlers=HANDLERS, puller=pull_answer)
     app[MAX_BODY] = max_body
     app[DB_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-db")
+    app[PARSE_THREAD] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tagshare-parse")
     app.cleanup_ctx.append(_db_thread_ctx)
     app.cleanup_ctx.append(_checkpoint_ctx)
     if sync:
@@ -72,8 +75,12 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
 
 
 async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Read the peers' rotated keys now, on the database thread: the parse threads verify
+    # signatures with them and must never be the ones to query the database.
+    await in_db_thread(app, lambda: app[NODE].peer_signing_keys)
     yield
     app[DB_THREAD].shutdown(wait=True)
+    app[PARSE_THREAD].shutdown(wait=True)
 
 
 async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -122,24 +129,33 @@ async def get_document(request: web.Request) -> web.Response:
 
 
 async def post_inbox(request: web.Request) -> web.Response:
-    return await _answer(request, lambda raw: request.app[INBOX].receive(raw))
+    inbox = request.app[INBOX]
+    return await _answer(request, inbox.check, inbox.receive)
 
 
 async def post_outbox(request: web.Request) -> web.Response:
-    return await _answer(request, lambda raw: request.app[INBOX].serve_pull(raw))
+    inbox = request.app[INBOX]
+    return await _answer(request, inbox.check, inbox.serve_pull)
 
 
 async def post_pair(request: web.Request) -> web.Response:
     app = request.app
-    return await _answer(request, lambda raw: accept_pair_request(app[NODE], raw, app[CLOCK]()))
+    return await _answer(
+        request, lambda raw: check_pair_body(app[NODE], raw, app[CLOCK]()),
+        lambda body: accept_pair_request(app[NODE], body, source=request.remote or ""))
 
 
-async def _answer(request: web.Request, work: Callable[[bytes], bytes]) -> web.Response:
-    """Read the body (size-capped), run `work` on the database thread, answer its bytes;
-    a refusal becomes its JSON error and status."""
+async def _answer(request: web.Request, check: Callable[[bytes], Checked],
+                  work: Callable[[Checked], bytes]) -> web.Response:
+    """Read the body (size-capped); `check` it on a parse thread (shape and signature: no
+    database, so a big or hostile body holds up neither the event loop nor the database
+    thread); run `work` on what passed, on the database thread; answer its bytes. A
+    refusal becomes its JSON error and status."""
+    app = request.app
     try:
-        raw = await read_limited(request, request.app[MAX_BODY])
-        answer = await in_db_thread(request.app, lambda: work(raw))
+        raw = await read_limited(request, app[MAX_BODY])
+        checked = await asyncio.get_running_loop().run_in_executor(app[PARSE_THREAD], check, raw)
+        answer = await in_db_thread(app, lambda: work(checked))
     except RemoteProtocolError as error:
         return refusal(error)
     return web.Response(body=answer, content_type="application/json")

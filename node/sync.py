@@ -34,6 +34,7 @@ from node.handlers import HANDLERS
 from node.keys import forget_previous_keys
 from node.node import Node
 from node.outgoing import build_batch, settle_batch
+from node.peer_text import peer_text
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
@@ -176,7 +177,7 @@ class SyncWorker:
         except (NodeError, ProtocolError) as exc:
             await self._failed(peer_id, exc)
             if report is not None:
-                report.errors[peer_id] = str(exc)
+                report.errors[peer_id] = peer_text(exc)
 
     async def _send_control(self, peer: sqlite3.Row) -> int:
         sent = 0
@@ -231,17 +232,17 @@ class SyncWorker:
     async def _failed(self, peer_id: str, exc: Exception) -> None:
         parked = isinstance(exc, PeerRefused) and exc.status not in RETRYABLE_STATUSES
         unreachable = isinstance(exc, PeerUnreachable)
-        log.info("delivery to %s failed: %s", peer_id[:12], exc)
+        log.info("delivery to %s failed: %s", peer_id[:12], peer_text(exc))
 
         def record() -> None:
             with db.transaction(self.node.conn) as conn:
                 for share in store.active_outgoing(conn, peer_id):
                     outbox.release_inflight(conn, share["id"])
-                    store.note_error(conn, share["id"], str(exc))
+                    store.note_error(conn, share["id"], peer_text(exc))
                 state = outbox.delivery_state(conn, peer_id)
                 attempts = (state["attempts"] if state else 0) + 1
                 delay = MAX_RETRY if parked else backoff_delay(attempts)
-                outbox.record_failure(conn, peer_id, error=str(exc),
+                outbox.record_failure(conn, peer_id, error=peer_text(exc),
                                      next_attempt=self.clock() + delay,
                                      parked=parked and not unreachable)
 
@@ -271,9 +272,9 @@ class SyncWorker:
                 if not ack.batches:
                     break
         except (NodeError, ProtocolError) as exc:
-            log.info("pull from %s failed: %s", peer_id[:12], exc)
+            log.info("pull from %s failed: %s", peer_id[:12], peer_text(exc))
             if report is not None:
-                report.errors[peer_id] = str(exc)
+                report.errors[peer_id] = peer_text(exc)
         if report is not None:
             report.pulled[peer_id] = total
 

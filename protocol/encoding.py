@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import re
+from itertools import accumulate
 
 import orjson
 
@@ -29,8 +30,13 @@ _CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
 _B64U_VALUE = {c: i for i, c in enumerate(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
-# A JSON string (so brackets inside it are skipped) or a single bracket.
-_DEPTH_TOKEN_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+# A whole JSON string, matched possessively, so a string that never closes costs one
+# pass and not one pass per quote after it (which made the scan quadratic); or else a
+# quote that opens no complete string, with the rest of the text, whose brackets count.
+_STRING_OR_REST_RE = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"|"(?P<rest>.*)\Z', re.DOTALL)
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]+")
+_OPENS_AS_ONE = bytes.maketrans(b"[{]}", b"\x01\x01\x00\x00")
+_DEPTH_STEP = (-1, 1)  # indexed by the byte above: a closing or an opening bracket
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Longest decimal integer we even try to convert (2**53 has 16 digits).
 _MAX_INT_DIGITS = 20
@@ -203,15 +209,16 @@ def _check_input(raw: object, max_bytes: int, caller: str) -> None:
 
 
 def _check_depth(text: str, max_depth: int) -> None:
-    depth = 0
-    for match in _DEPTH_TOKEN_RE.finditer(text):
-        token = match.group()
-        if token == "[" or token == "{":
-            depth += 1
-            if depth > max_depth:
-                raise MalformedMessage(f"JSON nested deeper than {max_depth} levels")
-        elif token == "]" or token == "}":
-            depth -= 1
+    """MalformedMessage if brackets outside strings nest deeper than ``max_depth``.
+
+    Linear in the text and run by the regex engine and C builtins (no Python loop per
+    character): drop the strings, keep the brackets, take the deepest running depth.
+    """
+    outside_strings = _STRING_OR_REST_RE.sub(r"\g<rest>", text)
+    brackets = _NOT_BRACKET_RE.sub("", outside_strings).encode("ascii")
+    steps = map(_DEPTH_STEP.__getitem__, brackets.translate(_OPENS_AS_ONE))
+    if max(accumulate(steps), default=0) > max_depth:
+        raise MalformedMessage(f"JSON nested deeper than {max_depth} levels")
 
 
 def _has_surrogate(value: object) -> bool:

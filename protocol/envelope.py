@@ -52,6 +52,9 @@ _WIRE_KEYS = frozenset(
     {"v", "type", "sender", "recipient", "id", "created", "nonce", "ciphertext", "signature"}
 )
 _INNER_KEYS = frozenset({"type", "sender", "recipient", "id", "body"})
+# An envelope is one flat object of nine members, and none of its values may hold a
+# comma: more commas than this and the body cannot be one, whatever else it holds.
+_MAX_ENVELOPE_COMMAS = 16
 
 
 @dataclass(frozen=True)
@@ -214,8 +217,16 @@ def _check_bytes(value: object, length: int, what: str) -> None:
 
 
 def parse_envelope(raw: bytes) -> Envelope:
-    """Step 1: bytes -> Envelope. TooLarge, MalformedMessage, UnsupportedVersion."""
-    return Envelope.from_dict(parse_json(raw))
+    """Step 1: bytes -> Envelope. TooLarge, MalformedMessage, UnsupportedVersion.
+
+    Before the signature proves anything, the work a body can cost stays small: the
+    comma count and ``max_depth=1`` refuse, in one linear pass, bodies with many
+    members or any nesting, which no envelope has.
+    """
+    if (isinstance(raw, bytes | bytearray) and len(raw) <= MAX_MESSAGE_BYTES
+            and raw.count(b",") > _MAX_ENVELOPE_COMMAS):
+        raise MalformedMessage("an envelope is one JSON object of nine members")
+    return Envelope.from_dict(parse_json(raw, max_depth=1))
 
 
 def check_recipient(env: Envelope, node_id: str) -> None:

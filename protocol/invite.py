@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from protocol import _fields as f
 from protocol.document import (
+    MAX_DOCUMENT_BYTES,
     NodeDocument,
     check_url,
     verify_document,
@@ -48,6 +49,9 @@ MAX_TOKEN_CHARS = 4096
 _SECRET_HASH_PREFIX = b"tagshare-invite-v1:"
 _TOKEN_KEYS = frozenset({"url", "node", "box_key", "invite", "secret", "expires"})
 _PAIR_KEYS = frozenset({"document", "envelope"})
+# A pair request carries the joiner's document twice (once encrypted, as base64url):
+# four documents' worth is room enough, and bounds the unauthenticated parse.
+MAX_PAIR_REQUEST_BYTES = 4 * MAX_DOCUMENT_BYTES
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,8 @@ def parse_pair_request(raw: bytes, *, now: int | None = None) -> tuple[NodeDocum
     caller continues with check_recipient, verify_envelope, check_clock and
     open_envelope(sender_box_key=document.box_public).
     """
-    obj = f.require_object(parse_json(raw), _PAIR_KEYS, "pair request")
+    obj = f.require_object(parse_json(raw, max_bytes=MAX_PAIR_REQUEST_BYTES, max_depth=8),
+                           _PAIR_KEYS, "pair request")
     envelope = Envelope.from_dict(obj["envelope"])
     document = NodeDocument.from_dict(obj["document"])
     if document.node_id != envelope.sender:

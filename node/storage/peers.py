@@ -76,9 +76,14 @@ def insert_invite(conn: sqlite3.Connection, *, invite_id: str, secret_hash: str,
     )
 
 
+# An invite with the number of wrong secrets it was sent.
+_INVITES = ("SELECT invites.*, coalesce(invite_failures.failures, 0) AS failures FROM invites "
+            "LEFT JOIN invite_failures ON invite_failures.invite_id = invites.id")
+
+
 def get_invite(conn: sqlite3.Connection, invite_id: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM invites WHERE id = ?", (invite_id,)
+        _INVITES + " WHERE id = ?", (invite_id,)
     ).fetchone()
     return row
 
@@ -92,15 +97,41 @@ def use_invite(conn: sqlite3.Connection, invite_id: str, *, at: str, by: str) ->
     return cursor.rowcount == 1
 
 
-def record_pairing_failure(conn: sqlite3.Connection, at: int) -> None:
-    conn.execute("INSERT INTO pairing_failures (at) VALUES (?)", (at,))
+def list_invites(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    return conn.execute(_INVITES + " ORDER BY created_at, id").fetchall()
 
 
-def pairing_failures_since(conn: sqlite3.Connection, since: int) -> int:
+def count_invite_failure(conn: sqlite3.Connection, invite_id: str) -> None:
+    """One more wrong secret for `invite_id`, if it is one of our invites."""
+    conn.execute(
+        "INSERT INTO invite_failures (invite_id, failures) SELECT id, 1 FROM invites "
+        "WHERE id = ? ON CONFLICT (invite_id) DO UPDATE SET failures = failures + 1",
+        (invite_id,),
+    )
+
+
+def record_pairing_failure(conn: sqlite3.Connection, *, at: int, source: str, node_id: str,
+                           invite_id: str | None) -> None:
+    conn.execute(
+        "INSERT INTO pairing_failures (at, source, node_id, invite_id) VALUES (?, ?, ?, ?)",
+        (at, source, node_id, invite_id),
+    )
+
+
+def source_failures_since(conn: sqlite3.Connection, source: str, since: int) -> int:
+    """Failures from `source` since `since` (older ones, from any source, are dropped)."""
     conn.execute("DELETE FROM pairing_failures WHERE at < ?", (since,))
     return int(conn.execute(
-        "SELECT count(*) FROM pairing_failures WHERE at >= ?", (since,)
+        "SELECT count(*) FROM pairing_failures WHERE source = ? AND at >= ?", (source, since)
     ).fetchone()[0])
+
+
+def failures_by_source(conn: sqlite3.Connection, since: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT source, count(*) AS failures, count(DISTINCT node_id) AS node_keys, "
+        "max(at) AS last_at FROM pairing_failures WHERE at >= ? "
+        "GROUP BY source ORDER BY failures DESC, source", (since,)
+    ).fetchall()
 
 
 def seen_message(conn: sqlite3.Connection, sender: str, message_id: str) -> bool:

@@ -529,9 +529,27 @@ MIGRATION_13 = """
 ALTER TABLE match_reviews ADD COLUMN reason TEXT;
 """
 
+# Pairing failures are counted per invite and per source address, not node-wide (a
+# stranger locked everyone out of pairing); the claimed node key is kept for the operator.
+# The old rows (a node-wide count, no source) are short-lived and dropped.
+MIGRATION_14 = """
+DROP TABLE IF EXISTS pairing_failures;
+CREATE TABLE pairing_failures (
+    at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    node_id TEXT,
+    invite_id TEXT
+);
+CREATE INDEX pairing_failures_source ON pairing_failures(source, at);
+CREATE TABLE IF NOT EXISTS invite_failures (
+    invite_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL
+);
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13, MIGRATION_14,
 ]
 LATEST = len(MIGRATIONS)
 

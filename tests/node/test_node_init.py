@@ -196,3 +196,19 @@ def test_an_older_database_is_upgraded_with_a_backup_and_loses_the_name_index(no
     with closing(sqlite3.connect(backup)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 8
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'people_name'").fetchone()
+
+
+def test_a_version_9_database_counts_pairing_failures_per_invite_and_source(node):
+    """Migration 14 replaces the node-wide failure count (rows with only a time) with
+    rows that name their source, and adds the per-invite count."""
+    downgrade(node.home / "node.db", 9)
+    with node.db() as conn:
+        conn.execute("INSERT INTO pairing_failures (at) VALUES (1)")
+        conn.commit()
+    node.ok("invite", "list")
+    with node.db() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(pairing_failures)")]
+        assert columns == ["at", "source", "node_id", "invite_id"]
+        assert conn.execute("SELECT count(*) FROM pairing_failures").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM invite_failures").fetchone()[0] == 0

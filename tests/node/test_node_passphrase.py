@@ -1,4 +1,7 @@
-"""Keys sealed with a passphrase: written sealed, refused without it, opened with it."""
+"""Keys sealed with a passphrase: written sealed, refused without it, opened with it.
+
+The fixture seals at the old INTERACTIVE cost (through `init_node`'s `seal_cost`, which
+keeps these tests fast); `tagshare init` itself seals at MODERATE, checked once below."""
 
 from __future__ import annotations
 
@@ -9,8 +12,17 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from node.keystore import PassphraseNeeded, load_keys
+from node.errors import NodeError
+from node.keystore import INTERACTIVE, MODERATE, PassphraseNeeded, load_keys
 from node.node import init_node, open_node
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def private_file(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
 
 
 def _run(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -19,12 +31,9 @@ def _run(*args: str, env: dict[str, str] | None = None):  # type: ignore[no-unty
 
 @pytest.fixture
 def sealed(tmp_path: Path) -> tuple[Path, Path]:
-    secret = tmp_path / "pass.txt"
-    secret.write_text("correct horse battery staple\n")
+    secret = private_file(tmp_path / "pass.txt", PASSPHRASE + "\n")
     home = tmp_path / "node"
-    result = _run("--home", str(home), "init", "--name", "Sealed", "--passphrase-file",
-                  str(secret))
-    assert result.exit_code == 0, result.output
+    init_node(home, name="Sealed", passphrase=PASSPHRASE.encode(), seal_cost=INTERACTIVE).close()
     return home, secret
 
 
@@ -46,8 +55,7 @@ def test_without_the_passphrase_the_node_does_not_start(sealed: tuple[Path, Path
 
 def test_a_wrong_passphrase_is_refused(sealed: tuple[Path, Path], tmp_path: Path) -> None:
     home, _ = sealed
-    wrong = tmp_path / "wrong.txt"
-    wrong.write_text("not the passphrase at all\n")
+    wrong = private_file(tmp_path / "wrong.txt", "not the passphrase at all\n")
     result = _run("--home", str(home), "--passphrase-file", str(wrong), "invite")
     assert result.exit_code == 1
     assert "wrong passphrase" in result.output
@@ -76,8 +84,7 @@ def test_database_commands_work_without_the_passphrase(sealed: tuple[Path, Path]
 
 
 def test_a_short_passphrase_is_refused(tmp_path: Path) -> None:
-    short = tmp_path / "short.txt"
-    short.write_text("abc\n")
+    short = private_file(tmp_path / "short.txt", "abc\n")
     result = _run("--home", str(tmp_path / "n"), "init", "--name", "X", "--passphrase-file",
                   str(short))
     assert result.exit_code == 1 and "shorter than 8" in result.output
@@ -92,3 +99,48 @@ def test_unsealed_nodes_still_open(tmp_path: Path) -> None:
         assert again.keys.node_id == again.node_id
     finally:
         again.close()
+
+
+def test_init_seals_at_the_moderate_cost(tmp_path: Path) -> None:
+    secret = private_file(tmp_path / "pass.txt", PASSPHRASE + "\n")
+    home = tmp_path / "node"
+    result = _run("--home", str(home), "init", "--name", "Sealed", "--passphrase-file",
+                  str(secret))
+    assert result.exit_code == 0, result.output
+    data = json.loads((home / "keys.json").read_text())
+    assert (data["opslimit"], data["memlimit"]) == (MODERATE.opslimit, MODERATE.memlimit)
+    assert load_keys(home, PASSPHRASE.encode()).node_id == json.loads(
+        _run("--home", str(home), "id", "--json").output)["node_id"]
+
+
+def test_keys_sealed_at_the_old_interactive_cost_still_open(sealed: tuple[Path, Path]) -> None:
+    home, secret = sealed
+    data = json.loads((home / "keys.json").read_text())
+    assert (data["opslimit"], data["memlimit"]) == (INTERACTIVE.opslimit, INTERACTIVE.memlimit)
+    result = _run("--home", str(home), "--passphrase-file", str(secret), "invite", "--json")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_passphrase_file_others_can_read_is_refused(sealed: tuple[Path, Path],
+                                                      mode: int) -> None:
+    home, secret = sealed
+    secret.chmod(mode)
+    for result in (_run("--home", str(home), "--passphrase-file", str(secret), "invite"),
+                   _run("--home", str(home), "invite",
+                        env={"TAGSHARE_PASSPHRASE_FILE": str(secret)}),
+                   _run("--home", str(home / "new"), "init", "--name", "X",
+                        "--passphrase-file", str(secret))):
+        assert result.exit_code == 1
+        [line] = result.output.strip().splitlines()
+        assert line == (f"Error: passphrase file {secret} can be read or changed by other "
+                        f"users: run chmod 600 {secret}"), line
+    assert not (home / "new").exists()
+
+
+def test_a_keys_file_asking_for_an_absurd_cost_is_refused(sealed: tuple[Path, Path]) -> None:
+    home, _ = sealed
+    data = json.loads((home / "keys.json").read_text())
+    (home / "keys.json").write_text(json.dumps({**data, "memlimit": 2**42}))
+    with pytest.raises(NodeError, match="damaged"):
+        load_keys(home, PASSPHRASE.encode())

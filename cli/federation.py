@@ -7,6 +7,7 @@ import sys
 import click
 
 from cli import output
+from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
 from node import pairing
 from node import peers as ops
@@ -119,8 +120,14 @@ def peer_show(peer_ref: str, as_json: bool) -> None:
 @peer.command("remove")
 @home_option
 @click.argument("peer_ref", metavar="PEER")
-def peer_remove(peer_ref: str) -> None:
-    """Remove PEER: its messages are refused from now on."""
+@yes_option
+def peer_remove(peer_ref: str, yes: bool) -> None:
+    """Remove PEER: its messages are refused from now on.
+
+    Asks first on a terminal; elsewhere (a pipe, cron) it refuses unless given --yes.
+    """
+    confirm_destructive(yes, f"Remove peer {peer_ref}? Its messages will be refused and "
+                             "pairing again needs a new invite.")
     data = ops.remove_peer(open_current_node(), peer_ref)
     click.echo(f"removed peer {data['name']!r} ({data['node_id']})")
 

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from cli import output
+from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
 from node import csvio
 from node import people as ops
@@ -168,10 +169,12 @@ def export(file: str, tag: str | None, not_contacted_since: str | None) -> None:
 @people.command("erase")
 @home_option
 @click.argument("person")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 def erase(person: str, yes: bool) -> None:
-    """Erase PERSON with their tags, contacts and donations; keeps an anonymous tombstone."""
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Erase {person} and everything about them?", abort=True)
+    """Erase PERSON with their tags, contacts and donations; keeps an anonymous tombstone.
+
+    Asks first on a terminal; elsewhere (a pipe, cron) it refuses unless given --yes.
+    """
+    confirm_destructive(yes, f"Erase {person} and everything about them?")
     uuid = ops.erase_person(open_current_node(), person)
     click.echo(f"erased {uuid}")

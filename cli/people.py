@@ -9,7 +9,7 @@ import click
 from cli import output
 from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
-from node import csvio
+from node import csvexport, csvio
 from node import people as ops
 from node.coordination import window_start
 from node.storage.people import PERSON_FIELDS
@@ -150,19 +150,32 @@ def _print_row_errors(report: csvio.ImportReport, most: int = 20) -> None:
 @click.argument("file")
 @click.option("--tag", help="Only people with this tag.")
 @not_contacted_option
-def export(file: str, tag: str | None, not_contacted_since: str | None) -> None:
+@click.option("--raw", is_flag=True,
+              help="Write every value verbatim, for programs (and `people import`), not "
+                   "spreadsheets: cells starting with = + - @ are not neutralized.")
+def export(file: str, tag: str | None, not_contacted_since: str | None, raw: bool) -> None:
     """Export people as CSV to FILE, or to standard output with '-'. Audited.
+
+    FILE is created readable by its owner only (0600), whatever the umask; an existing
+    FILE is replaced and is 0600 afterwards.
+
+    The CSV is safe to open in a spreadsheet: every cell is quoted, and a cell that starts
+    (after any spaces) with =, +, -, @, a tab, a carriage return, a line feed or NUL gets a
+    leading ' so that Excel, LibreOffice or Google Sheets show it as text instead of
+    running it as a formula (a name such as =HYPERLINK(...) received from a peer). Phone
+    numbers in E.164 form (+ and digits, as the node stores them) are left as they are:
+    digits alone run nothing. Use --raw for programs that read the file, including
+    `people import` on another node.
 
     With --not-contacted-since, a walk list: nobody contacted in the window.
     """
     node = open_current_node()
     if file == "-":
-        count = csvio.export_csv(node, sys.stdout, tag=tag, target="-",
-                                 not_contacted_since=not_contacted_since)
+        count = csvexport.export_csv(node, sys.stdout, tag=tag, target="-",
+                                 not_contacted_since=not_contacted_since, raw=raw)
     else:
-        with open(file, "w", newline="", encoding="utf-8") as handle:
-            count = csvio.export_csv(node, handle, tag=tag, target=file,
-                                     not_contacted_since=not_contacted_since)
+        count = csvexport.export_csv_file(node, Path(file), tag=tag,
+                                      not_contacted_since=not_contacted_since, raw=raw)
         click.echo(f"exported {count} people to {file}", err=True)
 
 

@@ -13,13 +13,16 @@ import subprocess
 import sys
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from conftest import Tagshare
 from nacl.signing import SigningKey
 from received_helpers import Peer
 
 from protocol.encoding import b64u_encode
+
+if TYPE_CHECKING:
+    from conftest import Tagshare  # tests/node/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""`tagshare people ...`: add, edit, show, list, import, export, erase."""
+"""`tagshare people ...`: add, edit, show, list, search, import, export, erase."""
 
 import sys
 from pathlib import Path
@@ -102,6 +102,31 @@ def list_(tag: str | None, search: str | None, limit: int | None,
         ["uuid", "name", "email", "phone", "tags"],
         [[r["uuid"], " ".join(filter(None, [r["first_name"], r["last_name"]])), r["email"],
           r["phone"], r["tags"]] for r in rows],
+    )
+
+
+@people.command("search")
+@home_option
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True,
+              help="At most N people.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search(query: str, limit: int, as_json: bool) -> None:
+    """Full-text search of people by name, email, phone and city, best match first.
+
+    Every word of QUERY must match the start of a word of the person ('mar lo' finds
+    Maria Lopez; accents do not matter). A QUERY that is a phone number, in any format,
+    finds that number. QUERY is never read as search syntax. Erased people are gone
+    from the index at once.
+    """
+    rows = ops.search_people(open_current_node(), query, limit=limit)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["uuid", "name", "email", "phone", "city", "tags"],
+        [[r["uuid"], " ".join(filter(None, [r["first_name"], r["last_name"]])), r["email"],
+          r["phone"], r["city"], r["tags"]] for r in rows],
     )
 
 

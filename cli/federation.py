@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import click
 
 from cli import output
+from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
 from node import pairing
 from node import peers as ops
@@ -165,8 +166,14 @@ def peer_rename(peer_ref: str, alias: str) -> None:
 @peer.command("remove")
 @home_option
 @click.argument("peer_ref", metavar="PEER")
-def peer_remove(peer_ref: str) -> None:
-    """Remove PEER: its messages are refused from now on."""
+@yes_option
+def peer_remove(peer_ref: str, yes: bool) -> None:
+    """Remove PEER: its messages are refused from now on.
+
+    Asks first on a terminal; elsewhere (a pipe, cron) it refuses unless given --yes.
+    """
+    confirm_destructive(yes, f"Remove peer {peer_ref}? Its messages will be refused and "
+                             "pairing again needs a new invite.")
     data = ops.remove_peer(open_current_node(), peer_ref)
     click.echo(f"removed peer {data['name']!r} ({data['node_id']})")
 

@@ -1,11 +1,11 @@
 """`tagshare backup`, `tagshare restore` and `tagshare key rotate`."""
 
-import sys
 from pathlib import Path
 
 import click
 
 from cli import output
+from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
 from node import backup as ops
 from node import keys as keys_ops
@@ -26,13 +26,13 @@ def backup(file: Path, force: bool) -> None:
 @click.command()
 @home_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 def restore(file: Path, yes: bool) -> None:
     """Replace the node's database with backup FILE (stop `serve` first). Shares are then
     re-sent in full, and granters are asked to resend, so peers converge on the restored
-    state instead of silently diverging."""
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Replace this node's database with {file}?", abort=True)
+    state instead of silently diverging. Asks first on a terminal; elsewhere it refuses
+    unless given --yes."""
+    confirm_destructive(yes, f"Replace this node's database with {file}?")
     summary = ops.restore(open_current_node(), file)
     click.echo(f"restored from {file}: {summary['resent_shares']} granted share(s) will be "
                f"re-sent in full, {summary['resync_requests']} granter(s) asked to resend")

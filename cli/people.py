@@ -1,4 +1,4 @@
-"""`tagshare people ...`: add, edit, show, list, import, export, erase."""
+"""`tagshare people ...`: add, edit, show, list, search, import, export, erase."""
 
 import sys
 from pathlib import Path
@@ -7,8 +7,9 @@ from typing import Any
 import click
 
 from cli import output
+from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
-from node import csvio
+from node import csvexport, csvio
 from node import people as ops
 from node.coordination import window_start
 from node.storage.people import PERSON_FIELDS
@@ -104,6 +105,31 @@ def list_(tag: str | None, search: str | None, limit: int | None,
     )
 
 
+@people.command("search")
+@home_option
+@click.argument("query")
+@click.option("--limit", type=click.IntRange(min=1, max=1000), default=20, show_default=True,
+              help="At most N people.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search(query: str, limit: int, as_json: bool) -> None:
+    """Full-text search of people by name, email, phone and city, best match first.
+
+    Every word of QUERY must match the start of a word of the person ('mar lo' finds
+    Maria Lopez; accents do not matter). A QUERY that is a phone number, in any format,
+    finds that number. QUERY is never read as search syntax. Erased people are gone
+    from the index at once.
+    """
+    rows = ops.search_people(open_current_node(), query, limit=limit)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["uuid", "name", "email", "phone", "city", "tags"],
+        [[r["uuid"], " ".join(filter(None, [r["first_name"], r["last_name"]])), r["email"],
+          r["phone"], r["city"], r["tags"]] for r in rows],
+    )
+
+
 @people.command("import")
 @home_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -168,29 +194,44 @@ def _print_reviews(report: csvio.ImportReport, most: int = 20) -> None:
 @click.argument("file")
 @click.option("--tag", help="Only people with this tag.")
 @not_contacted_option
-def export(file: str, tag: str | None, not_contacted_since: str | None) -> None:
+@click.option("--raw", is_flag=True,
+              help="Write every value verbatim, for programs (and `people import`), not "
+                   "spreadsheets: cells starting with = + - @ are not neutralized.")
+def export(file: str, tag: str | None, not_contacted_since: str | None, raw: bool) -> None:
     """Export people as CSV to FILE, or to standard output with '-'. Audited.
+
+    FILE is created readable by its owner only (0600), whatever the umask; an existing
+    FILE is replaced and is 0600 afterwards.
+
+    The CSV is safe to open in a spreadsheet: every cell is quoted, and a cell that starts
+    (after any spaces) with =, +, -, @, a tab, a carriage return, a line feed or NUL gets a
+    leading ' so that Excel, LibreOffice or Google Sheets show it as text instead of
+    running it as a formula (a name such as =HYPERLINK(...) received from a peer). Phone
+    numbers in E.164 form (+ and digits, as the node stores them) are left as they are:
+    digits alone run nothing. Use --raw for programs that read the file, including
+    `people import` on another node.
 
     With --not-contacted-since, a walk list: nobody contacted in the window.
     """
     node = open_current_node()
     if file == "-":
-        count = csvio.export_csv(node, sys.stdout, tag=tag, target="-",
-                                 not_contacted_since=not_contacted_since)
+        count = csvexport.export_csv(node, sys.stdout, tag=tag, target="-",
+                                 not_contacted_since=not_contacted_since, raw=raw)
     else:
-        with open(file, "w", newline="", encoding="utf-8") as handle:
-            count = csvio.export_csv(node, handle, tag=tag, target=file,
-                                     not_contacted_since=not_contacted_since)
+        count = csvexport.export_csv_file(node, Path(file), tag=tag,
+                                      not_contacted_since=not_contacted_since, raw=raw)
         click.echo(f"exported {count} people to {file}", err=True)
 
 
 @people.command("erase")
 @home_option
 @click.argument("person")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 def erase(person: str, yes: bool) -> None:
-    """Erase PERSON with their tags, contacts and donations; keeps an anonymous tombstone."""
-    if not yes and sys.stdin.isatty():
-        click.confirm(f"Erase {person} and everything about them?", abort=True)
+    """Erase PERSON with their tags, contacts and donations; keeps an anonymous tombstone.
+
+    Asks first on a terminal; elsewhere (a pipe, cron) it refuses unless given --yes.
+    """
+    confirm_destructive(yes, f"Erase {person} and everything about them?")
     uuid = ops.erase_person(open_current_node(), person)
     click.echo(f"erased {uuid}")

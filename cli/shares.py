@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from cli import output
+from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
 from node import shares as ops
 from node.client import FederationClient
@@ -123,8 +124,15 @@ def revoke(share_id: str) -> None:
 @share.command("leave")
 @home_option
 @click.argument("share_id", metavar="ID")
-def leave(share_id: str) -> None:
-    """Stop receiving a share; the granter is told."""
+@yes_option
+def leave(share_id: str, yes: bool) -> None:
+    """Stop receiving a share; the granter is told. If its terms say purge, the people
+    that came only through it are removed from this node.
+
+    Asks first on a terminal; elsewhere (a pipe, cron) it refuses unless given --yes.
+    """
+    confirm_destructive(yes, f"Leave share {share_id}? If its terms say purge, its people "
+                             "are removed from this node.")
     data = ops.leave_share(open_current_node(), share_id)
     click.echo(f"left {data['id']}")
 

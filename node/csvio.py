@@ -31,10 +31,9 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from node import normalize
-from node.coordination import window_start
 from node.errors import InvalidInput, NodeError
 from node.ids import uuid7
 from node.import_matching import MatchingPath
@@ -301,36 +300,3 @@ def apply_rows(node: Node, rows: list[Row]) -> tuple[ImportReport, list[str]]:
 
     path = MatchingPath(node.conn, report, None, "osdi", tag_id)
     return report, path.apply(rows)
-
-
-def export_csv(node: Node, out: IO[str], *, tag: str | None = None,
-               target: str = "-", not_contacted_since: str | None = None) -> int:
-    """Write people as CSV (the import's own column names); audited. Returns rows written.
-    `not_contacted_since` (e.g. '14d') makes a walk list: nobody contacted in the window."""
-    since = (window_start(not_contacted_since, "--not-contacted-since")
-             if not_contacted_since is not None else None)
-    writer = csv.writer(out)
-    writer.writerow(EXPORT_COLUMNS)
-    written = 0
-    for chunk in _chunks(store.list_people(node.conn, tag=tag, not_contacted_since=since),
-                         1000):
-        tags = store.tags_of(node.conn, [row["uuid"] for row in chunk])
-        for row in chunk:
-            writer.writerow([row["uuid"], *(row[f] or "" for f in PERSON_FIELDS),
-                             ",".join(tags[row["uuid"]])])
-        written += len(chunk)
-    with db.transaction(node.conn):
-        window = {} if since is None else {"not_contacted_since": not_contacted_since}
-        node.audit("export", target=target, rows=written, filter={"tag": tag, **window})
-    return written
-
-
-def _chunks(rows: Iterator[sqlite3.Row], size: int) -> Iterator[list[sqlite3.Row]]:
-    chunk: list[sqlite3.Row] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -5,6 +5,7 @@ transaction, so a failure leaves nothing half-written.
 """
 
 import json
+import re
 import sqlite3
 from typing import Any
 
@@ -14,7 +15,7 @@ from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import is_uuid, uuid7
 from node.node import Node
 from node.shares import list_shares
-from node.storage import activity, db, meta
+from node.storage import activity, db, meta, search
 from node.storage import people as store
 from node.storage import received as inbound
 from node.storage.people import PERSON_FIELDS
@@ -174,6 +175,42 @@ def list_people(
                                   not_contacted_since=since))
     tags = store.tags_of(node.conn, [r["uuid"] for r in rows])
     return [person_dict(r, tags[r["uuid"]]) for r in rows]
+
+
+MAX_SEARCH_WORDS = 10
+
+
+def search_people(node: Node, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """People whose name, email, phone or city match every word of `query` (a word
+    matches the start of a word: 'mar' finds Maria), best match first. A query that is a
+    phone number, in any format, finds that number."""
+    if limit < 1:
+        raise InvalidInput("--limit must be at least 1")
+    uuids = search.search_people(node.conn, _match_expression(query, node.region), limit)
+    rows = store.people_fields(node.conn, uuids)
+    tags = store.tags_of(node.conn, uuids)
+    return [person_dict(rows[uuid], tags[uuid]) for uuid in uuids if uuid in rows]
+
+
+def _match_expression(query: str, region: str) -> str:
+    """The operator's words as an FTS5 expression of quoted prefixes: no word of theirs
+    is ever read as FTS5 syntax (AND, NEAR, column filters, quotes)."""
+    phone = None
+    if sum(ch.isdigit() for ch in query) >= 6:  # never read a name as a vanity number
+        try:
+            phone = normalize.normalize_phone(query, region)
+        except InvalidInput:
+            phone = None
+    words = [phone.lstrip("+")] if phone else _WORD.findall(query)
+    if not words:
+        raise InvalidInput("give some letters or digits to search for, e.g. "
+                           "`tagshare people search maria`")
+    if len(words) > MAX_SEARCH_WORDS:
+        raise InvalidInput(f"at most {MAX_SEARCH_WORDS} words in a search")
+    return " ".join(f'"{word[:100]}"*' for word in words)
+
+
+_WORD = re.compile(r"[^\W_]+")
 
 
 def erase_person(node: Node, ref: str) -> str:

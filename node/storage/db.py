@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from node.storage import schema
+from node.storage import schema, search
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -99,10 +99,12 @@ class Checkpointer:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: everything inside commits together, or nothing does."""
+    """One write transaction: everything inside commits together, or nothing does.
+    If it erased people, their tokens leave the search index before it commits."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        search.purge_erased(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -129,8 +131,9 @@ def unchecked_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connecti
 
 
 def drop_indexes(conn: sqlite3.Connection, tables: Iterable[str]) -> list[str]:
-    """Drop the secondary indexes of `tables` (not the primary keys, never a trigger),
-    inside the caller's transaction; returns the statements that recreate them.
+    """Drop the secondary indexes of `tables` (not the primary keys, never an outbox
+    trigger) and the full-text index's insert trigger, inside the caller's transaction;
+    returns the statements that recreate them and rebuild the full-text index.
 
     For a bulk load: building an index once over sorted keys is far cheaper than
     inserting a million keys into it in random order. Rolling the transaction
@@ -144,7 +147,7 @@ def drop_indexes(conn: sqlite3.Connection, tables: Iterable[str]) -> list[str]:
     ).fetchall()
     for name, _ in rows:
         conn.execute(f'DROP INDEX "{name}"')
-    return [str(sql) for _, sql in rows]
+    return [str(sql) for _, sql in rows] + search.suspend_indexing(conn, names)
 
 
 def create_indexes(conn: sqlite3.Connection, statements: Iterable[str]) -> None:

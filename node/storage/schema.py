@@ -7,9 +7,11 @@ online backup, so a failed upgrade never costs data.
 """
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from node.errors import SchemaTooNew
+from node.storage import search
 
 MIGRATION_1 = """
 CREATE TABLE meta (
@@ -547,9 +549,19 @@ CREATE TABLE IF NOT EXISTS invite_failures (
 );
 """
 
-MIGRATIONS: list[str] = [
+# Full-text search of people (`people search`): sqlite-utils' FTS5 index over name,
+# email, phone and city, kept current by triggers, and purged of erased people (see
+# node/storage/search.py). A function, not SQL: sqlite-utils writes the index and its
+# triggers, inside this migration's transaction.
+MIGRATION_15 = search.enable_people_search
+
+# A migration is a SQL script, or a function that runs inside the migration's transaction.
+Migration = str | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13, MIGRATION_14,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
+    MIGRATION_14, MIGRATION_15,
 ]
 LATEST = len(MIGRATIONS)
 
@@ -581,13 +593,20 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
             if current_version(conn) >= number:  # another process got there first
                 conn.execute("ROLLBACK")
                 continue
-            for statement in _statements(MIGRATIONS[number - 1]):
-                conn.execute(statement)
+            _apply(conn, MIGRATIONS[number - 1])
             conn.execute(f"PRAGMA user_version = {number}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+
+def _apply(conn: sqlite3.Connection, migration: Migration) -> None:
+    if callable(migration):
+        migration(conn)
+        return
+    for statement in _statements(migration):
+        conn.execute(statement)
 
 
 def _statements(script: str) -> list[str]:

@@ -131,7 +131,7 @@ async def test_leave_stops_the_flow_and_drops_what_the_granter_owed(trio: Trio) 
     party.add_person(first_name="Cy", email="cy@example.org")
     assert party.pending(to_a) == 2
 
-    result = await run_cli(a, "share", "leave", to_a[:10])
+    result = await run_cli(a, "share", "leave", to_a[:10], "--yes")
     assert result.exit_code == 0, result.output
     assert a.status(to_a) == "left"
     await wait_until(lambda: party.status(to_a) == "left", message="the party is told")

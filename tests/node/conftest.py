@@ -23,9 +23,9 @@ class Tagshare:
         self.runner = CliRunner()
 
     def run(self, *args: str, env: dict[str, str | None] | None = None,
-            home: bool = True) -> Result:
+            home: bool = True, input: str | None = None) -> Result:
         argv = [*args, "--home", str(self.home)] if home else list(args)
-        return self.runner.invoke(cli, argv, env=env, catch_exceptions=True)
+        return self.runner.invoke(cli, argv, env=env, input=input, catch_exceptions=True)
 
     def ok(self, *args: str, **kwargs: Any) -> Result:
         result = self.run(*args, **kwargs)

@@ -16,9 +16,8 @@ from node.storage import schema
 def database_at(path: Path, version: int) -> None:
     """Create `path` holding exactly migrations 1..version."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for script in schema.MIGRATIONS[:version]:
-            for statement in schema._statements(script):
-                conn.execute(statement)
+        for migration in schema.MIGRATIONS[:version]:
+            schema._apply(conn, migration)
         conn.execute(f"PRAGMA user_version = {version}")
 
 

@@ -1,0 +1,106 @@
+"""Full-text search of people, with sqlite-utils' FTS5 support.
+
+How this works. `people_fts` is an FTS5 index over the search columns of `people`
+(external content: the index holds tokens, the rows stay in `people`), made by
+sqlite-utils' `enable_fts(..., create_triggers=True)`: its triggers keep the index in
+step with every writer, the CLI, the server or another SQLite tool. The update trigger
+is narrowed to the search columns, so that version bumps and link changes (every
+received person gets one) do not re-index anybody.
+
+Erasing must leave no trace in the index. FTS5 deletes by appending a delete marker;
+the erased person's tokens stay in older segments until a merge reaches them (SQLite's
+`secure-delete` option, which avoids that, needs 3.42). So a trigger notes in
+`people_search_erased` that people were deleted (or blanked), and `purge_erased`,
+called by every write transaction before it commits, then runs FTS5's `optimize`: the
+segments are merged into one without the erased tokens, in the same transaction as
+the erasure. It costs time in proportion to the index (about 0.3 s for 400,000
+people), and only transactions that removed someone pay it.
+
+A bulk load into an empty node (csvio) drops the insert trigger with the indexes and
+rebuilds the index once at the end (`suspend_indexing`): one trigger call per row
+costs about 20 us, since FTS5 flushes its pending terms at each statement.
+"""
+
+import sqlite3
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+SEARCH_COLUMNS = ("first_name", "last_name", "email", "phone", "city")
+_INDEX = "people_fts"
+_INSERT_TRIGGER = "people_ai"
+_UPDATE_TRIGGER = "people_au"
+
+
+def _database(conn: sqlite3.Connection) -> "sqlite_utils.Database":
+    # Imported here: every command opens the database, few search it (the import takes
+    # about 0.1 s). No PRAGMA recursive_triggers (it would make REPLACE fire delete
+    # triggers node-wide) and no plugins: the connection stays as db.connect set it.
+    import sqlite_utils
+
+    return sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
+
+
+def enable_people_search(conn: sqlite3.Connection) -> None:
+    """The migration: index every person now and keep the index current. Idempotent."""
+    _database(conn).table("people").enable_fts(SEARCH_COLUMNS, create_triggers=True,
+                                               replace=True)
+    columns = ", ".join(SEARCH_COLUMNS)
+    old = ", ".join(f"old.{c}" for c in SEARCH_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in SEARCH_COLUMNS)
+    blanked = " AND ".join(f"new.{c} IS NULL" for c in SEARCH_COLUMNS)
+    for statement in (
+        f"DROP TRIGGER IF EXISTS {_UPDATE_TRIGGER}",
+        f"""CREATE TRIGGER {_UPDATE_TRIGGER} AFTER UPDATE OF {columns} ON people BEGIN
+  INSERT INTO {_INDEX} ({_INDEX}, rowid, {columns}) VALUES('delete', old.rowid, {old});
+  INSERT INTO {_INDEX} (rowid, {columns}) VALUES (new.rowid, {new});
+END""",
+        """CREATE TABLE IF NOT EXISTS people_search_erased (
+    id INTEGER PRIMARY KEY CHECK (id = 1)
+)""",
+        "DROP TRIGGER IF EXISTS people_search_deleted",
+        """CREATE TRIGGER people_search_deleted AFTER DELETE ON people BEGIN
+  INSERT OR IGNORE INTO people_search_erased (id) VALUES (1);
+END""",
+        "DROP TRIGGER IF EXISTS people_search_blanked",
+        f"""CREATE TRIGGER people_search_blanked AFTER UPDATE OF {columns} ON people
+WHEN {blanked} BEGIN
+  INSERT OR IGNORE INTO people_search_erased (id) VALUES (1);
+END""",
+    ):
+        conn.execute(statement)
+
+
+def search_people(conn: sqlite3.Connection, query: str, limit: int) -> list[str]:
+    """Uuids of the people matching an FTS5 `query`, best match first."""
+    rows = _database(conn).table("people").search(query, columns=["uuid"], limit=limit)
+    return [str(row["uuid"]) for row in rows]
+
+
+def purge_erased(conn: sqlite3.Connection) -> bool:
+    """Inside a write transaction: if people were erased since the last purge, rewrite
+    the index without their tokens. Returns whether it did."""
+    try:
+        if conn.execute("SELECT 1 FROM people_search_erased").fetchone() is None:
+            return False
+    except sqlite3.OperationalError:  # a database not (yet) migrated: nothing indexed
+        return False
+    conn.execute(f"INSERT INTO {_INDEX} ({_INDEX}) VALUES ('optimize')")
+    conn.execute("DELETE FROM people_search_erased")
+    return True
+
+
+def suspend_indexing(conn: sqlite3.Connection, tables: Iterable[str]) -> list[str]:
+    """For a bulk load into an empty `people`: drop the index's insert trigger (inside
+    the caller's transaction); returns the statements that rebuild the index and bring
+    the trigger back (run them before COMMIT)."""
+    if "people" not in tables:
+        return []
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+                       (_INSERT_TRIGGER,)).fetchone()
+    if row is None:
+        return []
+    conn.execute(f"DROP TRIGGER {_INSERT_TRIGGER}")
+    return [f"INSERT INTO {_INDEX} ({_INDEX}) VALUES ('rebuild')", str(row[0])]

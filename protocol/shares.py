@@ -421,7 +421,10 @@ class OutboxPull(Message):
         return cls()
 
 
-PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch")
+# What a pull hands out: the control messages a granter sends, its batches, and its own
+# key rotation (a subscriber nobody can reach learns the new keys only this way).
+PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch",
+            "key.rotate")
 
 
 @dataclass(frozen=True)

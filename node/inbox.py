@@ -25,8 +25,11 @@ from protocol import (
     Ack,
     DecryptionFailed,
     Envelope,
+    KeyRotate,
     MalformedMessage,
     Message,
+    NodeKeys,
+    OutboxItems,
     b64u_decode,
     check_clock,
     check_recipient,
@@ -95,7 +98,12 @@ class Inbox:
         with db.transaction(self.node.conn):
             self._remember(admitted)
         answer = self.puller(self.node, admitted.peer)
-        return self.reply(admitted, answer).to_bytes()
+        # A pull that hands out our key.rotate is sealed, like the pushed one, with the keys
+        # it replaces: the puller knows only those until it has read it.
+        rotating = isinstance(answer, OutboxItems) and any(
+            isinstance(entry.message, KeyRotate) for entry in answer.entries)
+        keys = self.node.key_state.previous if rotating else None
+        return self.reply(admitted, answer, keys).to_bytes()
 
     def _remember(self, admitted: Admitted) -> None:
         conn = self.node.conn
@@ -104,9 +112,10 @@ class Inbox:
             raise Replayed("this message was received before")
         peer_store.forget_messages_before(conn, admitted.now - 2 * CLOCK_WINDOW_SECONDS - 60)
 
-    def reply(self, admitted: Admitted, message: Message) -> Envelope:
+    def reply(self, admitted: Admitted, message: Message,
+              keys: NodeKeys | None = None) -> Envelope:
         return seal(
-            sender=self.node.keys,
+            sender=keys or self.node.keys,
             recipient_id=admitted.envelope.sender,
             recipient_box_key=b64u_decode(admitted.peer["box_key"]),
             message=message,

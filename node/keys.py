@@ -25,6 +25,7 @@ from protocol import KeyRotate, NodeKeys, make_link
 
 
 def rotate_keys(node: Node) -> dict[str, object]:
+    forget_previous_keys(node)  # the last rotation may have been acked by a pull meanwhile
     old = node.key_state
     if old.previous is not None:
         waiting = outbox_store.count_queued(node.conn, KeyRotate.TYPE)

@@ -31,7 +31,7 @@ _OPTIONAL_KEYS = frozenset({"keys", "pull_only"})  # each present only when it s
 
 def check_url(value: object, what: str = "url") -> str:
     url = f.check_str(value, what, min_len=8, max_len=MAX_URL_CHARS)
-    if not _URL_RE.match(url):
+    if not _URL_RE.fullmatch(url):  # `$` alone would let a trailing newline in
         raise LocalProtocolError(f"{what} must start with http:// or https://, no spaces")
     return url
 

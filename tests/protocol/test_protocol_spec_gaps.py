@@ -31,7 +31,7 @@ from protocol import (
 )
 from protocol.document import MAX_DOCUMENT_BYTES
 
-SHARE = "01900000-0000-7000-8000-000000000001"
+SHARE = "0190abcd-0000-7000-8000-000000000001"
 EPOCH = b64u_encode(bytes(16))
 MESSAGE_ID = b64u_encode(bytes(16))
 
@@ -198,3 +198,49 @@ def test_an_outbox_ack_is_acknowledged_with_its_counts() -> None:
     check_ack(pulled, _ack({"refs": 2, "batches": 1}))
     with pytest.raises(NotAcknowledged):
         check_ack(pulled, _ack({"refs": 0, "batches": 0}))
+
+
+# -- formats of body values -----------------------------------------------------------
+
+
+def _batch_body(**changes: object) -> dict[str, object]:
+    return {"share": SHARE, "epoch": EPOCH, "seq": 1, "terms": 1, "items": [], **changes}
+
+
+def test_the_first_batch_is_seq_1_and_seq_0_is_malformed() -> None:
+    assert message_from_dict("share.batch", _batch_body()) == _batch(seq=1)
+    with pytest.raises(MalformedMessage):
+        message_from_dict("share.batch", _batch_body(seq=0))
+
+
+@pytest.mark.parametrize("share", [SHARE.upper(), SHARE + "\n", "{" + SHARE + "}",
+                                   SHARE.replace("-", "")])
+def test_a_share_id_is_lowercase_hyphenated_uuid_text_only(share: str) -> None:
+    with pytest.raises(MalformedMessage):
+        message_from_dict("share.batch", _batch_body(share=share))
+
+
+def _with_contact_at(at: str) -> dict[str, object]:
+    contact = {"uuid": SHARE, "method": "door", "outcome": None, "note": None, "at": at,
+               "by": None}
+    item = {"op": "upsert", "uuid": SHARE, "version": 1, "fields": {},
+            "contacts": [contact], "donations": None, "ref": None}
+    return _batch_body(items=[item])
+
+
+@pytest.mark.parametrize("at", ["2026-10-03T14:30:00.000Z", "2024-05-01T10:00:00Z"])
+def test_record_times_are_utc_rfc3339(at: str) -> None:
+    message_from_dict("share.batch", _with_contact_at(at))
+
+
+@pytest.mark.parametrize("at", ["yesterday", "2026-10-03 14:30:00", "2026-10-03T14:30:00+02:00",
+                                "2026-10-03T14:30:00Z\n", "1696343400"])
+def test_other_record_times_are_malformed(at: str) -> None:
+    with pytest.raises(MalformedMessage):
+        message_from_dict("share.batch", _with_contact_at(at))
+
+
+def test_a_url_with_a_trailing_newline_is_malformed() -> None:
+    wire = document().to_dict()
+    with pytest.raises(MalformedMessage):
+        NodeDocument.from_dict({**wire, "url": "https://b.example\n"})

@@ -4,6 +4,8 @@ what an ack must say to settle a message, and that a pull hands out `key.rotate`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, NOW
 
@@ -244,3 +246,37 @@ def test_a_url_with_a_trailing_newline_is_malformed() -> None:
     wire = document().to_dict()
     with pytest.raises(MalformedMessage):
         NodeDocument.from_dict({**wire, "url": "https://b.example\n"})
+
+
+# -- the spec text itself -------------------------------------------------------------
+
+SPEC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+def _section(number: str) -> str:
+    text = SPEC.read_text(encoding="utf-8")
+    return text.split(f"\n## {number}. ")[1].split("\n## ")[0]
+
+
+def test_the_message_type_table_lists_every_type() -> None:
+    from protocol import MESSAGE_TYPES
+
+    table = _section("5")
+    for name in MESSAGE_TYPES:
+        assert f"`{name}`" in table, f"{name} is missing from section 5"
+
+
+def test_every_acknowledged_type_has_its_ack_detail_in_4_3() -> None:
+    from protocol import MESSAGE_TYPES
+
+    acks = _section("4").split("### 4.3")[1]
+    answers = {"ack", "pair.request", "pair.accept", "outbox.pull", "outbox.items"}
+    for name in set(MESSAGE_TYPES) - answers:
+        assert f"`{name}`" in acks, f"the ack detail of {name} is not in 4.3"
+
+
+def test_one_retry_rule_stated_once() -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    assert text.count("Retrying: the one rule") == 1
+    assert "A refusal other than" not in text  # the old, contradicting rule of 9.6
+    assert "`pull_only`" in _section("3") and "key.rotate" in _section("9").split("### 9.7")[1]

@@ -155,8 +155,6 @@ class SyncWorker:
         task.add_done_callback(self.tasks.discard)
 
     async def start_deliveries(self, report: RoundReport | None = None) -> None:
-        # A key.rotate acked by a pull (outbox.ack) leaves the replaced keys to delete here.
-        await self.db(partial(forget_previous_keys, self.node))
         now = self.clock()
         for peer_id in await self.db(lambda: outbox.peers_with_work(self.node.conn)):
             state = await self.db(partial(outbox.delivery_state, self.node.conn, peer_id))

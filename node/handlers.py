@@ -12,7 +12,6 @@ import sqlite3
 from node import normalize, terms
 from node.clock import random_bytes
 from node.inbox import Handler
-from node.keys import forget_previous_keys
 from node.node import Node
 from node.outgoing import settle_batch
 from node.peers import pulls_only
@@ -190,11 +189,8 @@ def on_key_rotate(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
 def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     assert isinstance(message, OutboxAck)
     conn = node.conn
-    rotating = node.key_state.previous is not None and outbox.has_queued(conn, KeyRotate.TYPE)
     for ref in message.refs:
         outbox.drop_message(conn, ref, peer=peer["node_id"])
-    if rotating:  # a pulled key.rotate may have been the last one owed: the old keys can go
-        forget_previous_keys(node)
     for share_id, seq in message.batches:
         _share_of(conn, share_id, peer, "outgoing")
         settle_batch(conn, share_id, seq, normalize.now_iso())

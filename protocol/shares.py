@@ -425,10 +425,12 @@ class OutboxPull(Message):
         return cls()
 
 
-# What a pull hands out: the control messages a granter sends, its batches, and its own
-# key rotation (a subscriber nobody can reach learns the new keys only this way).
+# What a pull hands out: every message queued for the puller (it is never pushed to when
+# nobody can reach it), so a granter's control messages and batches, a subscriber's answers
+# when the puller is the granter, and the node's own key rotation.
 PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch",
-            "key.rotate")
+            "share.accept", "share.decline", "share.leave", "share.resync",
+            "share.terms.accept", "key.rotate")
 
 
 @dataclass(frozen=True)

@@ -130,3 +130,18 @@ async def test_a_lost_outbox_ack_of_the_rotation_does_not_strand_the_subscriber(
         party.edit(ann, first_name="Annie")
         await until(lambda: _first_name(b, party, ann) == "Annie",
                          message="B keeps receiving under the new keys")
+
+
+async def test_a_pull_only_granter_gets_its_subscribers_answers_by_pull(
+        tmp_path: Path) -> None:
+    """B (no port) grants to the party: the party's share.accept cannot be pushed to B, so B's
+    pull hands it out, and B's batches (pushed: the party is reachable) follow."""
+    async with three_orgs(tmp_path, pull_b=True, b_listens=False) as trio:
+        party, b = trio.party, trio.b
+        bea = b.add_person(first_name="Bea", email="bea@example.org")
+        share_id = b.grant(party, fields="name")
+        await until(lambda: party.status(share_id) == "offered", "the offer is pushed")
+        shares.accept_share(party.op, share_id, None)
+        await until(lambda: b.status(share_id) == "active", "B pulls the party's accept")
+        await until(lambda: _first_name(party, b, bea) == "Bea", "B pushes Bea")
+        assert b.share(share_id)["pull"] == 0  # the party is reachable: pushed

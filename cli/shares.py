@@ -151,14 +151,15 @@ def resync(share_id: str) -> None:
 @click.option("--peer", "peer_ref", help="Only this peer.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def sync(peer_ref: str | None, as_json: bool) -> None:
-    """Deliver everything pending (and pull from granters) once, then exit; for cron."""
+    """Deliver everything pending (and, on a node nobody can reach, pull) once; for cron."""
     node = open_current_node()
     only = resolve_peer(node.conn, peer_ref) if peer_ref else None
 
     async def run() -> RoundReport:
         client = FederationClient()
         with ThreadPoolExecutor(max_workers=1) as executor:
-            worker = SyncWorker(node, Courier(node, client), executor=executor, pull=True)
+            worker = SyncWorker(node, Courier(node, client), executor=executor,
+                                pull=not node.config.reachable)
             try:
                 return await worker.run_once(only)
             finally:

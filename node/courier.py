@@ -21,6 +21,7 @@ from protocol import (
     OutboxItems,
     OutboxPull,
     b64u_decode,
+    check_ack,
     check_clock,
     check_recipient,
     parse_envelope,
@@ -49,13 +50,15 @@ class Courier:
 
     async def send(self, peer: sqlite3.Row, message: Message,
                    keys: NodeKeys | None = None) -> Ack:
-        """Deliver to the peer's inbox; the peer's verified Ack for exactly this message.
+        """Deliver to the peer's inbox; the peer's verified, successful Ack for exactly this
+        message (NotAcknowledged otherwise: the message is still owed).
         `keys`: seal with these (the keys a rotation replaced, for `key.rotate`)."""
         message_id, body = self._seal(peer, message, keys)
         raw = await self.client.post(peer["url"], INBOX_PATH, body)
         answer = self.open_answer(peer, raw)
         if not isinstance(answer, Ack) or answer.message_id != message_id:
             raise MalformedMessage("the answer is not an ack of the message sent")
+        check_ack(message, answer)
         return answer
 
     async def pull(self, peer: sqlite3.Row) -> OutboxItems:

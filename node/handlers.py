@@ -14,6 +14,7 @@ from node.clock import random_bytes
 from node.inbox import Handler
 from node.node import Node
 from node.outgoing import settle_batch
+from node.peers import pulls_only
 from node.received import apply_items, drop_stale_members, end_subscription
 from node.refusals import Forbidden
 from node.shares import activate_incoming
@@ -81,7 +82,7 @@ def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     row = _share_of(conn, message.share, peer, "outgoing")
     if row["status"] == "offered":
         store.update_share(conn, row["id"], normalize.now_iso(), status="active",
-                           pull=int(message.pull))
+                           pull=int(message.pull or pulls_only(peer)))
         outbox.enqueue_tagged(conn, row["id"], row["tag_id"])
         node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
     return {"share": row["id"], "status": _status(conn, row["id"])}

@@ -10,4 +10,4 @@ def node_document(node: Node, now: int) -> NodeDocument:
     state = node.key_state
     return sign_document(state.keys, name=node.config.name, url=node.config.url,
                          created=now, valid_until=now + DOCUMENT_VALIDITY_SECONDS,
-                         links=state.chain)
+                         links=state.chain, pull_only=not node.config.reachable)

@@ -9,6 +9,11 @@ is decrypted before the sender is known to be a peer, and the message id is
 recorded in the same transaction that applies the message, so a replay can
 never apply twice. The same checks guard the outbox (pulls), whose answer is
 the pulled messages instead of an Ack.
+
+After a key rotation, a peer that seals to our new encryption key has read our
+`key.rotate` (pushed or pulled): what is still queued of it for that peer is
+dropped, and the old keys go once no peer is owed one. A pull sealed to the
+old key is answered with the old keys, the only ones that peer can check.
 """
 
 import sqlite3
@@ -16,17 +21,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from node import clock as clocks
+from node.keys import forget_previous_keys
 from node.node import Node
 from node.refusals import Replayed, UnknownPeer
 from node.storage import db
+from node.storage import outbox as outbox_store
 from node.storage import peers as peer_store
 from protocol import (
     CLOCK_WINDOW_SECONDS,
     Ack,
     DecryptionFailed,
     Envelope,
+    KeyRotate,
     MalformedMessage,
     Message,
+    NodeKeys,
     b64u_decode,
     check_clock,
     check_recipient,
@@ -49,6 +58,7 @@ class Admitted:
     peer: sqlite3.Row
     message: Message
     now: int
+    old_keys: bool = False  # sealed to the encryption key a rotation replaced
 
 
 @dataclass
@@ -78,8 +88,8 @@ class Inbox:
         check_clock(envelope, now=now)
         if peer_store.seen_message(self.node.conn, envelope.sender, envelope.id):
             raise Replayed("this message was received before")
-        message = open_for_me(self.node, envelope, b64u_decode(peer["box_key"]))
-        return Admitted(envelope, peer, message, now)
+        message, old_keys = open_sealed(self.node, envelope, b64u_decode(peer["box_key"]))
+        return Admitted(envelope, peer, message, now, old_keys)
 
     def receive(self, envelope: Envelope) -> bytes:
         """One `check`ed envelope in, the bytes of the Ack envelope out."""
@@ -89,7 +99,10 @@ class Inbox:
             raise MalformedMessage(f"{admitted.message.TYPE} is not accepted at the inbox")
         with db.transaction(self.node.conn):
             self._remember(admitted)
+            heard = self._rotation_heard(admitted)
             detail = handler(self.node, admitted.peer, admitted.message)
+        if heard:
+            forget_previous_keys(self.node)
         self.on_commit()
         ack = Ack(message_id=admitted.envelope.id, status="ok", detail=detail)
         return self.reply(admitted, ack).to_bytes()
@@ -101,8 +114,22 @@ class Inbox:
             raise MalformedMessage("only outbox.pull is accepted at the outbox")
         with db.transaction(self.node.conn):
             self._remember(admitted)
+            heard = self._rotation_heard(admitted)
+        if heard:
+            forget_previous_keys(self.node)
         answer = self.puller(self.node, admitted.peer)
-        return self.reply(admitted, answer).to_bytes()
+        # A puller that knows only our old keys (its key.rotate is in this answer) gets the
+        # answer sealed with them, like a pushed key.rotate.
+        keys = self.node.key_state.previous if admitted.old_keys else None
+        return self.reply(admitted, answer, keys).to_bytes()
+
+    def _rotation_heard(self, admitted: Admitted) -> bool:
+        """A peer that sealed to our new key read our key.rotate: drop what waits of it.
+        True if that may leave no peer owed one (the old keys can then go, after commit)."""
+        if admitted.old_keys or self.node.key_state.previous is None:
+            return False
+        return outbox_store.drop_queued(self.node.conn, admitted.peer["node_id"],
+                                        KeyRotate.TYPE) > 0
 
     def _remember(self, admitted: Admitted) -> None:
         conn = self.node.conn
@@ -111,9 +138,10 @@ class Inbox:
             raise Replayed("this message was received before")
         peer_store.forget_messages_before(conn, admitted.now - 2 * CLOCK_WINDOW_SECONDS - 60)
 
-    def reply(self, admitted: Admitted, message: Message) -> Envelope:
+    def reply(self, admitted: Admitted, message: Message,
+              keys: NodeKeys | None = None) -> Envelope:
         return seal(
-            sender=self.node.keys,
+            sender=keys or self.node.keys,
             recipient_id=admitted.envelope.sender,
             recipient_box_key=b64u_decode(admitted.peer["box_key"]),
             message=message,
@@ -126,10 +154,15 @@ class Inbox:
 def open_for_me(node: Node, envelope: Envelope, sender_box_key: bytes) -> Message:
     """Decrypt with the current keys, or, right after a rotation, with the keys they
     replaced (a peer may not have heard of the rotation yet)."""
+    return open_sealed(node, envelope, sender_box_key)[0]
+
+
+def open_sealed(node: Node, envelope: Envelope, sender_box_key: bytes) -> tuple[Message, bool]:
+    """As open_for_me, and whether it took the replaced keys."""
     try:
-        return open_envelope(envelope, recipient=node.keys, sender_box_key=sender_box_key)
+        return open_envelope(envelope, recipient=node.keys, sender_box_key=sender_box_key), False
     except DecryptionFailed:
         previous = node.key_state.previous
         if previous is None:
             raise
-        return open_envelope(envelope, recipient=previous, sender_box_key=sender_box_key)
+        return open_envelope(envelope, recipient=previous, sender_box_key=sender_box_key), True

@@ -2,8 +2,9 @@
 
 `rotate_keys` makes a new signing key and a new encryption key, adds a link
 to the key chain (signed by the old key and the new), and queues a
-`key.rotate` for every peer: it travels signed and encrypted with the OLD
-keys, which the peer still knows, and carries the new document. Until every
+`key.rotate` for every peer (pushed, or handed out when a peer nobody can
+reach pulls): it travels signed and encrypted with the OLD keys, which the
+peer still knows, and carries the new document. Until every
 peer has acknowledged it, the old keys are kept only to send it and to read
 messages a peer sealed before it heard; then they are deleted.
 """
@@ -25,6 +26,7 @@ from protocol import KeyRotate, NodeKeys, make_link
 
 
 def rotate_keys(node: Node) -> dict[str, object]:
+    forget_previous_keys(node)  # the last rotation may have been acked by a pull meanwhile
     old = node.key_state
     if old.previous is not None:
         waiting = outbox_store.count_queued(node.conn, KeyRotate.TYPE)

@@ -36,6 +36,12 @@ def peer_dict(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
+def pulls_only(peer: sqlite3.Row) -> bool:
+    """The peer's signed document says nobody can reach it: never push to it, it pulls."""
+    document = json.loads(peer["document"])
+    return isinstance(document, dict) and document.get("pull_only") is True
+
+
 def resolve_peer(conn: sqlite3.Connection, ref: str, *, include_removed: bool = False) -> str:
     """PEER on the command line: alias, name, node id, or a unique prefix of the id."""
     text = ref.strip()

@@ -9,7 +9,7 @@ two threads at once.
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -52,7 +52,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
                max_body: int = MAX_MESSAGE_BYTES, sync: bool = True, pull: bool = False,
                client: FederationClient | None = None) -> web.Application:
     """The node's web application; with `sync`, the sync worker runs beside it."""
-    app = web.Application(client_max_size=max_body)
+    app = web.Application(client_max_size=max_body, middlewares=[json_errors])
     app[NODE] = node
     app[CLOCK] = clock
     app[INBOX] = Inbox(node, clock=clock, handlers=HANDLERS, puller=pull_answer)
@@ -179,8 +179,32 @@ def refusal(error: RemoteProtocolError) -> web.Response:
     status = http_status(error)
     # Info level gets one line per request (the access log); the reason goes to debug.
     log.debug("refused: %s (%s): %s", error.code, status, error.message)
-    return web.Response(
-        status=status,
-        text=json.dumps({"error": error.code, "message": error.message}),
-        content_type="application/json",
-    )
+    return error_response(status, error.code, error.message)
+
+
+def error_response(status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, headers=headers, content_type="application/json",
+                        text=json.dumps({"error": code, "message": message}))
+
+
+HTTP_ERROR_CODES = {400: "malformed", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+@web.middleware
+async def json_errors(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                      ) -> web.StreamResponse:
+    """Every refusal is JSON (docs/protocol.md 7.2): an unknown path, a wrong method, and
+    our own fault (500 `internal`, logged with its traceback) too, not aiohttp's text."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = HTTP_ERROR_CODES.get(exc.status, "http_error")
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, code, exc.reason, allow)
+    except Exception:
+        log.exception("internal error answering %s %s", request.method, request.path)
+        return error_response(500, "internal", "the node failed to answer; retry later")

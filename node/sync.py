@@ -9,8 +9,13 @@ delivery per peer that is not backing off. A delivery sends queued control
 messages in order, then batches of every active share; each batch is settled
 only by the peer's signed ack. A failure puts the in-flight rows back and
 backs the peer off exponentially, with jitter, persisted in `delivery`; any
-success resets it. Refusals other than 401/408/429 are parked (retried only
-after the longest delay) and shown in `status`.
+success resets it. One retry rule (docs/protocol.md 7.2): no answer, 401,
+408, 429 and every 5xx are retried with that backoff; any other refusal (a
+4xx that will not change by itself) is parked (retried only after the
+longest delay) and shown in `status`. Only a peer's matching, successful ack
+settles anything. A peer whose document says `pull_only` is never pushed to:
+it gets everything when it pulls. Only a node that is itself pull-only pulls,
+and only from peers that can be reached.
 """
 
 import asyncio
@@ -35,6 +40,7 @@ from node.keys import forget_previous_keys
 from node.node import Node
 from node.outgoing import build_batch, settle_batch
 from node.peer_text import peer_text
+from node.peers import pulls_only
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
@@ -57,7 +63,7 @@ IDLE_ROUND = 1.0
 PULL_INTERVAL = 1.0
 FIRST_RETRY = 2.0
 MAX_RETRY = 3600.0
-RETRYABLE_STATUSES = (401, 408, 429)
+RETRYABLE_STATUSES = (401, 408, 429)  # ... and every 5xx: see `retryable`
 PIPELINE = 4  # batches in flight per share
 IN_FLIGHT_LIMIT = 8  # batches in flight across all peers: bounds memory when fanning out
 
@@ -66,6 +72,12 @@ def backoff_delay(attempts: int, rand: Callable[[], float] = random.random) -> f
     """2 s, 4 s, 8 s ... capped at an hour, each +-25% so peers do not retry in step."""
     base = min(MAX_RETRY, FIRST_RETRY * 2 ** max(attempts - 1, 0))
     return float(base * (0.75 + rand() / 2))
+
+
+def retryable(status: int) -> bool:
+    """A refusal that may go away by itself (clock skew, timeout, load, the peer's own
+    fault) is retried with backoff; any other is parked until the operator looks."""
+    return status in RETRYABLE_STATUSES or status >= 500
 
 
 @dataclass
@@ -157,12 +169,13 @@ class SyncWorker:
         peers = await self.db(lambda: outbox.peers_with_work(self.node.conn))
         await asyncio.gather(*(self.deliver(p, report) for p in peers
                                if only_peer in (None, p)))
-        await self.pull_all(report, only_peer)
+        if self.pull_mode:
+            await self.pull_all(report, only_peer)
         return report
 
     async def deliver(self, peer_id: str, report: RoundReport | None = None) -> None:
         peer = await self.db(lambda: peer_store.active_peer(self.node.conn, peer_id))
-        if peer is None:
+        if peer is None or pulls_only(peer):  # nobody can reach it: it pulls what it is owed
             return
         sent = 0
         try:
@@ -230,7 +243,7 @@ class SyncWorker:
         return len(batch.items)
 
     async def _failed(self, peer_id: str, exc: Exception) -> None:
-        parked = isinstance(exc, PeerRefused) and exc.status not in RETRYABLE_STATUSES
+        parked = isinstance(exc, PeerRefused) and not retryable(exc.status)
         unreachable = isinstance(exc, PeerUnreachable)
         log.info("delivery to %s failed: %s", peer_id[:12], peer_text(exc))
 
@@ -251,7 +264,8 @@ class SyncWorker:
     async def pull_all(self, report: RoundReport | None = None,
                        only_peer: str | None = None) -> None:
         granters = await self.db(lambda: [row["node_id"] for row in
-                                          peer_store.list_peers(self.node.conn)])
+                                          peer_store.list_peers(self.node.conn)
+                                          if not pulls_only(row)])
         for peer_id in granters:
             if only_peer in (None, peer_id):
                 await self.pull_from(peer_id, report)
@@ -267,6 +281,11 @@ class SyncWorker:
                 if not items.entries:
                     break
                 ack = await self.db(partial(apply_pulled, self.node, peer, items))
+                # Re-read the peer: a pulled key.rotate may have changed its keys.
+                fresh = await self.db(lambda: peer_store.active_peer(self.node.conn, peer_id))
+                if fresh is None:
+                    break
+                peer = fresh
                 await self.courier.send(peer, ack)
                 total += len(items.entries)
                 if not ack.batches:

@@ -5,6 +5,7 @@ clock, no randomness: time, nonces, ids and keys are arguments. See
 docs/protocol.md for the specification.
 """
 
+from protocol.acks import NotAcknowledged, check_ack
 from protocol.document import (
     NodeDocument,
     parse_document,
@@ -116,6 +117,7 @@ __all__ = [
     "OutboxPull",
     "LocalProtocolError",
     "MalformedMessage",
+    "NotAcknowledged",
     "Message",
     "NodeDocument",
     "NodeKeys",
@@ -145,6 +147,7 @@ __all__ = [
     "check_rotation",
     "current_key",
     "make_link",
+    "check_ack",
     "check_clock",
     "check_invite_expiry",
     "check_pair_accept",

@@ -2,7 +2,9 @@
 
 It binds a node id to a name, a URL, an X25519 encryption key and the
 protocol versions the node speaks, signed by the node itself and valid
-until ``valid_until`` (unix seconds).
+until ``valid_until`` (unix seconds). A node nobody can reach says so with
+``"pull_only": true`` (the key is absent otherwise): its peers never push to
+it and hand everything out when it pulls.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
 _WIRE_KEYS = frozenset(
     {"node", "name", "url", "box_key", "versions", "created", "valid_until", "signature"}
 )
+_OPTIONAL_KEYS = frozenset({"keys", "pull_only"})  # each present only when it says something
 
 
 def check_url(value: object, what: str = "url") -> str:
     url = f.check_str(value, what, min_len=8, max_len=MAX_URL_CHARS)
-    if not _URL_RE.match(url):
+    if not _URL_RE.fullmatch(url):  # `$` alone would let a trailing newline in
         raise LocalProtocolError(f"{what} must start with http:// or https://, no spaces")
     return url
 
@@ -44,6 +47,7 @@ class NodeDocument:
     valid_until: int
     signature: str = ""
     keys: tuple[KeyLink, ...] = ()  # the key chain, once the node rotated its key
+    pull_only: bool = False  # nobody can reach `url`: peers must not push, it pulls
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -65,6 +69,8 @@ class NodeDocument:
             f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
         if not isinstance(self.keys, tuple) or not all(isinstance(k, KeyLink) for k in self.keys):
             raise LocalProtocolError("keys must be a tuple of KeyLink")
+        if not isinstance(self.pull_only, bool):
+            raise LocalProtocolError("pull_only must be a bool")
 
     @property
     def box_public(self) -> bytes:
@@ -83,6 +89,8 @@ class NodeDocument:
         }
         if self.keys:
             data["keys"] = [link.to_dict() for link in self.keys]
+        if self.pull_only:
+            data["pull_only"] = True
         return data
 
     def signed_bytes(self) -> bytes:
@@ -94,10 +102,11 @@ class NodeDocument:
     @classmethod
     def from_dict(cls, data: object) -> NodeDocument:
         """Strictly validate a peer's document (it must carry a signature)."""
-        rotated = isinstance(data, dict) and "keys" in data
-        obj = f.require_object(data, _WIRE_KEYS | {"keys"} if rotated else _WIRE_KEYS,
-                               "node document")
-        links = links_from(obj["keys"]) if rotated else ()
+        optional = frozenset(data).intersection(_OPTIONAL_KEYS) if isinstance(data, dict) else ()
+        obj = f.require_object(data, _WIRE_KEYS.union(optional), "node document")
+        links = links_from(obj["keys"]) if "keys" in obj else ()
+        if "pull_only" in obj and obj["pull_only"] is not True:
+            raise MalformedMessage("pull_only is written only as true")
         versions = []
         for item in f.get_list(obj, "versions"):
             if isinstance(item, bool) or not isinstance(item, int):
@@ -106,7 +115,7 @@ class NodeDocument:
         signature = f.get_str(obj, "signature")
         if signature == "":
             raise MalformedMessage("node document is not signed")
-        return f.build(
+        document = f.build(
             lambda: cls(
                 node_id=f.get_str(obj, "node"),
                 name=f.get_str(obj, "name"),
@@ -117,8 +126,14 @@ class NodeDocument:
                 valid_until=f.get_int(obj, "valid_until"),
                 signature=signature,
                 keys=links,
+                pull_only="pull_only" in obj,
             )
         )
+        # One measure wherever a document travels (its own GET, inside /pair, pair.*,
+        # key.rotate): the canonical JSON of the whole document, signature included.
+        if len(canonical_json(document.to_dict())) > MAX_DOCUMENT_BYTES:
+            raise MalformedMessage(f"node document over {MAX_DOCUMENT_BYTES} bytes")
+        return document
 
 
 def sign_document(
@@ -130,6 +145,7 @@ def sign_document(
     valid_until: int,
     versions: tuple[int, ...] = (PROTOCOL_VERSION,),
     links: tuple[KeyLink, ...] = (),
+    pull_only: bool = False,
 ) -> NodeDocument:
     """The node's document, signed with its current key (``links`` lead there)."""
     unsigned = NodeDocument(
@@ -141,6 +157,7 @@ def sign_document(
         created=created,
         valid_until=valid_until,
         keys=links,
+        pull_only=pull_only,
     )
     signature = b64u_encode(keys.sign(unsigned.signed_bytes()))
     return replace(unsigned, signature=signature)

@@ -43,10 +43,12 @@ MAX_ITEMS = 5000
 MAX_RECORDS_PER_PERSON = 10_000
 MAX_VALUE_CHARS = 2000
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# RFC 3339 in UTC with `Z`, optional fraction: this implementation writes milliseconds.
+_AT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 
 
 def check_uuid(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _UUID_RE.match(value):
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):  # no trailing newline
         raise LocalProtocolError(f"{what} must be a lowercase uuid")
     return value
 
@@ -81,6 +83,8 @@ def _check_record(record: object, keys: frozenset[str], what: str) -> None:
         raise LocalProtocolError(f"{what} must have exactly {sorted(keys)}")
     check_uuid(record["uuid"], f"{what} uuid")
     f.check_str(record["at"], f"{what} at", min_len=1, max_len=40)
+    if not _AT_RE.fullmatch(str(record["at"])):
+        raise LocalProtocolError(f"{what} at must be a UTC time like 2026-10-03T14:30:00.000Z")
     for key in keys - {"uuid", "at", "amount_cents"}:
         _optional_text(record[key], f"{what} {key}")
     if "amount_cents" in keys:
@@ -303,7 +307,7 @@ class ShareBatch(Message):
     def __post_init__(self) -> None:
         check_uuid(self.share, "share")
         f.check_b64(self.epoch, ID_BYTES, "epoch")
-        f.check_int(self.seq, "seq")
+        f.check_int(self.seq, "seq", minimum=1)  # a share's first batch is seq 1
         f.check_int(self.terms, "terms", minimum=1)
         if not isinstance(self.items, tuple) or len(self.items) > MAX_ITEMS:
             raise LocalProtocolError(f"items must be a tuple of at most {MAX_ITEMS}")
@@ -421,7 +425,12 @@ class OutboxPull(Message):
         return cls()
 
 
-PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch")
+# What a pull hands out: every message queued for the puller (it is never pushed to when
+# nobody can reach it), so a granter's control messages and batches, a subscriber's answers
+# when the puller is the granter, and the node's own key rotation.
+PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch",
+            "share.accept", "share.decline", "share.leave", "share.resync",
+            "share.terms.accept", "key.rotate")
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,12 @@ def drop_message(conn: sqlite3.Connection, message_id: int, *, peer: str) -> Non
     conn.execute("DELETE FROM outbox WHERE id = ? AND peer = ?", (message_id, peer))
 
 
+def drop_queued(conn: sqlite3.Connection, peer: str, message_type: str) -> int:
+    """Drop every queued message of that type for the peer; how many there were."""
+    return conn.execute("DELETE FROM outbox WHERE peer = ? AND type = ?",
+                        (peer, message_type)).rowcount
+
+
 def peers_with_work(conn: sqlite3.Connection) -> list[str]:
     """Peers owed a control message or a batch (the worker's index-only question)."""
     rows = conn.execute(

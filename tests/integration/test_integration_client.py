@@ -92,10 +92,19 @@ async def test_stranger_is_refused_as_unknown_peer(client: FederationClient,
 
 
 async def test_non_json_error_page_is_reported_as_http_error(client: FederationClient,
-                                                            alice: RunningNode) -> None:
+                                                            serve_app: Serve) -> None:
+    app = web.Application()  # a proxy's or another server's plain-text page
+    url = await serve_app(app)
+    with pytest.raises(PeerRefused) as refused:
+        await client.post(url, "/no/such/path", b"{}")
+    assert (refused.value.status, refused.value.code) == (404, "http_error")
+
+
+async def test_a_nodes_unknown_path_is_a_json_not_found(client: FederationClient,
+                                                        alice: RunningNode) -> None:
     with pytest.raises(PeerRefused) as refused:
         await client.post(alice.url, "/no/such/path", b"{}")
-    assert (refused.value.status, refused.value.code) == (404, "http_error")
+    assert (refused.value.status, refused.value.code) == (404, "not_found")
 
 
 async def test_closed_port_raises_peer_unreachable(client: FederationClient) -> None:

@@ -116,6 +116,15 @@ def peer_show(peer_ref: str, as_json: bool) -> None:
                                                 "status", "auto_accept", "added_at")])
 
 
+@peer.command("retry")
+@home_option
+@click.argument("peer_ref", metavar="PEER")
+def peer_retry(peer_ref: str) -> None:
+    """Reset PEER's delivery backoff: a running `serve` tries it at once."""
+    data = ops.retry_peer(open_current_node(), peer_ref)
+    click.echo(f"retrying {data['alias'] or data['name']!r} now (if `tagshare serve` runs)")
+
+
 @peer.command("remove")
 @home_option
 @click.argument("peer_ref", metavar="PEER")

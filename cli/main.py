@@ -11,6 +11,7 @@ from cli.context import (
     passphrase_option,
 )
 from cli.coordination import contacts
+from cli.dashboard import dashboard
 from cli.demo import demo
 from cli.federation import invite, peer, serve
 from cli.maintenance import backup, key, restore
@@ -117,6 +118,7 @@ cli.add_command(key)
 cli.add_command(demo)
 cli.add_command(contacts)
 cli.add_command(match)
+cli.add_command(dashboard)
 
 
 def main() -> None:

@@ -243,7 +243,8 @@ class SyncWorker:
                 delay = MAX_RETRY if parked else backoff_delay(attempts)
                 outbox.record_failure(conn, peer_id, error=str(exc),
                                      next_attempt=self.clock() + delay,
-                                     parked=parked and not unreachable)
+                                     parked=parked and not unreachable,
+                                     at=normalize.now_iso())
 
         await self.db(record)
 

@@ -409,9 +409,30 @@ MIGRATION_9 = """
 DROP INDEX IF EXISTS people_name;
 """
 
+# The dashboard: one-time login links and browser sessions, each stored only as a
+# SHA-256 hash (`tagshare dashboard` writes a link, the admin listener of `serve`
+# consumes it); and since when delivery to each failing peer has been failing.
+# Only new tables (IF NOT EXISTS), so it can run again on a database that has them.
+MIGRATION_10 = """
+CREATE TABLE IF NOT EXISTS dashboard_logins (
+    token_hash TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dashboard_sessions (
+    id_hash TEXT PRIMARY KEY,
+    csrf TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS delivery_failing (
+    peer TEXT PRIMARY KEY,
+    since TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[str] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
-    MIGRATION_8, MIGRATION_9,
+    MIGRATION_8, MIGRATION_9, MIGRATION_10,
 ]
 LATEST = len(MIGRATIONS)
 

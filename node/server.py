@@ -19,6 +19,7 @@ from node import clock as clocks
 from node.client import FederationClient
 from node.courier import INBOX_PATH, OUTBOX_PATH, Courier
 from node.handlers import HANDLERS
+from node.health import database_problem, health_answer
 from node.identity import node_document
 from node.inbox import Inbox
 from node.node import Node
@@ -39,6 +40,7 @@ MAX_BODY = web.AppKey("max_body", int)
 WORKER = web.AppKey("worker", SyncWorker)
 
 DOCUMENT_PATH = "/.well-known/tagshare"
+HEALTH_PATH = "/health"
 CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
 BEHIND_INTERVAL = 0.05  # ... and while some committed pages are still not copied
 T = TypeVar("T")
@@ -62,6 +64,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
         app[INBOX].on_commit = app[WORKER].wake
         app.cleanup_ctx.append(_worker_ctx)
     app.router.add_get(DOCUMENT_PATH, get_document)
+    app.router.add_get(HEALTH_PATH, get_health)
     app.router.add_post(INBOX_PATH, post_inbox)
     app.router.add_post(OUTBOX_PATH, post_outbox)
     app.router.add_post(PAIR_PATH, post_pair)
@@ -116,6 +119,13 @@ async def get_document(request: web.Request) -> web.Response:
     app = request.app
     document = node_document(app[NODE], app[CLOCK]())
     return web.json_response(document.to_dict())
+
+
+async def get_health(request: web.Request) -> web.Response:
+    """200 when the database takes a write, 503 with the reason when not."""
+    conn = request.app[NODE].conn
+    status, body = health_answer(await in_db_thread(request.app, lambda: database_problem(conn)))
+    return web.json_response(body, status=status)
 
 
 async def post_inbox(request: web.Request) -> web.Response:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from pathlib import Path
 
 import click
 
@@ -15,6 +16,7 @@ from node.clock import system_clock
 from node.normalize import parse_duration
 from node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
 from node.service import serve as run_server
+from node.tls import TlsFiles, served_tls
 
 serve_log = logging.getLogger("tagshare.serve")
 
@@ -35,19 +37,29 @@ serve_log = logging.getLogger("tagshare.serve")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
               default="info", show_default=True,
               help="Least important level logged to standard error (debug adds access lines).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Serve HTTPS with this PEM certificate (default: the home's tls.crt "
+                   "when the node's URL is https://).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The private key of --tls-cert (PEM).")
 def serve(host: str, port: int, no_listen: bool, admin_host: str, admin_port: int | None,
-          log_format: str, log_level: str) -> None:
+          log_format: str, log_level: str, tls_cert: Path | None,
+          tls_key: Path | None) -> None:
     """Run the node's federation server and sync worker until Ctrl-C or SIGTERM."""
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give --tls-cert and --tls-key together")
     configure_logging(log_format, log_level)
     node = open_current_node()
     node.keys  # noqa: B018 - unlock sealed keys now, with a clear error, not mid-request
+    tls = (TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else
+           served_tls(node.home, node.config.url))
 
     def ready(url: str) -> None:
         serve_log.info("tagshare node %r listening on %s", node.config.name, url,
                        extra={"url": url})
 
     asyncio.run(run_server(node, host, port, listen=not no_listen, on_ready=ready,
-                           admin=AdminAddress(admin_host, admin_port)))
+                           admin=AdminAddress(admin_host, admin_port), tls=tls))
 
 
 @click.command()

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
@@ -22,28 +23,33 @@ from node.errors import NodeError
 from node.node import Node
 from node.oplog import DebugAccessLogger
 from node.server import DB_THREAD, create_app
+from node.tls import TlsFiles
 
 log = logging.getLogger("tagshare.serve")
 LOOPBACK_ADMIN = AdminAddress()
 
 
 async def serve(node: Node, host: str, port: int, *, listen: bool = True,
-                admin: AdminAddress | None = LOOPBACK_ADMIN,
+                admin: AdminAddress | None = LOOPBACK_ADMIN, tls: TlsFiles | None = None,
                 on_ready: Callable[[str], None] = lambda url: None) -> None:
     """Serve (and sync) until a stop signal, then shut down cleanly.
 
     Without `listen` no federation port is opened: the sync worker pushes to
     peers and pulls from granters, for a node nobody can reach. `admin` None
-    opens no admin listener.
+    opens no admin listener. `tls`: serve HTTPS with these files (given, or the
+    home's when the node's URL is https://); their fingerprint goes into the document.
     """
     pull = not listen or not node.config.reachable
+    ssl_context = tls.server_context() if tls is not None else None
+    if tls is not None:
+        node.tls_sha256 = tls.sha256
     metrics = NodeMetrics()
     app = create_app(node, pull=pull, telemetry=metrics)
     runner = web.AppRunner(app, handle_signals=False, access_log_class=DebugAccessLogger)
     await runner.setup()
     admin_runner: web.AppRunner | None = None
     try:
-        url = await _listen(runner, host, port) if listen else None
+        url = await _listen(runner, host, port, ssl_context) if listen else None
         if admin is not None:
             federation_port = int(runner.addresses[0][1]) if listen else port
             admin_runner = await start_admin(node, metrics, app[DB_THREAD], admin,
@@ -56,14 +62,15 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
     await _run_until_stopped(node, runner, admin_runner, on_ready, url)
 
 
-async def _listen(runner: web.AppRunner, host: str, port: int) -> str:
+async def _listen(runner: web.AppRunner, host: str, port: int,
+                  ssl_context: ssl.SSLContext | None) -> str:
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError as exc:
         raise NodeError(f"cannot listen on {host}:{port} ({exc.strerror}): "
                         "is another node running? pass another --port") from None
     bound = runner.addresses[0]
-    return f"http://{bound[0]}:{bound[1]}"
+    return f"{'https' if ssl_context else 'http'}://{bound[0]}:{bound[1]}"
 
 
 async def _run_until_stopped(node: Node, runner: web.AppRunner,

@@ -107,6 +107,10 @@ class HttpTransport:
         except aiohttp.ServerFingerprintMismatch:
             raise PeerCertificateMismatch(
                 f"{url} presented a TLS certificate other than the one it signed") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise PeerCertificateMismatch(f"{url} presented a TLS certificate that no "
+                                          f"authority vouches for and none was pinned: "
+                                          f"{exc.certificate_error}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
 

@@ -27,7 +27,7 @@ from functools import partial
 from typing import TypeVar
 
 from node import normalize
-from node.client import PeerRefused, PeerUnreachable
+from node.client import PeerCertificateMismatch, PeerRefused, PeerUnreachable
 from node.courier import Courier
 from node.errors import NodeError
 from node.handlers import HANDLERS
@@ -35,6 +35,7 @@ from node.keys import forget_previous_keys
 from node.node import Node
 from node.oplog import log_delivery_failure
 from node.outgoing import build_batch, settle_batch
+from node.repin import refresh_pin
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
@@ -182,6 +183,9 @@ class SyncWorker:
         except (NodeError, ProtocolError) as exc:
             failure = exc
             await self._failed(peer, exc)
+            if isinstance(exc, PeerCertificateMismatch):
+                await refresh_pin(self.node, peer, self.courier.client, int(self.clock()),
+                                  self.db)
             if report is not None:
                 report.errors[peer_id] = str(exc)
         self.telemetry.delivery(peer_label(peer), delivery_result(failure),

@@ -71,10 +71,14 @@ def test_two_nodes_pair_and_deliver_over_pinned_https(
 
 
 @asynccontextmanager
-async def impostor(port: int, files: TlsFiles, seen: list[str]) -> AsyncIterator[None]:
-    """Another server on the same port, with a certificate of its own, answering anything."""
+async def impostor(port: int, files: TlsFiles, seen: list[str],
+                   document: bytes) -> AsyncIterator[None]:
+    """Another server on the same port, with a certificate of its own, relaying the real
+    node's signed document and answering anything else with 500."""
     async def anything(request: web.Request) -> web.Response:
-        seen.append(request.path)
+        seen.append(f"{request.method} {request.path}")
+        if request.path == "/.well-known/tagshare":
+            return web.Response(body=document, content_type="application/json")
         return web.Response(status=500)
 
     app = web.Application()
@@ -92,11 +96,13 @@ async def test_another_certificate_on_the_peers_port_gets_nothing(
         https_pair: tuple[Served, Served], tmp_path: Path) -> None:
     granter, subscriber = https_pair
     await asyncio.to_thread(share_volunteers, granter, subscriber, 1)
+    document = await asyncio.to_thread(pinned_get, subscriber, "/.well-known/tagshare")
+    [held] = granter.query("SELECT document FROM peers")
     subscriber.stop()
     (tmp_path / "impostor").mkdir()
     fake = make_self_signed(tmp_path / "impostor", name="Rivera", url=subscriber.url, now=NOW)
     seen: list[str] = []
-    async with impostor(subscriber.port, fake, seen):
+    async with impostor(subscriber.port, fake, seen, document):
         people.add_person(granter.op, {"first_name": "Late", "email": "late@example.org"},
                           ["volunteers"])
 
@@ -105,8 +111,14 @@ async def test_another_certificate_on_the_peers_port_gets_nothing(
             return any("TLS certificate other than" in (r[0] or "") for r in rows)
 
         await asyncio.to_thread(wait_for, refused, "the impostor to be refused")
-    assert seen == []  # not one request reached it: the data never left the granter
+        # The granter then asks for a newer document, as after a rotation; the real one,
+        # relayed, pins the real certificate, so the impostor's is not pinned.
+        await asyncio.to_thread(wait_for, lambda: seen, "the document to be asked for")
+        await asyncio.to_thread(wait_for, lambda: "could not learn a new TLS certificate"
+                                in granter.log_text(), "the refusal of the relayed document")
+    assert set(seen) == {"GET /.well-known/tagshare"}  # no delivery ever reached it
     assert granter.query("SELECT count(*) FROM pending")[0][0] == 1
+    assert granter.query("SELECT document FROM peers") == [held]
 
 
 async def test_first_contact_refuses_a_certificate_the_document_does_not_sign(
@@ -145,3 +157,21 @@ def pinned_get_document(node: Served) -> bytes:
         return pinned_get(node, "/.well-known/tagshare")
     finally:
         node.stop()
+
+
+def test_a_rotated_certificate_reaches_the_peer_through_the_signed_document(
+        https_pair: tuple[Served, Served]) -> None:
+    granter, subscriber = https_pair
+    share_volunteers(granter, subscriber, 1)
+    subscriber.stop()
+    old_pin = certificate_sha256(subscriber.home / "tls.crt")
+    new_pin = renew_self_signed(subscriber.op, NOW)["sha256"]
+    assert new_pin != old_pin
+    subscriber.start()
+    people.add_person(granter.op, {"first_name": "Late", "email": "late@example.org"},
+                      ["volunteers"])
+    wait_for(lambda: subscriber.query("SELECT 1 FROM people WHERE first_name = 'Late'"),
+             "the delivery with the new certificate")
+    [peer] = granter.query("SELECT document FROM peers")
+    assert new_pin in peer["document"] and old_pin not in peer["document"]
+    assert granter.query("SELECT 1 FROM audit WHERE action = 'peer.tls_pinned'")

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-import sys
+from pathlib import Path
 
 import click
 
@@ -10,10 +10,15 @@ from cli import output
 from cli.context import home_option, open_current_node
 from node import pairing
 from node import peers as ops
+from node.admin.listener import DEFAULT_ADMIN_HOST, AdminAddress
 from node.client import FederationClient
 from node.clock import system_clock
 from node.normalize import parse_duration
+from node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
 from node.service import serve as run_server
+from node.tls import TlsFiles, served_tls
+
+serve_log = logging.getLogger("tagshare.serve")
 
 
 @click.command()
@@ -23,17 +28,38 @@ from node.service import serve as run_server
               help="Port to listen on (0 picks a free one).")
 @click.option("--no-listen", is_flag=True,
               help="Open no port: push to peers and pull from granters (behind NAT).")
-def serve(host: str, port: int, no_listen: bool) -> None:
+@click.option("--admin-host", default=DEFAULT_ADMIN_HOST, show_default=True,
+              help="Address of the admin listener (metrics); warns unless loopback.")
+@click.option("--admin-port", type=click.IntRange(0, 65535),
+              help="Port of the admin listener (default: --port + 1; 0 picks a free one).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text",
+              show_default=True, help="Log lines for a human (text) or one JSON object each.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default="info", show_default=True,
+              help="Least important level logged to standard error (debug adds access lines).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Serve HTTPS with this PEM certificate (default: the home's tls.crt "
+                   "when the node's URL is https://).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The private key of --tls-cert (PEM).")
+def serve(host: str, port: int, no_listen: bool, admin_host: str, admin_port: int | None,
+          log_format: str, log_level: str, tls_cert: Path | None,
+          tls_key: Path | None) -> None:
     """Run the node's federation server and sync worker until Ctrl-C or SIGTERM."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give --tls-cert and --tls-key together")
+    configure_logging(log_format, log_level)
     node = open_current_node()
     node.keys  # noqa: B018 - unlock sealed keys now, with a clear error, not mid-request
+    tls = (TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else
+           served_tls(node.home, node.config.url))
 
     def ready(url: str) -> None:
-        click.echo(f"tagshare node {node.config.name!r} listening on {url}", err=True)
+        serve_log.info("tagshare node %r listening on %s", node.config.name, url,
+                       extra={"url": url})
 
-    asyncio.run(run_server(node, host, port, listen=not no_listen, on_ready=ready))
+    asyncio.run(run_server(node, host, port, listen=not no_listen, on_ready=ready,
+                           admin=AdminAddress(admin_host, admin_port), tls=tls))
 
 
 @click.command()

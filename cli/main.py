@@ -19,6 +19,7 @@ from cli.matching import match
 from cli.people import people
 from cli.records import contact, donation, tag
 from cli.shares import share, sync
+from cli.tls import tls
 from node import people as people_ops
 from node.keystore import read_passphrase_file
 from node.node import init_node
@@ -118,6 +119,7 @@ cli.add_command(key)
 cli.add_command(demo)
 cli.add_command(contacts)
 cli.add_command(match)
+cli.add_command(tls)
 cli.add_command(dashboard)
 
 

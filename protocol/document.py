@@ -21,6 +21,7 @@ MAX_URL_CHARS = 2048
 MAX_DOCUMENT_BYTES = 64 * 1024
 
 _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _WIRE_KEYS = frozenset(
     {"node", "name", "url", "box_key", "versions", "created", "valid_until", "signature"}
 )
@@ -31,6 +32,14 @@ def check_url(value: object, what: str = "url") -> str:
     if not _URL_RE.match(url):
         raise LocalProtocolError(f"{what} must start with http:// or https://, no spaces")
     return url
+
+
+def check_tls_sha256(value: object) -> str:
+    """A certificate fingerprint: SHA-256 of its DER bytes, 64 lowercase hex digits."""
+    digest = f.check_str(value, "tls_sha256", min_len=64, max_len=64)
+    if not _SHA256_RE.match(digest):
+        raise LocalProtocolError("tls_sha256 must be 64 lowercase hex digits")
+    return digest
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class NodeDocument:
     valid_until: int
     signature: str = ""
     keys: tuple[KeyLink, ...] = ()  # the key chain, once the node rotated its key
+    tls_sha256: str | None = None  # SHA-256 of the node's own TLS certificate, to pin
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -65,6 +75,8 @@ class NodeDocument:
             f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
         if not isinstance(self.keys, tuple) or not all(isinstance(k, KeyLink) for k in self.keys):
             raise LocalProtocolError("keys must be a tuple of KeyLink")
+        if self.tls_sha256 is not None:
+            check_tls_sha256(self.tls_sha256)
 
     @property
     def box_public(self) -> bytes:
@@ -83,6 +95,8 @@ class NodeDocument:
         }
         if self.keys:
             data["keys"] = [link.to_dict() for link in self.keys]
+        if self.tls_sha256 is not None:
+            data["tls_sha256"] = self.tls_sha256
         return data
 
     def signed_bytes(self) -> bytes:
@@ -94,9 +108,10 @@ class NodeDocument:
     @classmethod
     def from_dict(cls, data: object) -> NodeDocument:
         """Strictly validate a peer's document (it must carry a signature)."""
-        rotated = isinstance(data, dict) and "keys" in data
-        obj = f.require_object(data, _WIRE_KEYS | {"keys"} if rotated else _WIRE_KEYS,
-                               "node document")
+        optional = {key for key in ("keys", "tls_sha256")
+                    if isinstance(data, dict) and key in data}
+        obj = f.require_object(data, _WIRE_KEYS | optional, "node document")
+        rotated = "keys" in optional
         links = links_from(obj["keys"]) if rotated else ()
         versions = []
         for item in f.get_list(obj, "versions"):
@@ -117,6 +132,7 @@ class NodeDocument:
                 valid_until=f.get_int(obj, "valid_until"),
                 signature=signature,
                 keys=links,
+                tls_sha256=f.get_str(obj, "tls_sha256") if "tls_sha256" in obj else None,
             )
         )
 
@@ -130,8 +146,10 @@ def sign_document(
     valid_until: int,
     versions: tuple[int, ...] = (PROTOCOL_VERSION,),
     links: tuple[KeyLink, ...] = (),
+    tls_sha256: str | None = None,
 ) -> NodeDocument:
-    """The node's document, signed with its current key (``links`` lead there)."""
+    """The node's document, signed with its current key (``links`` lead there);
+    ``tls_sha256`` pins the TLS certificate the node serves itself, if any."""
     unsigned = NodeDocument(
         node_id=keys.node_id,
         name=name,
@@ -141,6 +159,7 @@ def sign_document(
         created=created,
         valid_until=valid_until,
         keys=links,
+        tls_sha256=tls_sha256,
     )
     signature = b64u_encode(keys.sign(unsigned.signed_bytes()))
     return replace(unsigned, signature=signature)

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from node.admin.dashboard import add_dashboard
 from node.admin.metrics import NodeMetrics
 from node.node import Node
 
@@ -39,6 +40,7 @@ def create_admin_app(node: Node, metrics: NodeMetrics,
         return await exposition(request)
 
     app.router.add_get(METRICS_PATH, get_metrics)
+    add_dashboard(app, node, db_thread)
     app.router.add_route("*", "/{path:.*}", login_needed)
     return app
 

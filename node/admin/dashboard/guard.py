@@ -23,12 +23,12 @@ from node.node import Node
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SessionHandler = Callable[[web.Request, Session], Awaitable[web.StreamResponse]]
 
 TEMPLATES = web.AppKey("dashboard_templates", jinja2.Environment)
 DASHBOARD_NODE = web.AppKey("dashboard_node", Node)
 DASHBOARD_DB = web.AppKey("dashboard_db", ThreadPoolExecutor)
 DASHBOARD_CLOCK: web.AppKey[Clock] = web.AppKey("dashboard_clock")
-SESSION_KEY = "dashboard_session"
 
 PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -48,11 +48,6 @@ async def in_db(request: web.Request, work: Callable[[Node], T]) -> T:
 
 def now(request: web.Request) -> int:
     return request.app[DASHBOARD_CLOCK]()
-
-
-def session_of(request: web.Request) -> Session:
-    session: Session = request[SESSION_KEY]
-    return session
 
 
 def harden(response: web.StreamResponse, policy: str = PAGE_POLICY) -> web.StreamResponse:
@@ -78,20 +73,19 @@ async def _session(request: web.Request) -> Session | None:
     return await in_db(request, lambda node: find_session(node, cookie, at))
 
 
-def page(handler: Handler) -> Handler:
-    """A GET that needs a session."""
+def page(handler: SessionHandler) -> Handler:
+    """A GET that needs a session (handed to the handler)."""
     async def guarded(request: web.Request) -> web.StreamResponse:
         session = await _session(request)
         if session is None:
             return bare_page(request, "login_needed.html", 401)
-        request[SESSION_KEY] = session
-        return harden(await handler(request))
+        return harden(await handler(request, session))
 
     return guarded
 
 
-def action(handler: Handler) -> Handler:
-    """A POST that needs a session and its CSRF token."""
+def action(handler: SessionHandler) -> Handler:
+    """A POST that needs a session and its CSRF token (handed to the handler)."""
     async def guarded(request: web.Request) -> web.StreamResponse:
         session = await _session(request)
         if session is None:
@@ -99,8 +93,7 @@ def action(handler: Handler) -> Handler:
         form = await request.post()
         if not csrf_matches(session, form.get("csrf")) or not _same_origin(request):
             return bare_page(request, "forbidden.html", 403)
-        request[SESSION_KEY] = session
-        return harden(await handler(request))
+        return harden(await handler(request, session))
 
     return guarded
 

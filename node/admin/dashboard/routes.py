@@ -25,9 +25,14 @@ from node.admin.dashboard.guard import (
     in_db,
     now,
     page,
-    session_of,
 )
-from node.admin.dashboard.login import SESSION_SECONDS, cookie_name, end_session, redeem_login
+from node.admin.dashboard.login import (
+    SESSION_SECONDS,
+    Session,
+    cookie_name,
+    end_session,
+    redeem_login,
+)
 from node.errors import NodeError
 from node.node import Node
 from node.normalize import parse_duration
@@ -44,20 +49,20 @@ NOTICES = {
 BACK_PAGES = ("/", "/peers", "/shares", "/offers")
 
 
-def render(request: web.Request, template: str, context: dict[str, Any],
+def render(request: web.Request, session: Session, template: str, context: dict[str, Any],
            status: int = 200) -> web.StreamResponse:
     """A page in the dashboard's frame (navigation, log-out form)."""
-    frame = {"csrf": session_of(request).csrf, "path": request.path,
+    frame = {"csrf": session.csrf, "path": request.path,
              "node_name": request.app[DASHBOARD_NODE].config.name,
              "notice": NOTICES.get(request.query.get("done", "")), "live": "", "version": ""}
     return aiohttp_jinja2.render_template(template, request, {**frame, **context},
                                           status=status, app_key=TEMPLATES)
 
 
-async def show(request: web.Request, name: str, context: dict[str, Any],
+async def show(request: web.Request, session: Session, name: str, context: dict[str, Any],
                status: int = 200) -> web.StreamResponse:
     """Render page `name` (its live part from live/NAME.html), or only the live part."""
-    context = {**context, "csrf": session_of(request).csrf}
+    context = {**context, "csrf": session.csrf}
     live = aiohttp_jinja2.render_string(f"live/{name}.html", request, context,
                                         app_key=TEMPLATES)
     version = hashlib.sha256(live.encode()).hexdigest()[:16] if live.strip() else ""
@@ -66,16 +71,17 @@ async def show(request: web.Request, name: str, context: dict[str, Any],
         if seen == version:
             return web.Response(status=204)
         return web.json_response({"version": version, "html": live})
-    return render(request, f"{name}.html", {**context, "live": Markup(live),
+    return render(request, session, f"{name}.html", {**context, "live": Markup(live),
                                             "version": version}, status)
 
 
 def viewer(name: str, work: Callable[[Node, int], dict[str, Any]]) -> Callable[..., Any]:
     """A page that shows what `work(node, now)` read."""
     @page
-    async def view(request: web.Request) -> web.StreamResponse:
+    async def view(request: web.Request, session: Session) -> web.StreamResponse:
         at = now(request)
-        return await show(request, name, await in_db(request, lambda node: work(node, at)))
+        context = await in_db(request, lambda node: work(node, at))
+        return await show(request, session, name, context)
 
     return view
 
@@ -97,23 +103,22 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 
 @action
-async def logout(request: web.Request) -> web.StreamResponse:
-    session = session_of(request)
+async def logout(request: web.Request, session: Session) -> web.StreamResponse:
     await in_db(request, lambda node: end_session(node, session))
     response = bare_page(request, "logged_out.html", 200)
     response.del_cookie(cookie_name(request.app[DASHBOARD_NODE]), path="/")
     return response
 
 
-async def _do(request: web.Request, work: Callable[[Node], object], notice: str,
-              default_back: str) -> web.StreamResponse:
+async def _do(request: web.Request, session: Session, work: Callable[[Node], object],
+              notice: str, default_back: str) -> web.StreamResponse:
     """Run an action; back to the page it came from, or the error page."""
     form = await request.post()
     back = str(form.get("back", default_back))
     try:
         await in_db(request, work)
     except NodeError as error:
-        return render(request, "error.html", {"message": str(error),
+        return render(request, session, "error.html", {"message": str(error),
                                               "back": _safe_back(back)}, 409)
     return web.Response(status=303, headers={"Location": f"{_safe_back(back)}?done={notice}"})
 
@@ -124,36 +129,37 @@ def _safe_back(back: str) -> str:
 
 
 @action
-async def accept_share(request: web.Request) -> web.StreamResponse:
+async def accept_share(request: web.Request, session: Session) -> web.StreamResponse:
     share_id = request.match_info["share"]
-    return await _do(request, lambda node: shares.accept_share(node, share_id, None),
-                     "accepted", "/offers")
+    return await _do(request, session,
+                     lambda node: shares.accept_share(node, share_id, None), "accepted",
+                     "/offers")
 
 
 @action
-async def decline_share(request: web.Request) -> web.StreamResponse:
+async def decline_share(request: web.Request, session: Session) -> web.StreamResponse:
     share_id = request.match_info["share"]
-    return await _do(request, lambda node: shares.decline_share(node, share_id),
+    return await _do(request, session, lambda node: shares.decline_share(node, share_id),
                      "declined", "/offers")
 
 
 @action
-async def leave_share(request: web.Request) -> web.StreamResponse:
+async def leave_share(request: web.Request, session: Session) -> web.StreamResponse:
     share_id = request.match_info["share"]
-    return await _do(request, lambda node: shares.leave_share(node, share_id),
+    return await _do(request, session, lambda node: shares.leave_share(node, share_id),
                      "left", "/offers")
 
 
 @action
-async def retry_peer(request: web.Request) -> web.StreamResponse:
+async def retry_peer(request: web.Request, session: Session) -> web.StreamResponse:
     peer_id = request.match_info["peer"]
-    return await _do(request, lambda node: peers.retry_peer(node, peer_id),
+    return await _do(request, session, lambda node: peers.retry_peer(node, peer_id),
                      "retrying", "/peers")
 
 
 @page
-async def invites(request: web.Request) -> web.StreamResponse:
-    return await show(request, "invites", _invite_context(request))
+async def invites(request: web.Request, session: Session) -> web.StreamResponse:
+    return await show(request, session, "invites", _invite_context(request))
 
 
 def _invite_context(request: web.Request) -> dict[str, Any]:
@@ -162,7 +168,7 @@ def _invite_context(request: web.Request) -> dict[str, Any]:
 
 
 @action
-async def create_invite(request: web.Request) -> web.StreamResponse:
+async def create_invite(request: web.Request, session: Session) -> web.StreamResponse:
     """Make an invite and show its token, this once (it is stored only as a hash)."""
     form = await request.post()
     expires = str(form.get("expires", ""))
@@ -176,29 +182,30 @@ async def create_invite(request: web.Request) -> web.StreamResponse:
         context["invite"] = {"token": token.encode(), "expires": INVITE_LIFETIMES[expires]}
     except NodeError as error:
         context["error"] = str(error)
-    return await show(request, "invites", context, status=400 if context["error"] else 200)
+    return await show(request, session, "invites", context,
+                      status=400 if context["error"] else 200)
 
 
 @page
-async def people(request: web.Request) -> web.StreamResponse:
+async def people(request: web.Request, session: Session) -> web.StreamResponse:
     query = request.query.get("q", "").strip()[:200]
-    return await show(request, "people", await in_db(
+    return await show(request, session, "people", await in_db(
         request, lambda node: views.people_page(node, query)))
 
 
 @page
-async def person(request: web.Request) -> web.StreamResponse:
+async def person(request: web.Request, session: Session) -> web.StreamResponse:
     uuid = request.match_info["uuid"]
     try:
         context = await in_db(request, lambda node: views.person_page(node, uuid))
     except NodeError as error:
-        return render(request, "error.html", {"message": str(error), "back": "/people"},
-                      404)
-    return await show(request, "person", context)
+        return render(request, session, "error.html",
+                      {"message": str(error), "back": "/people"}, 404)
+    return await show(request, session, "person", context)
 
 
 @page
-async def static_file(request: web.Request) -> web.StreamResponse:
+async def static_file(request: web.Request, _session: Session) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC:
         raise web.HTTPNotFound()

@@ -29,6 +29,7 @@ class Gauges:
     people: int = 0
     shares: list[tuple[str, str, int]] = field(default_factory=list)
     pending: list[tuple[str, str, int]] = field(default_factory=list)
+    failing: list[tuple[str, int]] = field(default_factory=list)
 
 
 def read_gauges(conn: sqlite3.Connection) -> Gauges:
@@ -36,6 +37,7 @@ def read_gauges(conn: sqlite3.Connection) -> Gauges:
         people=gauges.people_count(conn),
         shares=[(r["direction"], r["status"], r["shares"]) for r in gauges.share_counts(conn)],
         pending=[(r["share"], r["peer"], r["owed"]) for r in gauges.pending_per_share(conn)],
+        failing=[(r["peer"], r["attempts"]) for r in gauges.failed_attempts_per_peer(conn)],
     )
 
 
@@ -58,6 +60,13 @@ class StorageCollector(Collector):
         for share, peer, owed in latest.pending:
             pending.add_metric([share, peer], owed)
         yield pending
+        failing = GaugeMetricFamily(
+            "tagshare_peer_failed_attempts",
+            "Failed delivery attempts to a peer in a row (0 once one succeeds).",
+            labels=["peer"])
+        for peer, attempts in latest.failing:
+            failing.add_metric([peer], attempts)
+        yield failing
 
 
 class NodeMetrics(Telemetry):

@@ -22,3 +22,12 @@ def pending_per_share(conn: sqlite3.Connection) -> list[sqlite3.Row]:
         "(SELECT count(*) FROM pending WHERE pending.share = s.id) AS owed "
         "FROM shares s LEFT JOIN peers p ON p.node_id = s.peer "
         "WHERE s.direction = 'outgoing' AND s.status = 'active' ORDER BY s.id").fetchall()
+
+
+def failed_attempts_per_peer(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """(peer, attempts): failed delivery attempts in a row, per active peer (0 when the
+    last attempt succeeded or none was needed)."""
+    return conn.execute(
+        "SELECT coalesce(p.alias, p.name) AS peer, coalesce(d.attempts, 0) AS attempts "
+        "FROM peers p LEFT JOIN delivery d ON d.peer = p.node_id "
+        "WHERE p.status = 'active' ORDER BY peer").fetchall()

@@ -63,11 +63,17 @@ def test_metrics_count_a_real_delivery_by_alias_and_result(
     assert (sample(sent, "tagshare_deliveries_total", peer="Rivera Campaign", result="ok")
             or 0) >= 1
     assert (sample(sent, "tagshare_delivery_seconds_count") or 0) >= 1
+    assert sample(sent, "tagshare_peer_failed_attempts", peer="Rivera Campaign") == 0
 
     received = subscriber.scrape()
     assert sample(received, "tagshare_people") == 3
     assert sample(received, "tagshare_shares", direction="incoming", status="active") == 1
     assert (sample(received, "tagshare_inbox_requests_total", result="ok") or 0) >= 2
+    # The subscriber named the granter "party" when it paired: that is its label there
+    # (the accept it sent was a delivery too).
+    assert (sample(received, "tagshare_deliveries_total", peer="party", result="ok") or 0) >= 1
+    assert sample(received, "tagshare_peer_failed_attempts", peer="party") == 0
+    assert not [key for key in received if ("peer", "Ohio Party") in key[1]]
 
 
 def test_an_inbox_refusal_is_counted_with_its_reason(
@@ -99,8 +105,9 @@ def test_a_stopped_peer_is_counted_and_logged_by_alias(
                       result="unreachable") or 0
 
     wait_for(failed, "a failed delivery")
-    assert sample(granter.scrape(), "tagshare_share_pending", share=share_id,
-                  peer="Rivera Campaign") == 1
+    scraped = granter.scrape()
+    assert sample(scraped, "tagshare_share_pending", share=share_id, peer="Rivera Campaign") == 1
+    assert (sample(scraped, "tagshare_peer_failed_attempts", peer="Rivera Campaign") or 0) >= 1
     lines = [line for line in granter.log_text().splitlines() if "failed" in line]
     assert lines and "delivery to Rivera Campaign failed: unreachable" in lines[0], lines
 

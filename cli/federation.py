@@ -146,7 +146,7 @@ def peer_show(peer_ref: str, as_json: bool) -> None:
 @home_option
 @click.argument("peer_ref", metavar="PEER")
 def peer_retry(peer_ref: str) -> None:
-    """Reset PEER's delivery backoff: a running `serve` tries it at once."""
+    """End PEER's delivery backoff: a running `serve` tries it at once."""
     data = ops.retry_peer(open_current_node(), peer_ref)
     click.echo(f"retrying {data['alias'] or data['name']!r} now (if `tagshare serve` runs)")
 

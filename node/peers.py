@@ -87,7 +87,7 @@ def trust_peer(node: Node, ref: str, *, trusted: bool = True) -> dict[str, Any]:
 
 
 def retry_peer(node: Node, ref: str) -> dict[str, Any]:
-    """Reset PEER's delivery backoff: the sync worker of `serve` tries it at once."""
+    """End PEER's delivery backoff: the sync worker of `serve` tries it at once."""
     with db.transaction(node.conn) as conn:
         node_id = resolve_peer(conn, ref)
         outbox.retry_now(conn, node_id)

@@ -149,10 +149,11 @@ def record_failure(conn: sqlite3.Connection, peer: str, *, error: str, next_atte
 
 
 def retry_now(conn: sqlite3.Connection, peer: str) -> bool:
-    """Reset the peer's backoff (and un-park it) so the sync worker tries at once; the
-    last error and the failing streak stay until a delivery succeeds."""
-    cursor = conn.execute(
-        "UPDATE delivery SET attempts = 0, next_attempt = 0, parked = 0 WHERE peer = ?", (peer,))
+    """End the peer's wait (and un-park it) so the sync worker tries at once. The count
+    of failed attempts, the last error and the failing streak stay until a delivery
+    succeeds: an alert on `tagshare_peer_failed_attempts` must not be reset by a click."""
+    cursor = conn.execute("UPDATE delivery SET next_attempt = 0, parked = 0 WHERE peer = ?",
+                          (peer,))
     return cursor.rowcount == 1
 
 

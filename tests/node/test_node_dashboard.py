@@ -214,7 +214,7 @@ async def test_retry_now_resets_the_peers_backoff(
     assert response.headers["Location"] == "/peers?done=retrying"
     state = rows(org.home, "SELECT * FROM delivery")[0]
     assert (state["next_attempt"], state["attempts"], state["last_error"]) == (
-        0, 0, "unreachable")
+        0, 1, "unreachable")
     assert rows(org.home, "SELECT action FROM audit ORDER BY id DESC")[0][0] == "peer.retry"
 
 

@@ -93,7 +93,7 @@ def test_peer_retry_resets_the_backoff_and_a_success_ends_the_failing_streak(
         assert "retrying 'rivera'" in node.ok("peer", "retry", "rivera").stdout
         state = outbox.delivery_state(opened.conn, peer)
         assert state is not None
-        assert (state["next_attempt"], state["attempts"], state["parked"]) == (0, 0, 0)
+        assert (state["next_attempt"], state["attempts"], state["parked"]) == (0, 2, 0)
         assert state["failing_since"] == "2026-01-01T00:00:00.000Z"  # until a success
         with db.transaction(opened.conn) as conn:
             outbox.record_success(conn, peer, "2026-01-01T00:06:00.000Z")

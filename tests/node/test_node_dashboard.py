@@ -17,11 +17,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from dashboard_helpers import CSRF_FIELD, MovableClock, add_offer, add_peer, dump, log_in, rows
 
-from node import people
+from node import people, shares
 from node.admin.dashboard import add_dashboard
 from node.admin.dashboard.login import LOGIN_SECONDS, SESSION_SECONDS, cookie_name, issue_login
 from node.node import Node, init_node
 from node.storage import db, outbox
+from node.storage import shares as share_store
 
 HOSTILE_NAME = "<script>window.pwned = 1</script>"
 HOSTILE_PEER = '<img src=x onerror="window.pwned = 2">'
@@ -232,7 +233,10 @@ async def test_every_page_renders_for_a_node_with_data(
     uuid = people.add_person(org, {"first_name": "Ann", "email": "ann@example.org"},
                              ["volunteers"])
     people.add_contact(org, uuid, method="door", outcome="home", note=None, at=None, by="kim")
-    add_offer(org, add_peer(org, "Rivera Campaign"), "0190a0b0-0000-7000-8000-00000000000c")
+    peer = add_peer(org, "Rivera Campaign")
+    add_offer(org, peer, "0190a0b0-0000-7000-8000-00000000000c")
+    shares.grant_share(org, tag="volunteers", peer=peer, fields="name,email",
+                       on_revoke="purge", note=None)
     await log_in(browser, org, clock)
     for path in ("/", "/peers", "/shares", "/offers", "/invites", "/people?q=ann",
                  f"/people/{uuid}", "/audit", "/static/dashboard.js"):
@@ -240,6 +244,31 @@ async def test_every_page_renders_for_a_node_with_data(
         assert response.status == 200, (path, await response.text())
     person = await (await browser.get(f"/people/{uuid}")).text()
     assert "Ohio Party (this node)" in person and "door" in person
+    audit = await (await browser.get("/audit")).text()
+    assert "share.grant" in audit and "name, email" in audit
+    overview = await (await browser.get("/")).text()
+    assert "No active shares yet." in overview and "1 offer waiting" in overview
     missing = await browser.get("/people/nobody@example.org")
     assert missing.status == 404
     assert CSRF_FIELD.search(await missing.text())
+
+
+async def test_the_overview_says_which_share_is_not_in_sync_and_why(
+        browser: Client, org: Node, clock: MovableClock) -> None:
+    peer = add_peer(org, "Rivera Campaign", alias="rivera")
+    share = shares.grant_share(org, tag="volunteers", peer=peer, fields="name",
+                               on_revoke="purge", note=None)
+    with db.transaction(org.conn) as conn:
+        share_store.set_share_status(conn, share["id"], "active", "2026-01-01T00:00:00.000Z")
+        for message in outbox.queued_messages(conn, peer):  # as if the offer was delivered
+            outbox.drop_message(conn, message["id"], peer=peer)
+    await log_in(browser, org, clock)
+    page = await (await browser.get("/shares")).text()
+    assert "in sync" in page
+    assert "All 1 share in sync." in await (await browser.get("/")).text()
+    with db.transaction(org.conn) as conn:
+        outbox.record_failure(conn, peer, error="cannot reach rivera", parked=False,
+                              next_attempt=clock() + 60, at="2026-01-01T00:00:00.000Z")
+    page = await (await browser.get("/")).text()
+    assert "0 of 1 shares in sync." in page
+    assert "failing" in page and "cannot reach rivera" in page

@@ -13,6 +13,7 @@ from node import peers as ops
 from node.admin.listener import DEFAULT_ADMIN_HOST, AdminAddress
 from node.client import FederationClient
 from node.clock import system_clock
+from node.errors import NodeError
 from node.normalize import parse_duration
 from node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
 from node.service import serve as run_server
@@ -49,6 +50,17 @@ def serve(host: str, port: int, no_listen: bool, admin_host: str, admin_port: in
     if (tls_cert is None) != (tls_key is None):
         raise click.UsageError("give --tls-cert and --tls-key together")
     configure_logging(log_format, log_level)
+    try:
+        _serve(host, port, no_listen, AdminAddress(admin_host, admin_port), tls_cert, tls_key)
+    except NodeError as exc:
+        if log_format != "json":
+            raise
+        serve_log.error("%s", exc)  # with json, even the last word is a JSON line
+        raise SystemExit(1) from None
+
+
+def _serve(host: str, port: int, no_listen: bool, admin: AdminAddress,
+           tls_cert: Path | None, tls_key: Path | None) -> None:
     node = open_current_node()
     node.keys  # noqa: B018 - unlock sealed keys now, with a clear error, not mid-request
     tls = (TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else
@@ -59,7 +71,7 @@ def serve(host: str, port: int, no_listen: bool, admin_host: str, admin_port: in
                        extra={"url": url})
 
     asyncio.run(run_server(node, host, port, listen=not no_listen, on_ready=ready,
-                           admin=AdminAddress(admin_host, admin_port), tls=tls))
+                           admin=admin, tls=tls))
 
 
 @click.command()

@@ -30,6 +30,9 @@ REFUSAL_WINDOW = 60.0  # seconds: repeats of one refusal reason are counted, the
 
 sync_log = logging.getLogger("tagshare.sync")
 refusal_log = logging.getLogger("tagshare.refusals")
+# A library's loggers stay silent until the program configures logging (serve does);
+# without this, Python's last-resort handler would echo warnings into `tagshare sync`.
+logging.getLogger("tagshare").addHandler(logging.NullHandler())
 
 
 class JsonFormatter(logging.Formatter):

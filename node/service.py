@@ -43,6 +43,9 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
     ssl_context = tls.server_context() if tls is not None else None
     if tls is not None:
         node.tls_sha256 = tls.sha256
+        if not node.config.url.startswith("https://"):
+            log.warning("serving HTTPS, but the node's URL %s is not https://: peers will "
+                        "not reach it", node.config.url)
     metrics = NodeMetrics()
     app = create_app(node, pull=pull, telemetry=metrics)
     runner = web.AppRunner(app, handle_signals=False, access_log_class=DebugAccessLogger)

@@ -170,6 +170,7 @@ class SyncWorker:
             return
         sent = 0
         started = time.monotonic()
+        failure: Exception | None = None
         try:
             sent += await self._send_control(peer)
             for share in await self.db(lambda: store.active_outgoing(self.node.conn, peer_id)):
@@ -179,7 +180,6 @@ class SyncWorker:
                                          normalize.now_iso()))
             if report is not None:
                 report.delivered[peer_id] = sent
-            failure: Exception | None = None
         except (NodeError, ProtocolError) as exc:
             failure = exc
             await self._failed(peer, exc)

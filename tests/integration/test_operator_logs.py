@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
-from operator_helpers import Served, wait_for
+from operator_helpers import HOST, SERVE_CODE, Served, wait_for
 
 
 def test_json_logs_are_one_object_per_line_with_access_lines_at_debug(tmp_path: Path) -> None:
@@ -58,3 +60,17 @@ def test_serve_tells_systemd_it_is_ready_and_stopping(tmp_path: Path) -> None:
     assert ready.splitlines()[0] == "READY=1"
     assert f"STATUS=serving {node.url}" in ready.splitlines()
     assert stopping == "STOPPING=1"
+
+
+def test_with_json_even_a_failure_to_start_is_one_json_line(tmp_path: Path) -> None:
+    node = Served.create(tmp_path, "Busy Org")
+    with socket.socket() as taken:
+        taken.bind((HOST, node.port))
+        taken.listen()
+        result = subprocess.run(
+            [sys.executable, "-c", SERVE_CODE, "--home", str(node.home), "serve",
+             "--port", str(node.port), "--log-format", "json"],
+            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    [line] = [json.loads(text) for text in result.stderr.splitlines()]
+    assert line["level"] == "error" and "address already in use" in line["message"]

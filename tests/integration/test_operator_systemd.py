@@ -45,7 +45,7 @@ def test_the_unit_is_hardened_and_takes_the_passphrase_as_a_credential() -> None
         "User": ["tagshare"], "Restart": ["on-failure"], "Type": ["notify"],
         "NoNewPrivileges": ["yes"], "ProtectSystem": ["strict"],
         "ReadWritePaths": ["/var/lib/tagshare"], "PrivateTmp": ["yes"],
-        "ProtectHome": ["yes"], "RestrictAddressFamilies": ["AF_INET AF_INET6 AF_UNIX"],
+        "ProtectHome": ["yes"], "RestrictAddressFamilies": ["AF_INET AF_INET6 AF_UNIX AF_NETLINK"],
         "CapabilityBoundingSet": [""], "LoadCredential": ["passphrase:/etc/tagshare/passphrase"],
         "Environment": ["TAGSHARE_HOME=/var/lib/tagshare"],
     }

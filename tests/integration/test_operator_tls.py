@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import json
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -175,3 +176,21 @@ def test_a_rotated_certificate_reaches_the_peer_through_the_signed_document(
     [peer] = granter.query("SELECT document FROM peers")
     assert new_pin in peer["document"] and old_pin not in peer["document"]
     assert granter.query("SELECT 1 FROM audit WHERE action = 'peer.tls_pinned'")
+
+
+def test_serve_publishes_the_pin_of_a_certificate_kept_elsewhere(tmp_path: Path) -> None:
+    node = Served.create(tmp_path, "Kept Elsewhere", scheme="https")
+    (tmp_path / "etc").mkdir()
+    files = make_self_signed(tmp_path / "etc", name="Kept Elsewhere", url=node.url, now=NOW)
+    node.start("--tls-cert", str(files.cert), "--tls-key", str(files.key))
+    try:
+        der = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate((HOST, node.port)))
+        assert hashlib.sha256(der).hexdigest() == files.sha256
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with urllib.request.urlopen(node.url + "/.well-known/tagshare", timeout=30,
+                                    context=context) as answer:
+            assert json.loads(answer.read())["tls_sha256"] == files.sha256
+    finally:
+        node.close()
+    assert not (node.home / "tls.crt").exists()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-
-from conftest import Tagshare
+from typing import TYPE_CHECKING
 
 from node.identity import node_document
 from node.node import open_node
 from node.tls import certificate_sha256
+
+if TYPE_CHECKING:  # the fixture's class, from tests/node/conftest.py
+    from conftest import Tagshare
 
 
 def test_self_signed_writes_private_files_and_pins_them_in_the_document(

@@ -225,8 +225,8 @@ def serve(home: Path, port: int | None = None) -> Server:
         with log_path.open("wb") as handle:
             process = subprocess.Popen(
                 [PYTHON, "-c", SERVE_CODE, "--home", str(home), "serve", "--host", HOST,
-                 "--port", str(chosen)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=handle, cwd=REPO, start_new_session=True)
+                 "--port", str(chosen), "--admin-port", "0"], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=handle, cwd=REPO, start_new_session=True)
         server = Server(home, chosen, process, log_path)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

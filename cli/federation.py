@@ -2,8 +2,8 @@
 
 import asyncio
 import logging
-import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 
@@ -12,11 +12,17 @@ from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
 from node import pairing
 from node import peers as ops
+from node.admin.listener import DEFAULT_ADMIN_HOST, AdminAddress
 from node.client import FederationClient
 from node.clock import system_clock
+from node.errors import NodeError
 from node.normalize import parse_duration
+from node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
 from node.osdi import sources as osdi_sources
 from node.service import serve as run_server
+from node.tls import TlsFiles, served_tls
+
+serve_log = logging.getLogger("tagshare.serve")
 
 
 @click.command()
@@ -26,22 +32,54 @@ from node.service import serve as run_server
               help="Port to listen on (0 picks a free one).")
 @click.option("--no-listen", is_flag=True,
               help="Open no port: push to peers and pull from granters (behind NAT).")
+@click.option("--admin-host", default=DEFAULT_ADMIN_HOST, show_default=True,
+              help="Address of the admin listener (metrics); warns unless loopback.")
+@click.option("--admin-port", type=click.IntRange(0, 65535),
+              help="Port of the admin listener (default: --port + 1; 0 picks a free one).")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), default="text",
+              show_default=True, help="Log lines for a human (text) or one JSON object each.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default="info", show_default=True,
+              help="Least important level logged to standard error (debug adds access lines).")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Serve HTTPS with this PEM certificate (default: the home's tls.crt "
+                   "when the node's URL is https://).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="The private key of --tls-cert (PEM).")
 @click.option("--osdi-pull-every", "osdi_pull_every",
               help="Also pull every source of `tagshare osdi add` this often (e.g. 5m).")
-def serve(host: str, port: int, no_listen: bool, osdi_pull_every: str | None) -> None:
+def serve(host: str, port: int, no_listen: bool, admin_host: str, admin_port: int | None,
+          log_format: str, log_level: str, tls_cert: Path | None,
+          tls_key: Path | None, osdi_pull_every: str | None) -> None:
     """Run the node's federation server and sync worker until Ctrl-C or SIGTERM."""
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("give --tls-cert and --tls-key together")
     pull_every = osdi_sources.pull_interval(osdi_pull_every) if osdi_pull_every else None
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(log_format, log_level)
+    try:
+        _serve(host, port, no_listen, AdminAddress(admin_host, admin_port), tls_cert, tls_key,
+               pull_every)
+    except NodeError as exc:
+        if log_format != "json":
+            raise
+        serve_log.error("%s", exc)  # with json, even the last word is a JSON line
+        raise SystemExit(1) from None
+
+
+def _serve(host: str, port: int, no_listen: bool, admin: AdminAddress,
+           tls_cert: Path | None, tls_key: Path | None, pull_every: timedelta | None) -> None:
     node = open_current_node()
     node.keys  # noqa: B018 - unlock sealed keys now, with a clear error, not mid-request
+    tls = (TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else
+           served_tls(node.home, node.config.url))
 
     def ready(url: str) -> None:
-        click.echo(f"tagshare node {node.config.name!r} listening on {url}", err=True)
+        serve_log.info("tagshare node %r listening on %s", node.config.name, url,
+                       extra={"url": url})
 
     asyncio.run(osdi_sources.alongside(
-        run_server(node, host, port, listen=not no_listen, on_ready=ready), node.home,
-        pull_every))
+        run_server(node, host, port, listen=not no_listen, on_ready=ready, admin=admin,
+                   tls=tls), node.home, pull_every))
 
 
 @click.group(invoke_without_command=True)
@@ -161,6 +199,15 @@ def peer_rename(peer_ref: str, alias: str) -> None:
     """Call PEER by ALIAS on this node (what a peer announces never renames it)."""
     data, was = ops.rename_peer(open_current_node(), peer_ref, alias)
     click.echo(f"peer {was!r} ({data['node_id'][:12]}…) is now called {data['alias']!r}")
+
+
+@peer.command("retry")
+@home_option
+@click.argument("peer_ref", metavar="PEER")
+def peer_retry(peer_ref: str) -> None:
+    """End PEER's delivery backoff: a running `serve` tries it at once."""
+    data = ops.retry_peer(open_current_node(), peer_ref)
+    click.echo(f"retrying {data['alias'] or data['name']!r} now (if `tagshare serve` runs)")
 
 
 @peer.command("remove")

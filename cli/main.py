@@ -11,6 +11,7 @@ from cli.context import (
     passphrase_option,
 )
 from cli.coordination import contacts
+from cli.dashboard import dashboard
 from cli.demo import demo
 from cli.federation import invite, peer, serve
 from cli.maintenance import backup, key, restore
@@ -19,6 +20,7 @@ from cli.osdi import api_token, osdi
 from cli.people import people
 from cli.records import contact, donation, tag
 from cli.shares import share, sync
+from cli.tls import tls
 from node import people as people_ops
 from node.keystore import read_passphrase_file
 from node.node import init_node
@@ -120,6 +122,8 @@ cli.add_command(contacts)
 cli.add_command(match)
 cli.add_command(api_token)
 cli.add_command(osdi)
+cli.add_command(tls)
+cli.add_command(dashboard)
 
 
 def main() -> None:

@@ -5,8 +5,13 @@ hand the client another (for example one that injects faults). Integration
 tests use the real thing.
 """
 
+import asyncio
+import contextlib
+import hashlib
 import json
+import ssl
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -25,6 +30,10 @@ class PeerUnreachable(NodeError):
     """The peer did not answer (connection refused, timeout, reset)."""
 
 
+class PeerCertificateMismatch(PeerUnreachable):
+    """The peer's TLS certificate is not the one its signed node document pins."""
+
+
 class PeerRefused(NodeError):
     """The peer answered with an error status."""
 
@@ -36,9 +45,14 @@ class PeerRefused(NodeError):
 
 
 class Transport(Protocol):
-    async def get(self, url: str) -> tuple[int, bytes]: ...
+    """`tls_sha256`: connect only to the certificate with this SHA-256 (no CA check)."""
 
-    async def post(self, url: str, body: bytes) -> tuple[int, bytes]: ...
+    async def get(self, url: str, tls_sha256: str | None = None) -> tuple[int, bytes]: ...
+
+    async def post(self, url: str, body: bytes,
+                   tls_sha256: str | None = None) -> tuple[int, bytes]: ...
+
+    async def get_first_contact(self, url: str) -> tuple[int, bytes, str | None]: ...
 
     async def close(self) -> None: ...
 
@@ -55,19 +69,54 @@ class HttpTransport:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def get(self, url: str) -> tuple[int, bytes]:
-        return await self._request("GET", url, None)
+    async def get(self, url: str, tls_sha256: str | None = None) -> tuple[int, bytes]:
+        return await self._request("GET", url, None, _pinned(tls_sha256))
 
-    async def post(self, url: str, body: bytes) -> tuple[int, bytes]:
-        return await self._request("POST", url, body)
+    async def post(self, url: str, body: bytes,
+                   tls_sha256: str | None = None) -> tuple[int, bytes]:
+        return await self._request("POST", url, body, _pinned(tls_sha256))
 
-    async def _request(self, method: str, url: str, body: bytes | None) -> tuple[int, bytes]:
+    async def get_first_contact(self, url: str) -> tuple[int, bytes, str | None]:
+        """GET from whatever certificate the server shows (https), and that certificate's
+        SHA-256, for the caller to compare with the fingerprint the answer signs."""
+        seen = await self._certificate_of(url) if url.startswith("https://") else None
+        status, body = await self.get(url, seen)
+        return status, body, seen
+
+    async def _certificate_of(self, url: str) -> str:
+        """The SHA-256 of the certificate a TLS server presents, checking nothing."""
+        parts = urlsplit(url)
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         try:
-            async with self._client().request(method, url, data=body,
-                                              headers=JSON_HEADERS) as response:
+            async with asyncio.timeout(self._timeout.total):
+                _, writer = await asyncio.open_connection(parts.hostname, parts.port or 443,
+                                                          ssl=context)
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            raise PeerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
+        try:
+            der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+        return hashlib.sha256(der).hexdigest()
+
+    async def _request(self, method: str, url: str, body: bytes | None,
+                       tls: aiohttp.Fingerprint | bool) -> tuple[int, bytes]:
+        try:
+            async with self._client().request(method, url, data=body, headers=JSON_HEADERS,
+                                              ssl=tls) as response:
                 if response.status != 200:
                     return response.status, await _read_error(response)
                 return response.status, await _read_limited(url, response)
+        except aiohttp.ServerFingerprintMismatch:
+            raise PeerCertificateMismatch(
+                f"{url} presented a TLS certificate other than the one it signed") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise PeerCertificateMismatch(f"{url} presented a TLS certificate that no "
+                                          f"authority vouches for and none was pinned: "
+                                          f"{exc.certificate_error}") from None
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise PeerUnreachable(f"cannot reach {url}: {exc or type(exc).__name__}") from None
 
@@ -75,6 +124,10 @@ class HttpTransport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _pinned(tls_sha256: str | None) -> aiohttp.Fingerprint | bool:
+    return aiohttp.Fingerprint(bytes.fromhex(tls_sha256)) if tls_sha256 else True
 
 
 async def _read_limited(url: str, response: aiohttp.ClientResponse) -> bytes:
@@ -109,26 +162,43 @@ class FederationClient:
     def __init__(self, transport: Transport | None = None) -> None:
         self.transport: Transport = transport or HttpTransport()
 
-    async def fetch_document(self, base_url: str) -> NodeDocument:
+    async def fetch_document(self, base_url: str, tls_sha256: str | None = None,
+                             ) -> NodeDocument:
+        """The node document at `base_url`. Over https without a pin (first contact), the
+        certificate must be the one the document signs, or, for a document that pins
+        none, pass the usual CA check; the caller still verifies the signature."""
         url = base_url.rstrip("/") + "/.well-known/tagshare"
-        status, body = await self.transport.get(url)
-        if status != 200:
-            raise _refusal(url, status, body)
-        try:
-            return parse_document(body)
-        except ProtocolError as exc:
-            raise NodeError(f"{url} sent an invalid node document: {peer_text(exc)}") from None
+        if not url.startswith("https://") or tls_sha256 is not None:
+            return _document(url, *await self.transport.get(url, tls_sha256))
+        status, body, seen = await self.transport.get_first_contact(url)
+        document = _document(url, status, body)
+        if document.tls_sha256 is None:  # not self-pinned (a reverse proxy): CA-checked
+            return _document(url, *await self.transport.get(url))
+        if seen != document.tls_sha256:
+            raise PeerCertificateMismatch(
+                f"{url} presented a TLS certificate other than the one its document signs")
+        return document
 
-    async def post(self, base_url: str, path: str, body: bytes) -> bytes:
+    async def post(self, base_url: str, path: str, body: bytes,
+                   tls_sha256: str | None = None) -> bytes:
         """POST and return the 200 response body; PeerRefused/PeerUnreachable otherwise."""
         url = base_url.rstrip("/") + path
-        status, data = await self.transport.post(url, body)
+        status, data = await self.transport.post(url, body, tls_sha256)
         if status != 200:
             raise _refusal(url, status, data)
         return data
 
     async def close(self) -> None:
         await self.transport.close()
+
+
+def _document(url: str, status: int, body: bytes) -> NodeDocument:
+    if status != 200:
+        raise _refusal(url, status, body)
+    try:
+        return parse_document(body)
+    except ProtocolError as exc:
+        raise NodeError(f"{url} sent an invalid node document: {peer_text(exc)}") from None
 
 
 def _refusal(url: str, status: int, body: bytes) -> PeerRefused:

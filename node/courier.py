@@ -12,6 +12,7 @@ from node import clock as clocks
 from node.client import FederationClient
 from node.inbox import open_for_me
 from node.node import Node
+from node.tls import pinned_sha256
 from protocol import (
     Ack,
     BadSignature,
@@ -54,7 +55,7 @@ class Courier:
         message (NotAcknowledged otherwise: the message is still owed).
         `keys`: seal with these (the keys a rotation replaced, for `key.rotate`)."""
         message_id, body = self._seal(peer, message, keys)
-        raw = await self.client.post(peer["url"], INBOX_PATH, body)
+        raw = await self.client.post(peer["url"], INBOX_PATH, body, pinned_sha256(peer))
         answer = self.open_answer(peer, raw)
         if not isinstance(answer, Ack) or answer.message_id != message_id:
             raise MalformedMessage("the answer is not an ack of the message sent")
@@ -64,7 +65,7 @@ class Courier:
     async def pull(self, peer: sqlite3.Row) -> OutboxItems:
         """Ask a granter for what it holds for us."""
         _, body = self._seal(peer, OutboxPull())
-        raw = await self.client.post(peer["url"], OUTBOX_PATH, body)
+        raw = await self.client.post(peer["url"], OUTBOX_PATH, body, pinned_sha256(peer))
         answer = self.open_answer(peer, raw)
         if not isinstance(answer, OutboxItems):
             raise MalformedMessage("the answer to a pull is not outbox.items")

@@ -158,7 +158,7 @@ def spawn_server(demo_node: DemoNode) -> None:
     with demo_node.log.open("wb") as log:
         demo_node.process = subprocess.Popen(
             [sys.executable, "-c", SERVE_CODE, "--home", str(demo_node.home), "serve",
-             "--host", HOST, "--port", str(demo_node.port)],
+             "--host", HOST, "--port", str(demo_node.port), "--admin-port", "0"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             start_new_session=True)
 

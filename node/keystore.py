@@ -32,6 +32,7 @@ from protocol.rotation import KeyLink
 
 SEALED_FORMAT = "tagshare-keys-v1+argon2id"
 PASSPHRASE_ENV = "TAGSHARE_PASSPHRASE_FILE"
+CREDENTIAL_NAME = "passphrase"  # systemd: LoadCredential=passphrase:/etc/tagshare/passphrase
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,14 @@ def read_passphrase_file(path: str | Path) -> bytes:
 
 
 def passphrase_from_env() -> bytes | None:
+    """$TAGSHARE_PASSPHRASE_FILE, else the systemd credential `passphrase`, if any."""
     path = os.environ.get(PASSPHRASE_ENV)
-    return read_passphrase_file(path) if path else None
+    if path:
+        return read_passphrase_file(path)
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / CREDENTIAL_NAME).is_file():
+        return read_passphrase_file(Path(credentials) / CREDENTIAL_NAME)
+    return None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class Node:
     _tombstone_secret: bytes | None = field(default=None, repr=False)
     _peer_keys: dict[str, str] | None = field(default=None, repr=False)
     _keys_stamp: tuple[int, int] = field(default=(0, 0), repr=False)
+    tls_sha256: str | None = None  # set by `serve --tls-cert`: the certificate it serves
 
     @property
     def key_state(self) -> KeyState:

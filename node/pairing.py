@@ -220,7 +220,7 @@ async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: b
                              nonce=clocks.random_bytes(24), created=now)
     try:
         verify_inviter_document(inviter, token, now=now)
-        reply = await client.post(token.url, PAIR_PATH, body)
+        reply = await client.post(token.url, PAIR_PATH, body, inviter.tls_sha256)
         envelope = parse_envelope(reply)
         check_recipient(envelope, node.node_id)
         verify_envelope(envelope, current_key(inviter.node_id, inviter.keys))

@@ -9,7 +9,7 @@ from typing import Any
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.node import Node
 from node.normalize import now_iso
-from node.storage import db
+from node.storage import db, outbox
 from node.storage import peers as store
 from protocol import fingerprint
 
@@ -89,6 +89,17 @@ def trust_peer(node: Node, ref: str, *, trusted: bool = True) -> dict[str, Any]:
         node_id = resolve_peer(conn, ref)
         store.set_auto_accept(conn, node_id, trusted)
         node.audit("peer.trust" if trusted else "peer.distrust", peer=node_id)
+        row = store.get_peer(conn, node_id)
+    assert row is not None
+    return peer_dict(row)
+
+
+def retry_peer(node: Node, ref: str) -> dict[str, Any]:
+    """End PEER's delivery backoff: the sync worker of `serve` tries it at once."""
+    with db.transaction(node.conn) as conn:
+        node_id = resolve_peer(conn, ref)
+        outbox.retry_now(conn, node_id)
+        node.audit("peer.retry", peer=node_id)
         row = store.get_peer(conn, node_id)
     assert row is not None
     return peer_dict(row)

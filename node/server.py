@@ -9,6 +9,7 @@ two threads at once.
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -19,9 +20,11 @@ from node import clock as clocks
 from node.client import FederationClient
 from node.courier import INBOX_PATH, OUTBOX_PATH, Courier
 from node.handlers import HANDLERS
+from node.health import database_problem, health_answer
 from node.identity import node_document
 from node.inbox import Inbox
 from node.node import Node
+from node.oplog import RefusalLog
 from node.osdi.app import PREFIX as OSDI_PREFIX
 from node.osdi.app import create_osdi_app
 from node.outgoing import pull_answer
@@ -29,6 +32,7 @@ from node.pairing import PAIR_PATH, accept_pair_request, check_pair_body
 from node.refusals import http_status
 from node.storage.db import Checkpointer
 from node.sync import SyncWorker
+from node.telemetry import Telemetry
 from protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
 
 log = logging.getLogger("tagshare.server")
@@ -40,20 +44,27 @@ DB_THREAD = web.AppKey("db_thread", ThreadPoolExecutor)
 PARSE_THREAD = web.AppKey("parse_thread", ThreadPoolExecutor)
 MAX_BODY = web.AppKey("max_body", int)
 WORKER = web.AppKey("worker", SyncWorker)
+TELEMETRY = web.AppKey("telemetry", Telemetry)
+REFUSALS = web.AppKey("refusals", RefusalLog)
 
 DOCUMENT_PATH = "/.well-known/tagshare"
+HEALTH_PATH = "/health"
 CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
 BEHIND_INTERVAL = 0.05  # ... and while some committed pages are still not copied
+REFUSAL_SUMMARY_INTERVAL = 5.0  # seconds between looks for a refusal summary that is due
 T = TypeVar("T")
 Checked = TypeVar("Checked")  # what a request body became on the parse thread
 
 
 def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
                max_body: int = MAX_MESSAGE_BYTES, sync: bool = True, pull: bool = False,
-               client: FederationClient | None = None) -> web.Application:
+               client: FederationClient | None = None,
+               telemetry: Telemetry | None = None) -> web.Application:
     """The node's web application; with `sync`, the sync worker runs beside it."""
     app = web.Application(client_max_size=max_body, middlewares=[json_errors])
     app[NODE] = node
+    app[TELEMETRY] = telemetry or Telemetry()
+    app[REFUSALS] = RefusalLog()
     app[CLOCK] = clock
     app[INBOX] = Inbox(node, clock=clock, handlers=HANDLERS, puller=pull_answer)
     app[MAX_BODY] = max_body
@@ -61,12 +72,15 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
     app[PARSE_THREAD] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tagshare-parse")
     app.cleanup_ctx.append(_db_thread_ctx)
     app.cleanup_ctx.append(_checkpoint_ctx)
+    app.cleanup_ctx.append(_refusal_summary_ctx)
     if sync:
         courier = Courier(node, client or FederationClient(), clock)
-        app[WORKER] = SyncWorker(node, courier, executor=app[DB_THREAD], pull=pull)
+        app[WORKER] = SyncWorker(node, courier, executor=app[DB_THREAD], pull=pull,
+                                 telemetry=app[TELEMETRY])
         app[INBOX].on_commit = app[WORKER].wake
         app.cleanup_ctx.append(_worker_ctx)
     app.router.add_get(DOCUMENT_PATH, get_document)
+    app.router.add_get(HEALTH_PATH, get_health)
     app.router.add_post(INBOX_PATH, post_inbox)
     app.router.add_post(OUTBOX_PATH, post_outbox)
     app.router.add_post(PAIR_PATH, post_pair)
@@ -104,6 +118,22 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
         await asyncio.sleep(BEHIND_INTERVAL if behind else CHECKPOINT_INTERVAL)
 
 
+async def _refusal_summary_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Summarize repeated refusals when their minute is over, and the rest at shutdown."""
+    refusals = app[REFUSALS]
+
+    async def summarize_forever() -> None:
+        while True:
+            await asyncio.sleep(REFUSAL_SUMMARY_INTERVAL)
+            refusals.flush(time.monotonic())
+
+    task = asyncio.create_task(summarize_forever())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    refusals.flush()
+
+
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     """Background sync as a cleanup context: started with the app, cancelled at shutdown."""
     worker = app[WORKER]
@@ -126,6 +156,13 @@ async def get_document(request: web.Request) -> web.Response:
     app = request.app
     document = node_document(app[NODE], app[CLOCK]())
     return web.json_response(document.to_dict())
+
+
+async def get_health(request: web.Request) -> web.Response:
+    """200 when the database takes a write, 503 with the reason when not."""
+    conn = request.app[NODE].conn
+    status, body = health_answer(await in_db_thread(request.app, lambda: database_problem(conn)))
+    return web.json_response(body, status=status)
 
 
 async def post_inbox(request: web.Request) -> web.Response:
@@ -157,7 +194,10 @@ async def _answer(request: web.Request, check: Callable[[bytes], Checked],
         checked = await asyncio.get_running_loop().run_in_executor(app[PARSE_THREAD], check, raw)
         answer = await in_db_thread(app, lambda: work(checked))
     except RemoteProtocolError as error:
+        request.app[TELEMETRY].request(error.code)
+        request.app[REFUSALS].refused(error.code, http_status(error), error.message)
         return refusal(error)
+    request.app[TELEMETRY].request("ok")
     return web.Response(body=answer, content_type="application/json")
 
 

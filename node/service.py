@@ -1,63 +1,111 @@
-"""Running a node: the HTTP server (and the sync worker) until SIGINT or SIGTERM."""
+"""Running a node: the HTTP server (and the sync worker) until SIGINT or SIGTERM.
+
+Beside the federation listener runs the admin listener (metrics; loopback
+only unless told otherwise). Readiness goes to systemd (sd_notify) once both
+listen.
+"""
 
 import asyncio
 import contextlib
 import logging
 import os
 import signal
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
 
+from node import systemd
+from node.admin import NodeMetrics
+from node.admin.listener import AdminAddress, admin_url, forget_admin, start_admin
 from node.backup import PID_FILE
 from node.errors import NodeError
 from node.node import Node
+from node.oplog import DebugAccessLogger
 from node.serve_lock import holding_home
-from node.server import create_app
+from node.server import DB_THREAD, create_app
+from node.tls import TlsFiles
 
 log = logging.getLogger("tagshare.serve")
+LOOPBACK_ADMIN = AdminAddress()
 
 
 async def serve(node: Node, host: str, port: int, *, listen: bool = True,
+                admin: AdminAddress | None = LOOPBACK_ADMIN, tls: TlsFiles | None = None,
                 on_ready: Callable[[str], None] = lambda url: None) -> None:
     """Serve (and sync) until a stop signal, then shut down cleanly.
 
-    Without `listen` no port is opened: the sync worker pushes to peers and
-    pulls from granters, for a node nobody can reach. Another `serve` (or a `restore`)
-    on the same home is refused for as long as this one runs.
+    Without `listen` no federation port is opened: the sync worker pushes to
+    peers and pulls from granters, for a node nobody can reach. `admin` None
+    opens no admin listener. `tls`: serve HTTPS with these files (given, or the
+    home's when the node's URL is https://); their fingerprint goes into the document.
+    Another `serve` (or a `restore`) on the same home is refused for as long as this one
+    runs.
     """
     with holding_home(node.home, "serve"):
-        await _serve_locked(node, host, port, listen=listen, on_ready=on_ready)
+        await _serve_locked(node, host, port, listen=listen, admin=admin, tls=tls,
+                            on_ready=on_ready)
 
 
 async def _serve_locked(node: Node, host: str, port: int, *, listen: bool,
+                        admin: AdminAddress | None, tls: TlsFiles | None,
                         on_ready: Callable[[str], None]) -> None:
     pull = not listen or not node.config.reachable
-    app = create_app(node, pull=pull)
-    runner = web.AppRunner(app, handle_signals=False)
+    ssl_context = tls.server_context() if tls is not None else None
+    if tls is not None:
+        node.tls_sha256 = tls.sha256
+        if not node.config.url.startswith("https://"):
+            log.warning("serving HTTPS, but the node's URL %s is not https://: peers will "
+                        "not reach it", node.config.url)
+    metrics = NodeMetrics()
+    app = create_app(node, pull=pull, telemetry=metrics)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=DebugAccessLogger)
     await runner.setup()
-    ready = "(not listening: pulling from granters)"
-    if listen:
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise NodeError(f"cannot listen on {host}:{port} ({exc.strerror}): "
-                            "is another node running? pass another --port") from None
-        bound = runner.addresses[0]
-        ready = f"http://{bound[0]}:{bound[1]}"
+    admin_runner: web.AppRunner | None = None
+    try:
+        url = await _listen(runner, host, port, ssl_context) if listen else None
+        if admin is not None:
+            federation_port = int(runner.addresses[0][1]) if listen else port
+            admin_runner = await start_admin(node, metrics, app[DB_THREAD], admin,
+                                             federation_port)
+            log.info("admin listener (metrics) on %s", admin_url(admin_runner),
+                     extra={"admin_url": admin_url(admin_runner)})
+    except BaseException:
+        await runner.cleanup()
+        raise
+    await _run_until_stopped(node, runner, admin_runner, on_ready, url)
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int,
+                  ssl_context: ssl.SSLContext | None) -> str:
+    try:
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+    except OSError as exc:
+        raise NodeError(f"cannot listen on {host}:{port} ({exc.strerror}): "
+                        "is another node running? pass another --port") from None
+    bound = runner.addresses[0]
+    return f"{'https' if ssl_context else 'http'}://{bound[0]}:{bound[1]}"
+
+
+async def _run_until_stopped(node: Node, runner: web.AppRunner,
+                             admin_runner: web.AppRunner | None,
+                             on_ready: Callable[[str], None], url: str | None) -> None:
     pid_file = node.home / PID_FILE
     pid_file.write_text(f"{os.getpid()}\n")  # for people and scripts; the lock is the guard
-    on_ready(ready)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    on_ready(url or "(not listening: pulling from granters)")
+    systemd.notify(f"READY=1\nSTATUS=serving {url or 'without listening'}")
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
+        systemd.notify("STOPPING=1")
+        if admin_runner is not None:
+            await admin_runner.cleanup()
+            forget_admin(node.home)
         await runner.cleanup()
         with contextlib.suppress(OSError):
             if pid_file.read_text().strip() == str(os.getpid()):

@@ -32,19 +32,22 @@ from functools import partial
 from typing import TypeVar
 
 from node import normalize
-from node.client import PeerRefused, PeerUnreachable
+from node.client import PeerCertificateMismatch, PeerRefused, PeerUnreachable
 from node.courier import Courier
 from node.errors import NodeError
 from node.handlers import HANDLERS
 from node.keys import forget_previous_keys
 from node.node import Node
+from node.oplog import log_delivery_failure
 from node.outgoing import build_batch, settle_batch
 from node.peer_text import peer_text
 from node.peers import pulls_only
+from node.repin import refresh_pin
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
 from node.storage.db import CommitWatch
+from node.telemetry import Telemetry, delivery_result, peer_label
 from protocol import (
     KeyRotate,
     Message,
@@ -89,8 +92,10 @@ class RoundReport:
 
 class SyncWorker:
     def __init__(self, node: Node, courier: Courier, *, executor: ThreadPoolExecutor,
-                 pull: bool, clock: Callable[[], float] = time.time) -> None:
+                 pull: bool, clock: Callable[[], float] = time.time,
+                 telemetry: Telemetry | None = None) -> None:
         self.node = node
+        self.telemetry = telemetry or Telemetry()
         self.courier = courier
         self.executor = executor
         self.pull_mode = pull
@@ -178,6 +183,8 @@ class SyncWorker:
         if peer is None or pulls_only(peer):  # nobody can reach it: it pulls what it is owed
             return
         sent = 0
+        started = time.monotonic()
+        failure: Exception | None = None
         try:
             sent += await self._send_control(peer)
             for share in await self.db(lambda: store.active_outgoing(self.node.conn, peer_id)):
@@ -188,9 +195,15 @@ class SyncWorker:
             if report is not None:
                 report.delivered[peer_id] = sent
         except (NodeError, ProtocolError) as exc:
-            await self._failed(peer_id, exc)
+            failure = exc
+            await self._failed(peer, exc)
+            if isinstance(exc, PeerCertificateMismatch):
+                await refresh_pin(self.node, peer, self.courier.client, int(self.clock()),
+                                  self.db)
             if report is not None:
                 report.errors[peer_id] = peer_text(exc)
+        self.telemetry.delivery(peer_label(peer), delivery_result(failure),
+                                time.monotonic() - started)
 
     async def _send_control(self, peer: sqlite3.Row) -> int:
         sent = 0
@@ -242,10 +255,11 @@ class SyncWorker:
                               normalize.now_iso()))
         return len(batch.items)
 
-    async def _failed(self, peer_id: str, exc: Exception) -> None:
+    async def _failed(self, peer: sqlite3.Row, exc: Exception) -> None:
+        peer_id = peer["node_id"]
         parked = isinstance(exc, PeerRefused) and not retryable(exc.status)
         unreachable = isinstance(exc, PeerUnreachable)
-        log.info("delivery to %s failed: %s", peer_id[:12], peer_text(exc))
+        log_delivery_failure(peer, exc)
 
         def record() -> None:
             with db.transaction(self.node.conn) as conn:
@@ -257,7 +271,8 @@ class SyncWorker:
                 delay = MAX_RETRY if parked else backoff_delay(attempts)
                 outbox.record_failure(conn, peer_id, error=peer_text(exc),
                                      next_attempt=self.clock() + delay,
-                                     parked=parked and not unreachable)
+                                     parked=parked and not unreachable,
+                                     at=normalize.now_iso())
 
         await self.db(record)
 
@@ -291,7 +306,7 @@ class SyncWorker:
                 if not ack.batches:
                     break
         except (NodeError, ProtocolError) as exc:
-            log.info("pull from %s failed: %s", peer_id[:12], peer_text(exc))
+            log_delivery_failure(peer, exc, "pull")
             if report is not None:
                 report.errors[peer_id] = peer_text(exc)
         if report is not None:

@@ -23,10 +23,12 @@ MAX_URL_CHARS = 2048
 MAX_DOCUMENT_BYTES = 64 * 1024
 
 _URL_RE = re.compile(r"^https?://[^\s\x00-\x1f\x7f]+$")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _WIRE_KEYS = frozenset(
     {"node", "name", "url", "box_key", "versions", "created", "valid_until", "signature"}
 )
-_OPTIONAL_KEYS = frozenset({"keys", "pull_only"})  # each present only when it says something
+# Each optional key is present only when it says something.
+_OPTIONAL_KEYS = frozenset({"keys", "pull_only", "tls_sha256"})
 
 
 def check_url(value: object, what: str = "url") -> str:
@@ -34,6 +36,14 @@ def check_url(value: object, what: str = "url") -> str:
     if not _URL_RE.fullmatch(url):  # `$` alone would let a trailing newline in
         raise LocalProtocolError(f"{what} must start with http:// or https://, no spaces")
     return url
+
+
+def check_tls_sha256(value: object) -> str:
+    """A certificate fingerprint: SHA-256 of its DER bytes, 64 lowercase hex digits."""
+    digest = f.check_str(value, "tls_sha256", min_len=64, max_len=64)
+    if not _SHA256_RE.match(digest):
+        raise LocalProtocolError("tls_sha256 must be 64 lowercase hex digits")
+    return digest
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class NodeDocument:
     signature: str = ""
     keys: tuple[KeyLink, ...] = ()  # the key chain, once the node rotated its key
     pull_only: bool = False  # nobody can reach `url`: peers must not push, it pulls
+    tls_sha256: str | None = None  # SHA-256 of the node's own TLS certificate, to pin
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -71,6 +82,8 @@ class NodeDocument:
             raise LocalProtocolError("keys must be a tuple of KeyLink")
         if not isinstance(self.pull_only, bool):
             raise LocalProtocolError("pull_only must be a bool")
+        if self.tls_sha256 is not None:
+            check_tls_sha256(self.tls_sha256)
 
     @property
     def box_public(self) -> bytes:
@@ -91,6 +104,8 @@ class NodeDocument:
             data["keys"] = [link.to_dict() for link in self.keys]
         if self.pull_only:
             data["pull_only"] = True
+        if self.tls_sha256 is not None:
+            data["tls_sha256"] = self.tls_sha256
         return data
 
     def signed_bytes(self) -> bytes:
@@ -127,6 +142,7 @@ class NodeDocument:
                 signature=signature,
                 keys=links,
                 pull_only="pull_only" in obj,
+                tls_sha256=f.get_str(obj, "tls_sha256") if "tls_sha256" in obj else None,
             )
         )
         # One measure wherever a document travels (its own GET, inside /pair, pair.*,
@@ -146,8 +162,10 @@ def sign_document(
     versions: tuple[int, ...] = (PROTOCOL_VERSION,),
     links: tuple[KeyLink, ...] = (),
     pull_only: bool = False,
+    tls_sha256: str | None = None,
 ) -> NodeDocument:
-    """The node's document, signed with its current key (``links`` lead there)."""
+    """The node's document, signed with its current key (``links`` lead there);
+    ``tls_sha256`` pins the TLS certificate the node serves itself, if any."""
     unsigned = NodeDocument(
         node_id=keys.node_id,
         name=name,
@@ -158,6 +176,7 @@ def sign_document(
         valid_until=valid_until,
         keys=links,
         pull_only=pull_only,
+        tls_sha256=tls_sha256,
     )
     signature = b64u_encode(keys.sign(unsigned.signed_bytes()))
     return replace(unsigned, signature=signature)

@@ -112,6 +112,16 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
+def busy_timeout(conn: sqlite3.Connection, milliseconds: int) -> Iterator[None]:
+    """Wait at most `milliseconds` for another writer's lock inside this block."""
+    conn.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+
+@contextmanager
 def unchecked_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A transaction as above, with foreign keys not enforced inside it.
 

@@ -120,8 +120,10 @@ def peers_with_work(conn: sqlite3.Connection) -> list[str]:
 
 
 def delivery_state(conn: sqlite3.Connection, peer: str) -> sqlite3.Row | None:
+    """The peer's backoff, last success and error, and since when it has been failing."""
     row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM delivery WHERE peer = ?", (peer,)).fetchone()
+        "SELECT d.*, f.since AS failing_since FROM delivery d "
+        "LEFT JOIN delivery_failing f ON f.peer = d.peer WHERE d.peer = ?", (peer,)).fetchone()
     return row
 
 
@@ -133,10 +135,12 @@ def record_success(conn: sqlite3.Connection, peer: str, at: str) -> None:
         "parked = 0",
         (peer, at),
     )
+    conn.execute("DELETE FROM delivery_failing WHERE peer = ?", (peer,))
 
 
 def record_failure(conn: sqlite3.Connection, peer: str, *, error: str, next_attempt: float,
-                   parked: bool) -> int:
+                   parked: bool, at: str) -> int:
+    """Count a failed delivery; `at` starts the failing streak unless one already runs."""
     conn.execute(
         "INSERT INTO delivery (peer, attempts, next_attempt, last_error, parked) "
         "VALUES (?, 1, ?, ?, ?) ON CONFLICT(peer) DO UPDATE SET attempts = attempts + 1, "
@@ -144,8 +148,19 @@ def record_failure(conn: sqlite3.Connection, peer: str, *, error: str, next_atte
         "parked = excluded.parked",
         (peer, next_attempt, error, int(parked)),
     )
+    conn.execute("INSERT OR IGNORE INTO delivery_failing (peer, since) VALUES (?, ?)",
+                 (peer, at))
     return int(conn.execute("SELECT attempts FROM delivery WHERE peer = ?",
                             (peer,)).fetchone()[0])
+
+
+def retry_now(conn: sqlite3.Connection, peer: str) -> bool:
+    """End the peer's wait (and un-park it) so the sync worker tries at once. The count
+    of failed attempts, the last error and the failing streak stay until a delivery
+    succeeds: an alert on `tagshare_peer_failed_attempts` must not be reset by a click."""
+    cursor = conn.execute("UPDATE delivery SET next_attempt = 0, parked = 0 WHERE peer = ?",
+                          (peer,))
+    return cursor.rowcount == 1
 
 
 def bump_counter(conn: sqlite3.Connection, floor: int) -> None:

@@ -167,3 +167,8 @@ def rotate_peer(conn: sqlite3.Connection, node_id: str, *, signing_key: str, box
     conn.execute(
         "UPDATE peers SET signing_key = ?, box_key = ?, document = ?, url = ?, announced = ? "
         "WHERE node_id = ?", (signing_key, box_key, document, url, announced, node_id))
+
+
+def replace_document(conn: sqlite3.Connection, node_id: str, document: str) -> None:
+    """A newer signed document of the same keys (a new TLS certificate, say)."""
+    conn.execute("UPDATE peers SET document = ? WHERE node_id = ?", (document, node_id))

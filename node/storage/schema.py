@@ -555,13 +555,34 @@ CREATE TABLE IF NOT EXISTS invite_failures (
 # triggers, inside this migration's transaction.
 MIGRATION_15 = search.enable_people_search
 
+# The dashboard: one-time login links and browser sessions, each stored only as a
+# SHA-256 hash (`tagshare dashboard` writes a link, the admin listener of `serve`
+# consumes it); and since when delivery to each failing peer has been failing.
+# Only new tables (IF NOT EXISTS), so it can run again on a database that has them.
+MIGRATION_16 = """
+CREATE TABLE IF NOT EXISTS dashboard_logins (
+    token_hash TEXT PRIMARY KEY,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dashboard_sessions (
+    id_hash TEXT PRIMARY KEY,
+    csrf TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS delivery_failing (
+    peer TEXT PRIMARY KEY,
+    since TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
 # A migration is a SQL script, or a function that runs inside the migration's transaction.
 Migration = str | Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
     MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
-    MIGRATION_14, MIGRATION_15,
+    MIGRATION_14, MIGRATION_15, MIGRATION_16,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -126,7 +126,7 @@ class ServeNode(DatabaseReads):
             with self.log.open("ab") as log:
                 self.process = subprocess.Popen(
                     [sys.executable, "-c", SERVE_CODE, "--home", str(self.home), "serve",
-                     "--host", HOST, "--port", str(self.port)],
+                     "--host", HOST, "--port", str(self.port), "--admin-port", "0"],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
                     start_new_session=True)
             deadline = time.monotonic() + START_TIMEOUT

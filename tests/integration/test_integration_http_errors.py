@@ -40,7 +40,7 @@ async def test_the_nodes_own_fault_is_a_json_500_internal(
     def broken(raw: bytes) -> bytes:
         raise RuntimeError("a bug in the node")
 
-    monkeypatch.setattr(alice.runner.app[INBOX], "receive", broken)
+    monkeypatch.setattr(alice.runner.app[INBOX], "check", broken)
     async with http.post(alice.url + "/federation/v1/inbox", data=b"{}") as response:
         assert response.status == 500
         assert response.content_type == "application/json"

@@ -115,11 +115,12 @@ async def test_a_lost_outbox_ack_of_the_rotation_does_not_strand_the_subscriber(
         post = transport.post
         lost: list[str] = []
 
-        async def lossy(url: str, body: bytes) -> tuple[int, bytes]:
+        async def lossy(url: str, body: bytes,
+                        tls_sha256: str | None = None) -> tuple[int, bytes]:
             if url.endswith(INBOX_PATH) and not lost:
                 lost.append(url)
                 raise PeerUnreachable(f"injected: {url} never got this")
-            return await post(url, body)
+            return await post(url, body, tls_sha256)
 
         transport.post = lossy  # type: ignore[method-assign]
         new_key = str(key_ops.rotate_keys(party.op)["signing_key"])

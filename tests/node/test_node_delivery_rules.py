@@ -46,10 +46,11 @@ class SubscriberSeam:
     answer: Answer
     received: list[Message] = field(default_factory=list)
 
-    async def get(self, url: str) -> tuple[int, bytes]:
+    async def get(self, url: str, tls_sha256: str | None = None) -> tuple[int, bytes]:
         raise AssertionError(f"unexpected GET {url}")
 
-    async def post(self, url: str, body: bytes) -> tuple[int, bytes]:
+    async def post(self, url: str, body: bytes,
+                   tls_sha256: str | None = None) -> tuple[int, bytes]:
         envelope = parse_envelope(body)
         message = open_envelope(envelope, recipient=self.subscriber.keys,
                                 sender_box_key=self.granter.keys.box_public)

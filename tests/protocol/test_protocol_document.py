@@ -150,3 +150,35 @@ def test_building_an_invalid_document_is_a_local_error() -> None:
         sign_document(ALICE_KEYS, name="", url="https://a.example", created=NOW, valid_until=NOW)
     with pytest.raises(LocalProtocolError):
         replace(alice_document(), versions=[1])  # type: ignore[arg-type]
+
+
+PIN = "ab" * 32
+
+
+def test_tls_fingerprint_is_signed_and_round_trips() -> None:
+    doc = sign_document(ALICE_KEYS, name="County Party", url="https://a.example",
+                        created=NOW, valid_until=1_800_000_000, tls_sha256=PIN)
+    assert b'"tls_sha256":"' + PIN.encode() + b'"' in doc.signed_bytes()
+    again = parse_document(json.dumps(doc.to_dict()).encode())
+    assert again == doc
+    verify_document(again, now=NOW)
+    # Without it, the document is exactly the one a node without TLS signs (no null key).
+    assert "tls_sha256" not in alice_document().to_dict()
+
+
+def test_a_swapped_tls_fingerprint_breaks_the_signature() -> None:
+    doc = sign_document(ALICE_KEYS, name="County Party", url="https://a.example",
+                        created=NOW, valid_until=1_800_000_000, tls_sha256=PIN)
+    forged = {**doc.to_dict(), "tls_sha256": "cd" * 32}
+    with pytest.raises(BadSignature):
+        verify_document(parse_document(json.dumps(forged).encode()), now=NOW)
+    stripped = {k: v for k, v in doc.to_dict().items() if k != "tls_sha256"}
+    with pytest.raises(BadSignature):  # nor can a man in the middle drop the pin
+        verify_document(parse_document(json.dumps(stripped).encode()), now=NOW)
+
+
+@pytest.mark.parametrize("value", ["AB" * 32, "ab" * 31, "ab" * 33, "zz" * 32, 7, None, ""])
+def test_a_malformed_tls_fingerprint_is_refused(value: object) -> None:
+    data = {**alice_document().to_dict(), "tls_sha256": value}
+    with pytest.raises(MalformedMessage):
+        parse_document(json.dumps(data).encode())

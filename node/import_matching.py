@@ -115,8 +115,8 @@ class MatchingPath:
         if row.uuid and row.uuid in batch.known:
             return row.uuid, None
         if key:
-            found = batch.emails.get(key) or (batch.by_email.get(key) or [None])[0]
-            return found, None
+            known = batch.by_email.get(key)
+            return batch.emails.get(key) or (known[0] if known else None), None
         fields = row.fields
         if phone := fields["phone"]:
             holders = [(uuid, *names) for uuid, names in batch.phones.get(phone, {}).items()]

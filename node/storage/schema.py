@@ -576,13 +576,18 @@ CREATE TABLE IF NOT EXISTS delivery_failing (
 ) WITHOUT ROWID;
 """
 
+# `tagshare invite --name ALIAS`: the alias the node that pairs with the invite gets here.
+MIGRATION_17 = """
+ALTER TABLE invites ADD COLUMN alias TEXT;
+"""
+
 # A migration is a SQL script, or a function that runs inside the migration's transaction.
 Migration = str | Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
     MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
-    MIGRATION_14, MIGRATION_15, MIGRATION_16,
+    MIGRATION_14, MIGRATION_15, MIGRATION_16, MIGRATION_17,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -577,9 +577,13 @@ CREATE TABLE IF NOT EXISTS delivery_failing (
 """
 
 # `tagshare invite --name ALIAS`: the alias the node that pairs with the invite gets here.
-MIGRATION_17 = """
-ALTER TABLE invites ADD COLUMN alias TEXT;
-"""
+# A function that adds the column only where it is missing, so that it is independent of
+# the migrations around it.
+def MIGRATION_17(conn: sqlite3.Connection) -> None:  # noqa: N802 - named like its siblings
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(invites)")}
+    if "alias" not in columns:
+        conn.execute("ALTER TABLE invites ADD COLUMN alias TEXT")
+
 
 # A migration is a SQL script, or a function that runs inside the migration's transaction.
 Migration = str | Callable[[sqlite3.Connection], None]

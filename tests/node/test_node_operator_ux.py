@@ -213,3 +213,20 @@ def test_the_license_is_an_spdx_expression_with_a_setuptools_that_reads_it() -> 
     [setuptools] = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
     assert setuptools == "setuptools>=77"  # the first to read an SPDX license string
     assert not any(c.startswith("License ::") for c in project["project"].get("classifiers", []))
+
+
+def test_invite_name_works_on_a_database_from_before_it(node: Tagshare) -> None:
+    """The migration that stores an invite's alias, from a real database at the version
+    before it."""
+    from schema_helpers import downgrade
+
+    from node.storage import schema
+
+    before = schema.MIGRATIONS.index(schema.MIGRATION_17)
+    downgrade(node.home / "node.db", before)
+    with node.db() as conn:
+        assert "alias" not in {r[1] for r in conn.execute("PRAGMA table_info(invites)")}
+    assert node.json("invite", "--name", "rivera")["alias"] == "rivera"
+    with node.db() as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.LATEST
+        assert conn.execute("SELECT alias FROM invites").fetchone()[0] == "rivera"

@@ -98,7 +98,8 @@ def list_(direction: str | None, as_json: bool) -> None:
 @click.argument("share_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(share_id: str, as_json: bool) -> None:
-    """Show one share (ID or a unique prefix of it), with every version of its terms."""
+    """Show one share (ID, or a unique start or end of it, as `status` shows), with every
+    version of its terms."""
     data = ops.show_share(open_current_node(), share_id)
     _print_share(data, as_json)
     if not as_json:

@@ -103,10 +103,10 @@ def invite(ctx: click.Context, expires: str, alias: str | None, as_json: bool) -
     node = open_current_node()
     token = pairing.create_invite(node, parse_duration(expires), system_clock(), alias)
     if pairing.loopback_url(token.url):
-        click.echo(f"warning: this node's URL is {token.url}, a loopback address: no other "
-                   "machine can pair with this invite. Pair the other way (the node nobody "
-                   "can reach runs `tagshare peer add` with the other's invite), or set the "
-                   "URL peers reach this node at.", err=True)
+        click.echo(f"warning: this node's URL is {token.url}, a loopback address: no other\n"
+                   "machine can pair with this invite. Pair the other way (the node nobody\n"
+                   "can reach runs `tagshare peer add` with the other's invite), or give\n"
+                   "this node the URL peers reach it at.", err=True)
     if as_json:
         output.print_json({"token": token.encode(), "expires": token.expires,
                            "url": token.url, "node_id": token.node_id,

@@ -15,8 +15,8 @@ from node.shares import ENDED
 WIDTH = 80
 # SHARE (the end of its id: `share show` takes it), PEER, DIR, TAG, STATE, LAST SYNC:
 # 79 columns with the two-space gaps.
-COLUMNS = (("share", 8), ("peer", 14), ("dir", 3), ("tag", 16), ("state", 16),
-           ("last sync", 12))
+COLUMNS = (("share", 8), ("peer", 14), ("dir", 3), ("tag", 18), ("state", 16),
+           ("last sync", 10))
 
 
 @click.command()

@@ -70,7 +70,7 @@ def resolve_peer(conn: sqlite3.Connection, ref: str, *, include_removed: bool = 
             names = ", ".join(repr(known_as(r)) for r in found[:5])
             raise Ambiguous(f"{ref!r} matches {len(found)} peers ({names}): "
                             "give more of the node id")
-    raise NotFound(f"no peer {ref!r}{_closest(rows, folded)}: see `tagshare peer list`")
+    raise NotFound(f"no peer {ref!r}: {_closest(rows, folded)}see `tagshare peer list`")
 
 
 def known_as(row: sqlite3.Row) -> str:
@@ -79,7 +79,7 @@ def known_as(row: sqlite3.Row) -> str:
 
 
 def _closest(rows: list[sqlite3.Row], folded: str) -> str:
-    """'; did you mean 'rivera'?' for the aliases and names nearest to what was typed."""
+    """'did you mean 'rivera'? ' for the aliases and names nearest to what was typed."""
     spellings: dict[str, str] = {}
     for row in rows:
         for text in (row["alias"], row["name"]):
@@ -89,7 +89,7 @@ def _closest(rows: list[sqlite3.Row], folded: str) -> str:
     names = list(dict.fromkeys(spellings[c] for c in close))
     if not names:
         return ""
-    return "; did you mean " + " or ".join(repr(n) for n in names) + "?"
+    return "did you mean " + " or ".join(repr(n) for n in names) + "? "
 
 
 def list_peers(node: Node, *, include_removed: bool = False) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ alias, and `serve --no-listen` saying what it does."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import signal
@@ -15,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from shares_helpers import (
     CAMPAIGN_A,
     PLACEHOLDER_URL,
@@ -145,7 +147,9 @@ async def test_a_peer_can_remove_only_itself(trio: Trio) -> None:
     assert (status, body["error"]) == (403, "unknown_peer")  # and it is refused from now on
 
 
-async def test_pairing_again_keeps_both_aliases_and_says_so(trio: Trio) -> None:
+async def test_pairing_again_keeps_both_aliases_and_says_so(
+        trio: Trio, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="tagshare.pairing")
     party, a, _ = trio.orgs
     for org, peer, alias in ((party, a, "cam-a"), (a, party, "odp")):
         renamed = await run_cli(org, "peer", "rename", peer.name, alias)
@@ -157,6 +161,7 @@ async def test_pairing_again_keeps_both_aliases_and_says_so(trio: Trio) -> None:
     assert "keeps its alias 'odp'" in again.stderr and "--name 'party' not applied" in again.stderr
     assert alias_of(a, party) == "odp"
     assert alias_of(party, a) == "cam-a"  # the invite's --name was for a new peer
+    assert "peer 'cam-a' paired again" in caplog.text  # the inviter's serve log says so
 
 
 async def test_sync_names_peers_by_alias(trio: Trio) -> None:

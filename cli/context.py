@@ -23,9 +23,14 @@ def _store_home(ctx: click.Context, _param: click.Parameter, value: str | None) 
 
 
 def home_option(func: F) -> F:
-    """--home on every command (it may also be given before the command name)."""
-    return click.option("--home", type=click.Path(file_okay=False), expose_value=False,
+    """--home on every command (it may also be given before the command name), and with it
+    --passphrase-file, unless the command has one of its own (`init`)."""
+    func = click.option("--home", type=click.Path(file_okay=False), expose_value=False,
                         callback=_store_home, is_eager=True, help=HOME_HELP)(func)
+    declared = getattr(func, "__click_params__", [])
+    if any("--passphrase-file" in param.opts for param in declared):
+        return func
+    return passphrase_option(func)
 
 
 def _store_passphrase(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

@@ -39,4 +39,3 @@ def demo(people: int, keep: bool, seed: int) -> None:
     else:
         click.echo(f"demo finished in {result.seconds:.1f} s; every node stopped, "
                    f"{result.root} removed")
-    click.echo(f"demo: pids {' '.join(pids)}")

@@ -16,6 +16,7 @@ from node.admin.listener import DEFAULT_ADMIN_HOST, AdminAddress
 from node.client import FederationClient
 from node.clock import system_clock
 from node.errors import NodeError
+from node.farewell import remove_and_tell
 from node.normalize import parse_duration
 from node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
 from node.osdi import sources as osdi_sources
@@ -73,7 +74,12 @@ def _serve(host: str, port: int, no_listen: bool, admin: AdminAddress,
     tls = (TlsFiles(tls_cert, tls_key) if tls_cert and tls_key else
            served_tls(node.home, node.config.url))
 
-    def ready(url: str) -> None:
+    def ready(url: str | None) -> None:
+        if url is None:
+            serve_log.info("tagshare node %r is running without a port (--no-listen): it "
+                           "pushes to peers and pulls from granters", node.config.name,
+                           extra={"url": None})
+            return
         serve_log.info("tagshare node %r listening on %s", node.config.name, url,
                        extra={"url": url})
 
@@ -86,22 +92,30 @@ def _serve(host: str, port: int, no_listen: bool, admin: AdminAddress,
 @home_option
 @click.option("--expires", default="24h", show_default=True,
               help="How long the invite stays valid (e.g. 30m, 24h, 7d).")
+@click.option("--name", "alias",
+              help="The alias the node that pairs with this invite gets here (e.g. rivera).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def invite(ctx: click.Context, expires: str, as_json: bool) -> None:
+def invite(ctx: click.Context, expires: str, alias: str | None, as_json: bool) -> None:
     """Print a one-time invite token for another node to pair with this one."""
     if ctx.invoked_subcommand is not None:
         return
     node = open_current_node()
-    token = pairing.create_invite(node, parse_duration(expires), system_clock())
+    token = pairing.create_invite(node, parse_duration(expires), system_clock(), alias)
+    if pairing.loopback_url(token.url):
+        click.echo(f"warning: this node's URL is {token.url}, a loopback address: no other\n"
+                   "machine can pair with this invite. Pair the other way (the node nobody\n"
+                   "can reach runs `tagshare peer add` with the other's invite), or give\n"
+                   "this node the URL peers reach it at.", err=True)
     if as_json:
         output.print_json({"token": token.encode(), "expires": token.expires,
                            "url": token.url, "node_id": token.node_id,
-                           "fingerprint": node.fingerprint})
+                           "fingerprint": node.fingerprint, "alias": alias})
         return
     click.echo(token.encode())
-    click.echo(f"(one use; expires in {expires}; this node's fingerprint: {node.fingerprint})",
-               err=True)
+    called = f"; the node that pairs is called {alias.strip()!r} here" if alias else ""
+    click.echo(f"(one use; expires in {expires}{called}; this node's fingerprint: "
+               f"{node.fingerprint})", err=True)
 
 
 @invite.command("list")
@@ -155,7 +169,15 @@ def peer_add(token: str, alias: str | None, auto_accept: bool, as_json: bool) ->
     if as_json:
         output.print_json(peer_info)
         return
-    click.echo(f"paired with {peer_info['name']!r}")
+    if peer_info["paired_again"]:
+        click.echo(f"paired again with {peer_info['name']!r}, already a peer")
+        if peer_info["alias_kept"]:
+            ignored = (f" (--name {alias!r} not applied)"
+                       if alias and alias.strip() != peer_info["alias"] else "")
+            click.echo(f"it keeps its alias {peer_info['alias']!r}{ignored}: "
+                       "`tagshare peer rename` changes it", err=True)
+    else:
+        click.echo(f"paired with {peer_info['name']!r}")
     click.echo(f"fingerprint: {peer_info['fingerprint']}")
     click.echo("Compare the fingerprint with the other operator, by voice.", err=True)
 
@@ -219,10 +241,25 @@ def peer_remove(peer_ref: str, yes: bool) -> None:
 
     Asks first on a terminal; elsewhere (a pipe, cron) it refuses unless given --yes.
     """
-    confirm_destructive(yes, f"Remove peer {peer_ref}? Its messages will be refused and "
-                             "pairing again needs a new invite.")
-    data = ops.remove_peer(open_current_node(), peer_ref)
-    click.echo(f"removed peer {data['name']!r} ({data['node_id']})")
+    node = open_current_node()
+    ops.resolve_peer(node.conn, peer_ref)  # an unknown PEER fails before anything is asked
+    confirm_destructive(yes, f"Remove peer {peer_ref}? It is told; its messages will be "
+                             "refused and pairing again needs a new invite.")
+
+    async def run() -> tuple[dict[str, object], str | None]:
+        client = FederationClient()
+        try:
+            return await remove_and_tell(node, peer_ref, client)
+        finally:
+            await client.close()
+
+    data, why_not = asyncio.run(run())
+    click.echo(f"removed peer {data['alias'] or data['name']!r} ({data['node_id']})")
+    if why_not is None:
+        click.echo("the peer was told, and shows this node as removed")
+    else:
+        click.echo(f"warning: the peer was not told ({why_not}); it may keep trying "
+                   "until its operator removes this node", err=True)
 
 
 @peer.command("trust")

@@ -20,6 +20,7 @@ from cli.osdi import api_token, osdi
 from cli.people import people
 from cli.records import contact, donation, tag
 from cli.shares import share, sync
+from cli.status import status
 from cli.tls import tls
 from node import people as people_ops
 from node.keystore import read_passphrase_file
@@ -70,26 +71,6 @@ def show_id(as_json: bool) -> None:
 
 @cli.command()
 @home_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status(as_json: bool) -> None:
-    """Counts of people, tags, contacts and donations, and each share's sync state."""
-    status = people_ops.node_status(open_current_node())
-    if as_json:
-        output.print_json(status)
-        return
-    output.print_fields([(k, status[k]) for k in ("people", "tags", "contacts", "donations")])
-    if status["shares"]:
-        click.echo()
-        output.print_table(
-            ["share", "direction", "peer", "tag", "status", "pending", "last delivery",
-             "last error", "next retry"],
-            [[s["id"][:13], s["direction"], s["peer_name"], s["local_tag"], s["status"],
-              s["sync"]["pending"], s["sync"]["last_delivery_at"], s["sync"]["last_error"],
-              s["sync"]["next_retry"]] for s in status["shares"]])
-
-
-@cli.command()
-@home_option
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the newest N entries.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def audit(limit: int | None, as_json: bool) -> None:
@@ -124,6 +105,7 @@ cli.add_command(api_token)
 cli.add_command(osdi)
 cli.add_command(tls)
 cli.add_command(dashboard)
+cli.add_command(status)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -36,3 +37,33 @@ def _cell(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     return str(value)
+
+
+def ago(moment: str | None, now: datetime) -> str | None:
+    """'2026-12-03T14:30:00Z' -> '3 min ago' (or 'in 3 min' for a time still to come)."""
+    if not moment:
+        return None
+    try:
+        then = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    seconds = int((now - then).total_seconds())
+    if abs(seconds) < 10:
+        return "just now"
+    span = _span(abs(seconds))
+    return f"{span} ago" if seconds > 0 else f"in {span}"
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def fit(text: Any, width: int) -> str:
+    """A table cell of at most `width` characters, shortened with '…'."""
+    cell = _cell(text)
+    return cell if len(cell) <= width else cell[: width - 1] + "…"

@@ -12,7 +12,7 @@ from cli.context import home_option, open_current_node
 from node import shares as ops
 from node.client import FederationClient
 from node.courier import Courier
-from node.peers import resolve_peer
+from node.peers import list_peers, resolve_peer
 from node.sync import RoundReport, SyncWorker
 
 
@@ -31,10 +31,24 @@ def _print_share(data: dict[str, Any], as_json: bool) -> None:
         ("peer", f"{data['peer_name']} ({data['peer']})"), ("tag", data["tag"]),
         ("local tag", data["local_tag"]), ("fields", data["fields"]),
         ("on revoke", data["on_revoke"]), ("note", data["note"]), ("status", data["status"]),
-        ("terms", f"v{data['terms_version']}"), ("pending terms", data["pending_terms"]),
+        ("terms", f"v{data['terms_version']}"),
+        ("pending terms", terms_text(data["pending_terms"])),
         ("pending", sync["pending"]), ("last delivery", sync["last_delivery_at"]),
         ("last error", sync["last_error"]), ("next retry", sync["next_retry"]),
     ])
+
+
+def terms_text(terms: dict[str, Any] | None) -> str | None:
+    """{'version': 2, 'fields': [...], 'on_revoke': 'keep'} -> 'v2: name, email; on revoke
+    keep'."""
+    if not terms:
+        return None
+    return f"v{terms['version']}: {', '.join(terms['fields'])}; on revoke {terms['on_revoke']}"
+
+
+def _status_cell(row: dict[str, Any]) -> str:
+    pending = row["pending_terms"]
+    return f"{row['status']}, terms v{pending['version']} offered" if pending else row["status"]
 
 
 @share.command("grant")
@@ -52,6 +66,9 @@ def grant(tag: str, peer: str, fields: str, on_revoke: str, note: str | None,
     """Offer PEER the people tagged TAG; prints the share id."""
     data = ops.grant_share(open_current_node(), tag=tag, peer=peer, fields=fields,
                            on_revoke=on_revoke, note=note)
+    if data["carriers"] == 0:
+        click.echo(f"warning: nobody carries the tag {data['tag']!r} yet: the grant stands, "
+                   "and people tagged later are shared", err=True)
     if as_json:
         output.print_json(data)
     else:
@@ -71,8 +88,9 @@ def list_(direction: str | None, as_json: bool) -> None:
         return
     output.print_table(
         ["id", "direction", "peer", "tag", "fields", "status", "pending", "last error"],
-        [[r["id"], r["direction"], r["peer_name"], r["local_tag"], ",".join(r["fields"]),
-          r["status"], r["sync"]["pending"], r["sync"]["last_error"]] for r in rows])
+        [[r["id"], r["direction"], r["peer_name"], r["local_tag"] or r["tag"],
+          ",".join(r["fields"]), _status_cell(r), r["sync"]["pending"],
+          r["sync"]["last_error"]] for r in rows])
 
 
 @share.command("show")
@@ -80,10 +98,13 @@ def list_(direction: str | None, as_json: bool) -> None:
 @click.argument("share_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(share_id: str, as_json: bool) -> None:
-    """Show one share (ID or a unique prefix of it), with every version of its terms."""
+    """Show one share (ID, or a unique start or end of it, as `status` shows), with every
+    version of its terms."""
     data = ops.show_share(open_current_node(), share_id)
     _print_share(data, as_json)
     if not as_json:
+        if data["pending_terms"] and data["direction"] == "incoming":
+            click.echo(f"\nnew terms offered: `tagshare share accept {data['id']}` takes them")
         click.echo("\nterms:")
         output.print_table(["version", "fields", "on revoke", "proposed", "accepted"],
                            [[t["version"], t["fields"], t["on_revoke"], t["proposed_at"],
@@ -170,12 +191,14 @@ def sync(peer_ref: str | None, as_json: bool) -> None:
         output.print_json({"delivered": report.delivered, "pulled": report.pulled,
                            "errors": report.errors})
     else:
+        names = {p["node_id"]: p["alias"] or p["name"]
+                 for p in list_peers(node, include_removed=True)}
         for peer_id, count in report.delivered.items():
-            click.echo(f"{peer_id[:12]}: delivered {count}")
+            click.echo(f"{names.get(peer_id, peer_id[:12])}: delivered {count}")
         for peer_id, count in report.pulled.items():
-            click.echo(f"{peer_id[:12]}: pulled {count}")
+            click.echo(f"{names.get(peer_id, peer_id[:12])}: pulled {count}")
         for peer_id, error in report.errors.items():
-            click.echo(f"{peer_id[:12]}: {error}", err=True)
+            click.echo(f"{names.get(peer_id, peer_id[:12])}: {error}", err=True)
     if report.errors:
         raise SystemExit(1)
 

@@ -26,6 +26,7 @@ from protocol import (
     KeyRotate,
     Message,
     OutboxAck,
+    PeerRemove,
     Ping,
     ShareAccept,
     ShareBatch,
@@ -67,7 +68,7 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         "note": message.note, "status": "offered", "epoch": message.epoch,
         "now": normalize.now_iso()})
     store.record_terms(conn, message.share, 1, json.dumps(list(message.fields)),
-                       message.on_revoke, now=normalize.now_iso(), accepted=True)
+                       message.on_revoke, now=normalize.now_iso(), accepted=False)
     node.audit("share.offered", share=message.share, peer=peer["node_id"], tag=message.tag)
     if peer["auto_accept"]:
         row = store.get_share(conn, message.share)
@@ -84,6 +85,7 @@ def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         store.update_share(conn, row["id"], normalize.now_iso(), status="active",
                            pull=int(message.pull or pulls_only(peer)))
         outbox.enqueue_tagged(conn, row["id"], row["tag_id"])
+        store.mark_terms_accepted(conn, row["id"], 1, normalize.now_iso())
         node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
     return {"share": row["id"], "status": _status(conn, row["id"])}
 
@@ -201,6 +203,15 @@ def on_outbox_ack(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     return {"refs": len(message.refs), "batches": len(message.batches)}
 
 
+def on_peer_remove(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    """The peer removed this node: it is shown as removed here too, and its messages are
+    refused from now on (pairing again needs a new invite)."""
+    assert isinstance(message, PeerRemove)
+    peer_store.mark_peer_removed(node.conn, peer["node_id"], normalize.now_iso())
+    node.audit("peer.removed_by_peer", peer=peer["node_id"])
+    return {"status": "removed"}
+
+
 def _ping(_node: Node, _peer: sqlite3.Row, _message: Message) -> Detail:
     return {"pong": True}
 
@@ -224,4 +235,5 @@ HANDLERS: dict[str, Handler] = {
     ShareBatch.TYPE: on_batch,
     OutboxAck.TYPE: on_outbox_ack,
     KeyRotate.TYPE: on_key_rotate,
+    PeerRemove.TYPE: on_peer_remove,
 }

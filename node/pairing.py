@@ -18,13 +18,16 @@ invite's right secret always pairs, whatever strangers did, and the loser of
 a race for one invite (right secret, already used) guessed nothing.
 """
 
+import ipaddress
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from node import clock as clocks
-from node.client import FederationClient
+from node.client import FederationClient, PeerCertificateMismatch, PeerUnreachable
 from node.errors import InvalidInput, NodeError
 from node.identity import node_document
 from node.node import Node
@@ -61,6 +64,8 @@ from protocol import (
 )
 from protocol.messages import PairAccept, PairRequest
 
+pairing_log = logging.getLogger("tagshare.pairing")
+
 PAIR_PATH = "/federation/v1/pair"
 MAX_INVITE_FAILURES = 10  # wrong secrets before an invite is locked
 MAX_SOURCE_FAILURES = 10  # guesses from one address in the window before it is limited
@@ -68,17 +73,44 @@ FAILURE_WINDOW_SECONDS = 600
 MAX_INVITE_LIFETIME = timedelta(days=30)
 
 
-def create_invite(node: Node, expires_in: timedelta, now: int) -> InviteToken:
+def create_invite(node: Node, expires_in: timedelta, now: int,
+                  alias: str | None = None) -> InviteToken:
+    """A one-time invite; `alias` is what the node that pairs with it is called here."""
     if expires_in > MAX_INVITE_LIFETIME:
         raise InvalidInput("--expires can be at most 30d")
+    if alias is not None:
+        alias = _invite_alias(node.conn, alias)
     invite_id, secret = clocks.random_bytes(16), clocks.random_bytes(16)
     token = make_invite(keys=node.keys, url=node.config.url, invite_id=invite_id,
                         secret=secret, expires=now + int(expires_in.total_seconds()))
     with db.transaction(node.conn) as conn:
         store.insert_invite(conn, invite_id=token.invite_id, secret_hash=hash_secret(secret),
-                            created_at=now_iso(), expires=token.expires)
-        node.audit("invite", invite=token.invite_id, expires=token.expires)
+                            created_at=now_iso(), expires=token.expires, alias=alias)
+        node.audit("invite", invite=token.invite_id, expires=token.expires,
+                   **({"alias": alias} if alias else {}))
     return token
+
+
+def _invite_alias(conn: sqlite3.Connection, alias: str) -> str:
+    text = alias.strip()
+    if not text or len(text) > 100:
+        raise InvalidInput("--name must be 1 to 100 characters")
+    if store.alias_taken(conn, text, ""):
+        raise InvalidInput(f"a peer is already called {text!r}: a peer that pairs again keeps "
+                           "its alias, so re-invite it without --name, or choose another")
+    return text
+
+
+def loopback_url(url: str) -> bool:
+    """Does `url` name this machine only (127.0.0.0/8, ::1, localhost)? Nobody elsewhere
+    can pair with an invite that carries it."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Guess(BadInvite):
@@ -138,8 +170,11 @@ def _redeem_invite(node: Node, request: PairRequest, joiner: NodeDocument, now: 
             raise BadInvite("this invite has expired: ask for a new one")
         if not store.use_invite(conn, request.invite_id, at=now_iso(), by=joiner.node_id):
             raise BadInvite("this invite was already used: ask for a new one")
-        _store_peer(conn, joiner, alias=None, auto_accept=False)
+        kept = _store_peer(conn, joiner, alias=invite["alias"], auto_accept=False)
         node.audit("peer.add", peer=joiner.node_id, name=joiner.name, via="invite")
+    if kept is not None:
+        pairing_log.info("peer %r paired again (invite %s): it keeps its alias %r", kept,
+                         request.invite_id, kept, extra={"peer": kept})
 
 
 def _count_guess(node: Node, invite_id: str | None, *, source: str, joiner: str,
@@ -181,18 +216,28 @@ def _invite_state(row: sqlite3.Row, now: int) -> str:
 
 
 def _store_peer(conn: sqlite3.Connection, document: NodeDocument, *, alias: str | None,
-                auto_accept: bool) -> None:
+                auto_accept: bool) -> str | None:
+    """Store a new peer, or refresh one that pairs again. A peer that pairs again keeps the
+    alias the operator gave it (returned; None for a new peer or one without an alias):
+    only `peer rename` changes an alias. `alias` applies when there is none to keep and no
+    other peer took it meanwhile."""
     existing = store.get_peer(conn, document.node_id)
+    kept = existing["alias"] if existing is not None else None
+    if kept is not None and store.alias_taken(conn, kept, document.node_id):
+        kept = None  # removed, and another peer is called that now
+    if alias is not None and store.alias_taken(conn, alias, document.node_id):
+        alias = None
     store.upsert_peer(conn, {
         "node_id": document.node_id, "name": _local_name(conn, document),
         "announced": document.name,
-        "alias": alias if alias is not None else (existing["alias"] if existing else None),
+        "alias": kept if kept is not None else alias,
         "url": document.url, "box_key": document.box_key,
         "signing_key": current_key(document.node_id, document.keys),
         "document": json.dumps(document.to_dict()),
         "auto_accept": int(auto_accept or bool(existing and existing["auto_accept"])),
         "added_at": now_iso(),
     })
+    return str(kept) if kept is not None else None
 
 
 def _local_name(conn: sqlite3.Connection, document: NodeDocument) -> str:
@@ -214,7 +259,13 @@ async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: b
     if token.node_id == node.node_id:
         raise InvalidInput("this invite was made by this very node: run `peer add` on the other")
     alias = check_alias(node.conn, alias, token.node_id)
-    inviter = await client.fetch_document(token.url)
+    try:
+        inviter = await client.fetch_document(token.url)
+    except PeerCertificateMismatch:
+        raise
+    except PeerUnreachable:
+        raise NodeError(f"cannot reach the inviter at {token.url}: is `tagshare serve` "
+                        f"running at {token.url}?") from None
     body = make_pair_request(joiner=node.keys, joiner_document=node_document(node, now),
                              token=token, message_id=clocks.random_bytes(16),
                              nonce=clocks.random_bytes(24), created=now)
@@ -231,8 +282,9 @@ async def join(node: Node, token_text: str, *, alias: str | None, auto_accept: b
     except ProtocolError as exc:
         raise NodeError(f"pairing with {token.url} failed: {peer_text(exc)}") from None
     with db.transaction(node.conn) as conn:
-        _store_peer(conn, document, alias=alias, auto_accept=auto_accept)
+        again = store.get_peer(conn, document.node_id) is not None
+        kept = _store_peer(conn, document, alias=alias, auto_accept=auto_accept)
         node.audit("peer.add", peer=document.node_id, name=document.name, via="token")
         row = store.get_peer(conn, document.node_id)
     assert row is not None
-    return peer_dict(row)
+    return {**peer_dict(row), "paired_again": again, "alias_kept": kept is not None}

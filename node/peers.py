@@ -1,9 +1,11 @@
 """Peers as the operator sees them: list, show, resolve by alias/name/id prefix, rename,
 remove, trust."""
 
+import difflib
 import json
 import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from node.errors import Ambiguous, InvalidInput, NotFound
@@ -43,22 +45,51 @@ def pulls_only(peer: sqlite3.Row) -> bool:
 
 
 def resolve_peer(conn: sqlite3.Connection, ref: str, *, include_removed: bool = False) -> str:
-    """PEER on the command line: alias, name, node id, or a unique prefix of the id."""
+    """PEER on the command line: alias, name, node id, or a unique prefix of the id.
+
+    An exact match wins; then the same without regard to case. An unknown PEER names the
+    closest aliases and names, so a typo is one look away from the right one."""
     text = ref.strip()
+    folded = text.casefold()
     rows = store.list_peers(conn, include_removed=include_removed)
-    for predicate in (
+    predicates: tuple[Callable[[sqlite3.Row], bool], ...] = (
         lambda r: r["node_id"] == text,
         lambda r: r["alias"] == text,
         lambda r: r["name"] == text,
-        lambda r: slug(r["alias"] or r["name"]) == text,
+        lambda r: (r["alias"] or "").casefold() == folded,
+        lambda r: r["name"].casefold() == folded,
+        lambda r: slug(r["alias"] or r["name"]) == folded,
         lambda r: len(text) >= 4 and r["node_id"].startswith(text),
-    ):
-        found = [r["node_id"] for r in rows if predicate(r)]
+        lambda r: len(text) >= 4 and r["node_id"].casefold().startswith(folded),
+    )
+    for predicate in predicates:
+        found = [r for r in rows if predicate(r)]
         if len(found) == 1:
-            return str(found[0])
+            return str(found[0]["node_id"])
         if len(found) > 1:
-            raise Ambiguous(f"{ref!r} matches {len(found)} peers: give more of the node id")
-    raise NotFound(f"no peer {ref!r}: see `tagshare peer list`")
+            names = ", ".join(repr(known_as(r)) for r in found[:5])
+            raise Ambiguous(f"{ref!r} matches {len(found)} peers ({names}): "
+                            "give more of the node id")
+    raise NotFound(f"no peer {ref!r}: {_closest(rows, folded)}see `tagshare peer list`")
+
+
+def known_as(row: sqlite3.Row) -> str:
+    """What the operator calls a peer: its alias, else its name."""
+    return str(row["alias"] or row["name"])
+
+
+def _closest(rows: list[sqlite3.Row], folded: str) -> str:
+    """'did you mean 'rivera'? ' for the aliases and names nearest to what was typed."""
+    spellings: dict[str, str] = {}
+    for row in rows:
+        for text in (row["alias"], row["name"]):
+            if text:
+                spellings.setdefault(text.casefold(), known_as(row))
+    close = difflib.get_close_matches(folded, list(spellings), n=3, cutoff=0.6)
+    names = list(dict.fromkeys(spellings[c] for c in close))
+    if not names:
+        return ""
+    return "did you mean " + " or ".join(repr(n) for n in names) + "? "
 
 
 def list_peers(node: Node, *, include_removed: bool = False) -> list[dict[str, Any]]:

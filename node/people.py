@@ -14,7 +14,7 @@ from node.coordination import window_start
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import is_uuid, uuid7
 from node.node import Node
-from node.shares import list_shares
+from node.shares import list_shares, sync_state, sync_summary
 from node.storage import activity, db, meta, search
 from node.storage import people as store
 from node.storage import received as inbound
@@ -283,14 +283,17 @@ def add_donation(node: Node, ref: str, *, amount: str, currency: str, at: str | 
 
 
 def counts(node: Node) -> dict[str, int]:
-    return {table: store.count(node.conn, table)
-            for table in ("people", "tags", "contacts", "donations")}
+    """People, tags someone carries, contacts and donations."""
+    data = {table: store.count(node.conn, table) for table in ("people", "contacts", "donations")}
+    return {"people": data["people"], "tags": store.carried_tags(node.conn),
+            "contacts": data["contacts"], "donations": data["donations"]}
 
 
 def node_status(node: Node) -> dict[str, Any]:
     """Counts, plus each share's sync state (pending, last delivery, last error, next retry)."""
     data: dict[str, Any] = dict(counts(node))
-    data["shares"] = list_shares(node)
+    data["shares"] = [{**share, "state": sync_state(share)} for share in list_shares(node)]
+    data["summary"] = sync_summary(data["shares"])
     return data
 
 

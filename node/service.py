@@ -32,7 +32,7 @@ LOOPBACK_ADMIN = AdminAddress()
 
 async def serve(node: Node, host: str, port: int, *, listen: bool = True,
                 admin: AdminAddress | None = LOOPBACK_ADMIN, tls: TlsFiles | None = None,
-                on_ready: Callable[[str], None] = lambda url: None) -> None:
+                on_ready: Callable[[str | None], None] = lambda url: None) -> None:
     """Serve (and sync) until a stop signal, then shut down cleanly.
 
     Without `listen` no federation port is opened: the sync worker pushes to
@@ -49,7 +49,7 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
 
 async def _serve_locked(node: Node, host: str, port: int, *, listen: bool,
                         admin: AdminAddress | None, tls: TlsFiles | None,
-                        on_ready: Callable[[str], None]) -> None:
+                        on_ready: Callable[[str | None], None]) -> None:
     pull = not listen or not node.config.reachable
     ssl_context = tls.server_context() if tls is not None else None
     if tls is not None:
@@ -89,14 +89,14 @@ async def _listen(runner: web.AppRunner, host: str, port: int,
 
 async def _run_until_stopped(node: Node, runner: web.AppRunner,
                              admin_runner: web.AppRunner | None,
-                             on_ready: Callable[[str], None], url: str | None) -> None:
+                             on_ready: Callable[[str | None], None], url: str | None) -> None:
     pid_file = node.home / PID_FILE
     pid_file.write_text(f"{os.getpid()}\n")  # for people and scripts; the lock is the guard
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    on_ready(url or "(not listening: pulling from granters)")
+    on_ready(url)  # None: no port (`--no-listen`)
     systemd.notify(f"READY=1\nSTATUS=serving {url or 'without listening'}")
     try:
         await stop.wait()

@@ -65,20 +65,23 @@ def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
         peer_id = resolve_peer(conn, peer)
         share_id = uuid7()
         epoch = b64u_encode(random_bytes(16))
+        tag_id = people_store.tag_id(conn, tag_name, create=True)
+        assert tag_id is not None
         store.insert_share(conn, {
             "id": share_id, "direction": "outgoing", "peer": peer_id, "tag": tag_name,
-            "tag_id": people_store.tag_id(conn, tag_name, create=True), "local_tag": None,
+            "tag_id": tag_id, "local_tag": None,
             "fields": json.dumps(list(groups)), "on_revoke": on_revoke, "note": note or "",
             "status": "offered", "epoch": epoch, "now": normalize.now_iso()})
         store.record_terms(conn, share_id, 1, json.dumps(list(groups)), on_revoke,
-                           now=normalize.now_iso(), accepted=True)
+                           now=normalize.now_iso(), accepted=False)  # until the peer accepts
         queue(conn, peer_id, ShareOffer(share=share_id, tag=tag_name, fields=groups,
                                         on_revoke=on_revoke, note=note or "", epoch=epoch))
         node.audit("share.grant", share=share_id, tag=tag_name, peer=peer_id,
                    fields=list(groups), on_revoke=on_revoke)
         row = store.get_share(conn, share_id)
+        carriers = people_store.carriers(conn, tag_id)
     assert row is not None
-    return share_dict(conn, row)
+    return {**share_dict(conn, row), "carriers": carriers}
 
 
 def resolve_share(conn: sqlite3.Connection, ref: str) -> sqlite3.Row:
@@ -109,6 +112,7 @@ def activate_incoming(node: Node, conn: sqlite3.Connection, row: sqlite3.Row,
     people_store.tag_id(conn, local_tag, create=True)
     now = normalize.now_iso()
     store.update_share(conn, row["id"], now, status="active", local_tag=local_tag)
+    store.mark_terms_accepted(conn, row["id"], 1, now)
     queue(conn, row["peer"], ShareAccept(share=row["id"], pull=not node.config.reachable))
     node.audit("share.accept", share=row["id"], peer=row["peer"], local_tag=local_tag)
 
@@ -251,6 +255,41 @@ def _next_retry(delivery: sqlite3.Row | None) -> str | None:
     if delivery is None or not delivery["next_attempt"]:
         return None
     return normalize.iso(datetime.fromtimestamp(delivery["next_attempt"], UTC))
+
+
+ENDED = ("revoked", "left", "declined")
+
+
+def sync_state(share: dict[str, Any]) -> str:
+    """One word or two on where a share stands: ended (its status), offered, terms offered,
+    failing, N owed, or in sync."""
+    sync = share["sync"]
+    if share["status"] in ENDED or share["status"] == "offered":
+        return str(share["status"])
+    if share["pending_terms"]:
+        return f"terms v{share['pending_terms']['version']} offered"
+    if sync["last_error"]:
+        return "failing"
+    if sync["pending"]:
+        return f"{sync['pending']} owed"
+    return "in sync"
+
+
+def sync_summary(shares: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts for the one line that leads `status`: shares that have not ended, how many of
+    them are in sync, and why the others are not."""
+    summary = {"shares": 0, "in_sync": 0, "offered": 0, "terms_offered": 0, "failing": 0,
+               "owing": 0, "ended": 0}
+    for share in shares:
+        state = sync_state(share)
+        if share["status"] in ENDED:
+            summary["ended"] += 1
+            continue
+        summary["shares"] += 1
+        key = ("in_sync" if state == "in sync" else "owing" if state.endswith(" owed")
+               else "terms_offered" if state.startswith("terms ") else state)
+        summary[key] += 1
+    return summary
 
 
 def list_shares(node: Node, direction: str | None = None) -> list[dict[str, Any]]:

@@ -104,12 +104,13 @@ class InviteToken:
         text = text.strip()
         if len(text) > MAX_TOKEN_CHARS or not text.startswith(TOKEN_PREFIX):
             raise BadInvite(f"invite token must start with {TOKEN_PREFIX!r}")
+        try:  # a token cut short when copied no longer decodes, or ends mid-JSON
+            raw = parse_json(b64u_decode(text[len(TOKEN_PREFIX) :]), max_bytes=MAX_TOKEN_CHARS)
+        except RemoteProtocolError as exc:
+            raise BadInvite("the invite token is incomplete (cut short when copied?): "
+                            "copy the whole line") from exc
         try:
-            obj = f.require_object(
-                parse_json(b64u_decode(text[len(TOKEN_PREFIX) :]), max_bytes=MAX_TOKEN_CHARS),
-                _TOKEN_KEYS,
-                "invite token",
-            )
+            obj = f.require_object(raw, _TOKEN_KEYS, "invite token")
             return f.build(
                 lambda: cls(
                     url=f.get_str(obj, "url"),

@@ -87,6 +87,23 @@ class Ping(Message):
         return cls()
 
 
+@register_message
+@dataclass(frozen=True)
+class PeerRemove(Message):
+    """The sender removed the receiver as a peer: the receiver marks the sender removed
+    too (docs/protocol.md, 5 and 9.8). Empty body."""
+
+    TYPE: ClassVar[str] = "peer.remove"
+
+    def to_dict(self) -> dict[str, object]:
+        return {}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        f.require_object(body, frozenset(), "peer.remove body")
+        return cls()
+
+
 ACK_STATUSES = frozenset({"ok", "error"})
 
 

@@ -69,10 +69,11 @@ def set_auto_accept(conn: sqlite3.Connection, node_id: str, value: bool) -> None
 
 
 def insert_invite(conn: sqlite3.Connection, *, invite_id: str, secret_hash: str,
-                  created_at: str, expires: int) -> None:
+                  created_at: str, expires: int, alias: str | None = None) -> None:
     conn.execute(
-        "INSERT INTO invites (id, secret_hash, created_at, expires) VALUES (?, ?, ?, ?)",
-        (invite_id, secret_hash, created_at, expires),
+        "INSERT INTO invites (id, secret_hash, created_at, expires, alias) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (invite_id, secret_hash, created_at, expires, alias),
     )
 
 

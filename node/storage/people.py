@@ -173,6 +173,16 @@ def tag_counts(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     ).fetchall()
 
 
+def carried_tags(conn: sqlite3.Connection) -> int:
+    """Tags someone carries (a tag whose last person was untagged or erased is not one)."""
+    return int(conn.execute("SELECT count(DISTINCT tag) FROM taggings").fetchone()[0])
+
+
+def carriers(conn: sqlite3.Connection, tag: int) -> int:
+    """How many people carry the tag with this id."""
+    return int(conn.execute("SELECT count(*) FROM taggings WHERE tag = ?", (tag,)).fetchone()[0])
+
+
 def delete_person(conn: sqlite3.Connection, uuid: str) -> None:
     """Remove a person and everything hanging off them."""
     conn.execute("DELETE FROM taggings WHERE person = ?", (uuid,))

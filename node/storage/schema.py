@@ -576,13 +576,22 @@ CREATE TABLE IF NOT EXISTS delivery_failing (
 ) WITHOUT ROWID;
 """
 
+# `tagshare invite --name ALIAS`: the alias the node that pairs with the invite gets here.
+# A function that adds the column only where it is missing, so that it is independent of
+# the migrations around it.
+def MIGRATION_17(conn: sqlite3.Connection) -> None:  # noqa: N802 - named like its siblings
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(invites)")}
+    if "alias" not in columns:
+        conn.execute("ALTER TABLE invites ADD COLUMN alias TEXT")
+
+
 # A migration is a SQL script, or a function that runs inside the migration's transaction.
 Migration = str | Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
     MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
-    MIGRATION_14, MIGRATION_15, MIGRATION_16,
+    MIGRATION_14, MIGRATION_15, MIGRATION_16, MIGRATION_17,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -19,10 +19,13 @@ def get_share(conn: sqlite3.Connection, share_id: str) -> sqlite3.Row | None:
     return row
 
 
-def find_shares(conn: sqlite3.Connection, prefix: str) -> list[sqlite3.Row]:
+def find_shares(conn: sqlite3.Connection, part: str) -> list[sqlite3.Row]:
+    """Shares whose id starts or ends with `part` (`status` shows the end: the random part of
+    a UUIDv7, where its start is the time it was made)."""
+    escaped = part.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return conn.execute(
-        "SELECT * FROM shares WHERE id LIKE ? ESCAPE '\\' ORDER BY id",
-        (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+        "SELECT * FROM shares WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' ORDER BY id",
+        (escaped + "%", "%" + escaped),
     ).fetchall()
 
 

@@ -24,9 +24,8 @@ def run_tagshare(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def demo_pids(stdout: str) -> list[int]:
-    line = stdout.strip().splitlines()[-1]
-    assert line.startswith("demo: pids "), line
-    return [int(pid) for pid in line.split()[2:]]
+    """The node processes, from the `started NAME (pid N)` lines."""
+    return [int(pid) for pid in re.findall(r"\(pid (\d+)\)", stdout)]
 
 
 def demo_folder(stdout: str) -> Path:
@@ -79,6 +78,9 @@ def test_demo_runs_syncs_and_leaves_nothing_running() -> None:
         assert re.search(rf"^  .*{re.escape(fragment)}.*-> .*\d+ ms$", out, re.MULTILINE), (
             fragment, out)
     assert out.count("initial sync: ") == 4, out
+    # The last line says every node stopped: no stray line after it (issue 12, item 8).
+    assert out.strip().splitlines()[-1].startswith("demo finished in "), out
+    assert "demo: pids" not in out
     pids = demo_pids(out)
     assert len(pids) == 4
     assert wait_gone(pids) == []

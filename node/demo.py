@@ -78,7 +78,7 @@ def run_demo(*, people: int, seed: int, keep: bool, say: Say) -> DemoResult:
             say("Live changes (commit on the source -> visible on each target):")
             for change in CHANGES:
                 run_change(demo, change)
-            summary = node_summary(demo)
+            summary = settled_summary(demo)
             kept = keep
             return DemoResult(root=demo.root, kept=kept, seconds=time.monotonic() - started,
                               nodes=[node_info(n) for n in demo.nodes], summary=summary)
@@ -332,6 +332,18 @@ def _trusted(flow: Flow) -> bool:
 
 
 # -- summary ------------------------------------------------------------------------------
+
+
+def settled_summary(demo: Demo) -> list[dict[str, Any]]:
+    """The summary once every node has delivered what it owes (a change is visible on a
+    target before its batch is acknowledged), or as it stands after SYNC_TIMEOUT."""
+    deadline = time.monotonic() + SYNC_TIMEOUT
+    summary = node_summary(demo)
+    while (any(row["status"] != "in sync" for row in summary)
+           and time.monotonic() < deadline):
+        time.sleep(POLL_SECONDS)
+        summary = node_summary(demo)
+    return summary
 
 
 def node_summary(demo: Demo) -> list[dict[str, Any]]:

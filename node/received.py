@@ -112,9 +112,10 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     person_of = {**_write_people(conn, origin, plain, existing), **attached}
     staged.add_members(conn, share["id"], tag_id,
                        [(i.uuid, i.version, person_of[i.uuid]) for i in live])
-    for kind in sorted(writable.kinds):
-        lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)]
-                 for i in live if getattr(i, kind) is not None}
+    created = {item.uuid for item in plain if item.uuid not in existing}
+    for kind in sorted(writable.kinds):  # a copy created just now has no records to drop
+        lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)] for i in live
+                 if getattr(i, kind) is not None and (getattr(i, kind) or i.uuid not in created)}
         if lists:
             inbound.sync_received_records(conn, kind, origin, lists)
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from node.node import Node
 from node.storage import db, outbox
+from node.storage import people as people_store
 from node.storage import shares as store
 from protocol import (
     Item,
@@ -39,7 +40,7 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
             return None
         seq = store.next_seq(conn, share_id)
         rows = outbox.take_pending(conn, share_id, seq, limit)
-        items, invalid = make_items(conn, share, seq, [(r["person"], r["version"]) for r in rows])
+        items, invalid = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
         if invalid:
             _park(node, conn, share_id, invalid)
     return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq,
@@ -56,24 +57,23 @@ def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]
     node.audit("share.parked", share=share_id, people=people[:20])
 
 
-def make_items(conn: sqlite3.Connection, share: sqlite3.Row, seq: int,
+def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
                pending: list[tuple[str, int]]) -> tuple[list[Item], list[str]]:
-    """The batch items for the pending rows batch `seq` carries, and the people whose
-    data cannot be sent."""
+    """The batch items for these pending rows, and the people whose data cannot be sent."""
     granted = tuple(json.loads(share["fields"]))
     columns = columns_for(granted)
-    people = outbox.batch_people(conn, share["id"], seq, share["tag_id"])
-    contacts = (_grouped(outbox.batch_records(conn, "contacts", share["id"], seq))
-                if "contacts" in granted else None)
-    donations = (_grouped(outbox.batch_records(conn, "donations", share["id"], seq))
-                 if "donations" in granted else None)
+    uuids = [person for person, _ in pending]
+    people = people_store.people_fields(conn, uuids)
+    tagged = outbox.tagged_among(conn, share["tag_id"], uuids)
+    contacts = _grouped(outbox.own_contacts_of(conn, uuids)) if "contacts" in granted else None
+    donations = _grouped(outbox.own_donations_of(conn, uuids)) if "donations" in granted else None
     items: list[Item] = []
     invalid: list[str] = []
     for person, version in pending:
-        row = people[person]
-        if row["uuid"] is None:
+        row = people.get(person)
+        if row is None:
             items.append(Item(op="erase", uuid=person, version=version))
-        elif not row["tagged"]:
+        elif person not in tagged:
             items.append(Item(op="withdraw", uuid=person, version=version))
         else:
             received = row["origin"] is not None  # pass on only what we originated

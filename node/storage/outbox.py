@@ -4,6 +4,8 @@ per-peer delivery state, full resends, and reading what a batch carries."""
 import sqlite3
 from collections.abc import Sequence
 
+from node.storage.db import select_in_chunks
+
 
 def enqueue_tagged(conn: sqlite3.Connection, share_id: str, tag_id: int) -> int:
     """Owe the subscriber everyone who carries the tag now (initial sync, resync)."""
@@ -67,28 +69,23 @@ def has_ready(conn: sqlite3.Connection, share_id: str) -> bool:
     ).fetchone() is not None
 
 
-def batch_people(conn: sqlite3.Connection, share_id: str, seq: int,
-                 tag_id: int) -> dict[str, sqlite3.Row]:
-    """The people batch `seq` carries, by uuid: each one's row (`uuid` NULL when they
-    are gone) and `tagged` (1 while they still carry the share's tag). One join over
-    the batch's pending rows, instead of a lookup per uuid."""
-    rows = conn.execute(
-        "SELECT q.person AS carried, t.person IS NOT NULL AS tagged, p.* FROM pending q "
-        "LEFT JOIN people p ON p.uuid = q.person "
-        "LEFT JOIN taggings t ON t.tag = ? AND t.person = q.person "
-        "WHERE q.share = ? AND q.inflight = ?", (tag_id, share_id, seq)).fetchall()
-    return {row["carried"]: row for row in rows}
+def tagged_among(conn: sqlite3.Connection, tag_id: int, uuids: Sequence[str]) -> set[str]:
+    rows = select_in_chunks(
+        conn, "SELECT person FROM taggings WHERE tag = ? AND person IN ({marks})",
+        uuids, (tag_id,))
+    return {row[0] for row in rows}
 
 
-def batch_records(conn: sqlite3.Connection, table: str, share_id: str,
-                  seq: int) -> list[sqlite3.Row]:
-    """This node's own contacts (or donations) of the people batch `seq` carries."""
-    if table not in ("contacts", "donations"):
-        raise ValueError(table)
-    return conn.execute(
-        f"SELECT r.* FROM pending q JOIN {table} r ON r.person = q.person "
-        "WHERE q.share = ? AND q.inflight = ? AND r.origin IS NULL "
-        "ORDER BY r.person, r.at, r.uuid", (share_id, seq)).fetchall()
+def own_contacts_of(conn: sqlite3.Connection, uuids: Sequence[str]) -> list[sqlite3.Row]:
+    return select_in_chunks(
+        conn, "SELECT * FROM contacts WHERE origin IS NULL AND person IN ({marks}) "
+        "ORDER BY person, at, uuid", uuids)
+
+
+def own_donations_of(conn: sqlite3.Connection, uuids: Sequence[str]) -> list[sqlite3.Row]:
+    return select_in_chunks(
+        conn, "SELECT * FROM donations WHERE origin IS NULL AND person IN ({marks}) "
+        "ORDER BY person, at, uuid", uuids)
 
 
 def queue_message(conn: sqlite3.Connection, *, peer: str, type: str, body: str,

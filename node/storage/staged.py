@@ -3,8 +3,8 @@ temporary tables (one `executemany` each), then a few `INSERT ... SELECT` statem
 write the copies, the taggings and the `received` rows for the whole batch.
 
 Statements over the whole batch instead of one per row: SQLite's triggers still run
-per row, but the search index (FTS5) flushes once per statement, and Python binds each
-value once, into a table that lives only in this connection's memory. Nothing here
+per row, but the per-row statements (and their Python) are gone: Python binds each
+value once, into a table of this connection's temporary database. Nothing here
 decides anything: the caller (node/received.py) has already checked versions,
 tombstones, grants and links, and passes only rows it may write.
 """

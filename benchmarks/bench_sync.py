@@ -34,7 +34,8 @@ from pathlib import Path
 import synclib
 from synclib import BenchError, log
 
-TARGET_RATIO = 1.4  # sync wall time at most 1.4x the CSV copy's
+TARGET_RATIO = 3.0  # sync wall time at most 3x the CSV copy's (issue 14)
+AIM_RATIO = 1.4  # the compass aim, reported alongside
 TARGET_RSS_MB = 150.0
 COLUMNS = ("uuid", "first_name", "last_name", "email", "phone", "address1", "address2",
            "city", "state", "zip")
@@ -140,6 +141,7 @@ def bench_rows(args: argparse.Namespace, rows: int, work: Path) -> dict[str, obj
         "csv_people_per_s": rows / base["median"],
         "peak_rss_mb": {"sender": rss_a, "receiver": rss_b},
         "met": {"ratio": subj["median"] / base["median"] <= TARGET_RATIO,
+                "aim": subj["median"] / base["median"] <= AIM_RATIO,
                 "rss": max(rss_a, rss_b) < TARGET_RSS_MB},
         "runs_detail": runs,
     }
@@ -167,10 +169,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{cp['median']:>8.2f}s {cp['min']:>7.2f}s {cp['max']:>7.2f}s "
               f"{s['ratio']['of_medians']:>6.2f}x {s['sync_people_per_s']:>10,.0f} "
               f"{s['peak_rss_mb']['sender']:>5.0f}MB {s['peak_rss_mb']['receiver']:>5.0f}MB")
-    print(f"targets: ratio <= {TARGET_RATIO}x, peak RSS < {TARGET_RSS_MB:.0f} MB per node")
+    print(f"targets: ratio <= {TARGET_RATIO}x (aim {AIM_RATIO}x), peak RSS < "
+          f"{TARGET_RSS_MB:.0f} MB per node")
+    for s in sizes:
+        verdict = "met" if s["met"]["ratio"] else "missed"
+        print(f"N={s['rows']:,}: sync / CSV copy = {s['ratio']['of_medians']:.2f}x "
+              f"(target {TARGET_RATIO}x: {verdict})")
     synclib.write_json(f"sync-{'-'.join(str(r) for r in args.rows)}",
                        {"benchmark": "sync", "runs": args.runs, "seed": args.seed,
-                        "targets": {"ratio": TARGET_RATIO, "rss_mb": TARGET_RSS_MB},
+                        "targets": {"ratio": TARGET_RATIO, "aim_ratio": AIM_RATIO,
+                                    "rss_mb": TARGET_RSS_MB},
                         "sizes": sizes}, args.json)
     return 0
 

@@ -19,6 +19,7 @@ from node.node import Node
 from node.storage import people as people_store
 from node.storage import received as inbound
 from node.storage import shares as store
+from node.storage import staged
 from protocol import Item, MalformedMessage
 from protocol.shares import columns_for
 
@@ -109,14 +110,14 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     plain = [_only(item, writable.columns) for item in live if item.uuid not in attached]
     existing = inbound.received_people(conn, origin, [item.uuid for item in plain])
     person_of = {**_write_people(conn, origin, plain, existing), **attached}
-    people_store.add_taggings(conn, [(tag_id, person) for person in person_of.values()])
-    for kind in sorted(writable.kinds):
-        lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)]
-                 for i in live if getattr(i, kind) is not None}
+    staged.add_members(conn, share["id"], tag_id,
+                       [(i.uuid, i.version, person_of[i.uuid]) for i in live])
+    created = {item.uuid for item in plain if item.uuid not in existing}
+    for kind in sorted(writable.kinds):  # a copy created just now has no records to drop
+        lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)] for i in live
+                 if getattr(i, kind) is not None and (getattr(i, kind) or i.uuid not in created)}
         if lists:
             inbound.sync_received_records(conn, kind, origin, lists)
-    inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
-                                                for i in live])
 
 
 def _not_erased(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
@@ -163,7 +164,7 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
     """Insert new copies and update changed ones; returns origin uuid -> local row uuid."""
     now = normalize.now_iso()
     person_of: dict[str, str] = {}
-    inserts: list[dict[str, object]] = []
+    inserts: list[tuple[str, str, dict[str, str | None]]] = []
     updates: list[tuple[str, dict[str, str | None]]] = []
     relink: list[tuple[str, dict[str, str | None]]] = []
     for item in items:
@@ -171,8 +172,7 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
         row = existing.get(item.uuid)
         if row is None:
             person = person_of[item.uuid] = uuid7()
-            inserts.append({**fields, "uuid": person, "origin": origin,
-                            "origin_uuid": item.uuid, "created_at": now, "updated_at": now})
+            inserts.append((person, item.uuid, fields))
             relink.append((person, fields))
             continue
         person = person_of[item.uuid] = row["uuid"]
@@ -184,9 +184,9 @@ def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
                                         **changes}))
     people_store.update_people(conn, updates, now)
     link_of = matching.links_for(conn, relink)
-    for new in inserts:
-        new["link"] = link_of.pop(str(new["uuid"]))
-    people_store.insert_people(conn, inserts)
+    staged.insert_copies(conn, origin, [
+        (person, origin_uuid, *[fields.get(c) for c in people_store.PERSON_FIELDS],
+         link_of.pop(person)) for person, origin_uuid, fields in inserts], now)
     inbound.set_links(conn, [(link, person) for person, link in link_of.items()])
     return person_of
 

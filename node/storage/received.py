@@ -1,6 +1,7 @@
 """SQL for the subscriber's side: what it received, per share and person, and the
 copies, links and records that came with it."""
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -187,8 +188,9 @@ def local_person_exists(conn: sqlite3.Connection, uuid: str) -> bool:
 
 def mark_epoch(conn: sqlite3.Connection, share_id: str, origin_uuids: Sequence[str],
                epoch: str) -> None:
-    conn.executemany("UPDATE received SET epoch = ? WHERE share = ? AND origin_uuid = ?",
-                     [(epoch, share_id, uuid) for uuid in origin_uuids])
+    conn.execute("UPDATE received SET epoch = ? WHERE share = ? AND origin_uuid IN "
+                 "(SELECT value FROM json_each(?))",
+                 (epoch, share_id, json.dumps(list(origin_uuids))))
 
 
 def members_not_in_epoch(conn: sqlite3.Connection, share_id: str,

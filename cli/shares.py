@@ -46,12 +46,17 @@ def _print_share(data: dict[str, Any], as_json: bool) -> None:
 @click.option("--on-revoke", type=click.Choice(["purge", "keep"]), default="purge",
               show_default=True, help="What the subscriber does with the data when it ends.")
 @click.option("--note", help="A note shown to the subscriber.")
+@click.option("--reshare", type=click.Choice(["none", "narrower", "same"]), default="none",
+              show_default=True,
+              help="May the subscriber grant these people onward: none; narrower (one more "
+                   "hop, at most these fields); same (onward again, at most these fields).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def grant(tag: str, peer: str, fields: str, on_revoke: str, note: str | None,
+def grant(tag: str, peer: str, fields: str, on_revoke: str, note: str | None, reshare: str,
           as_json: bool) -> None:
-    """Offer PEER the people tagged TAG; prints the share id."""
+    """Offer PEER the people tagged TAG; prints the share id. TAG may be a tag received
+    from another node, if its origin allowed re-sharing."""
     data = ops.grant_share(open_current_node(), tag=tag, peer=peer, fields=fields,
-                           on_revoke=on_revoke, note=note)
+                           on_revoke=on_revoke, note=note, reshare_terms=reshare)
     if as_json:
         output.print_json(data)
     else:

@@ -9,7 +9,7 @@ sender: a subscriber can never write into its granter's data through a share.
 import json
 import sqlite3
 
-from node import limits, normalize, terms
+from node import limits, normalize, reshare, terms
 from node.clock import random_bytes
 from node.inbox import Handler
 from node.node import Node
@@ -21,6 +21,7 @@ from node.shares import activate_incoming
 from node.storage import outbox
 from node.storage import peers as peer_store
 from node.storage import received as inbound
+from node.storage import reshare as reshare_store
 from node.storage import shares as store
 from protocol import (
     KeyRotate,
@@ -40,6 +41,7 @@ from protocol import (
     b64u_encode,
     check_rotation,
 )
+from protocol.reshare import paths_to_list
 
 Detail = dict[str, object]
 
@@ -60,6 +62,7 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         _share_of(conn, message.share, peer, "incoming")
         return {"share": message.share, "status": existing["status"]}
     limits.check_offer_room(conn, peer["node_id"])
+    reshare.check_offer(node.node_id, peer["node_id"], message)
     store.insert_share(conn, {
         "id": message.share, "direction": "incoming", "peer": peer["node_id"],
         "tag": message.tag, "tag_id": None, "local_tag": None,
@@ -68,6 +71,9 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         "now": normalize.now_iso()})
     store.record_terms(conn, message.share, 1, json.dumps(list(message.fields)),
                        message.on_revoke, now=normalize.now_iso(), accepted=True)
+    reshare_store.set_terms(conn, message.share, reshare=message.reshare,
+                            grant=json.dumps(message.grant.to_dict()),
+                            upstream=json.dumps(paths_to_list(message.upstream)))
     node.audit("share.offered", share=message.share, peer=peer["node_id"], tag=message.tag)
     if peer["auto_accept"]:
         row = store.get_share(conn, message.share)

@@ -25,6 +25,7 @@ from protocol import _fields as f
 from protocol.errors import LocalProtocolError, MalformedMessage
 from protocol.keys import is_node_id
 from protocol.messages import ID_BYTES, Message, message_from_dict, register_message
+from protocol.reshare import Grant, Provenance, check_reshare, paths_from, paths_to_list
 
 FIELD_GROUPS = ("name", "email", "phone", "address", "contacts", "donations")
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -103,7 +104,9 @@ class Item:
     when the share does not grant them. ``ref`` (node id, uuid) is set when the
     sender itself received the person from that node: the item then carries no
     fields (a node passes on only what it originated), only the reference and
-    the sender's own records.
+    the sender's own records. ``chain`` is set when the sender forwards a person it
+    received, as the origin allowed (protocol/reshare.py): the item carries the origin's
+    fields, at most what the path grants, and no ``ref``.
     """
 
     op: str
@@ -113,6 +116,7 @@ class Item:
     contacts: tuple[dict[str, object], ...] | None = None
     donations: tuple[dict[str, object], ...] | None = None
     ref: tuple[str, str] | None = None
+    chain: Provenance | None = None
 
     def __post_init__(self) -> None:
         if self.op not in OPS:
@@ -120,9 +124,13 @@ class Item:
         check_uuid(self.uuid, "uuid")
         f.check_int(self.version, "version", minimum=1)
         if self.op != "upsert":
-            if (self.fields, self.contacts, self.donations, self.ref) != (None,) * 4:
+            if (self.fields, self.contacts, self.donations, self.ref,
+                    self.chain) != (None,) * 5:
                 raise LocalProtocolError(f"{self.op} carries no data")
             return
+        if self.chain is not None and (not isinstance(self.chain, Provenance)
+                                       or self.ref is not None):
+            raise LocalProtocolError("chain must be a Provenance, and excludes ref")
         if self.ref is not None:
             if (not isinstance(self.ref, tuple) or len(self.ref) != 2
                     or not is_node_id(self.ref[0])):
@@ -155,6 +163,7 @@ class Item:
             data["donations"] = None if self.donations is None else list(self.donations)
             data["ref"] = None if self.ref is None else {"node": self.ref[0],
                                                           "uuid": self.ref[1]}
+            data["chain"] = None if self.chain is None else self.chain.to_dict()
         return data
 
     @classmethod
@@ -166,19 +175,21 @@ class Item:
             return f.build(lambda: cls(op=f.get_str(obj, "op"), uuid=f.get_str(obj, "uuid"),
                                        version=f.get_int(obj, "version")))
         obj = f.require_object(
-            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations", "ref"}),
+            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations", "ref",
+                             "chain"}),
             "item")
         contacts, donations = obj["contacts"], obj["donations"]
         ref = None
         if obj["ref"] is not None:
             raw_ref = f.require_object(obj["ref"], frozenset({"node", "uuid"}), "ref")
             ref = (f.get_str(raw_ref, "node"), f.get_str(raw_ref, "uuid"))
+        chain = None if obj["chain"] is None else Provenance.from_dict(obj["chain"])
         return f.build(lambda: cls(
             op="upsert", uuid=f.get_str(obj, "uuid"), version=f.get_int(obj, "version"),
             fields=f.get_object(obj, "fields"),  # type: ignore[arg-type]
             contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
             donations=None if donations is None else tuple(f.get_list(obj, "donations")),  # type: ignore[arg-type]
-            ref=ref,
+            ref=ref, chain=chain,
         ))
 
 
@@ -235,7 +246,8 @@ class ShareResync(_ShareMessage):
 @register_message
 @dataclass(frozen=True)
 class ShareOffer(Message):
-    """Granter -> subscriber: the terms of a share."""
+    """Granter -> subscriber: the terms of a share, signed by the granter (``grant``),
+    with the signed paths of what it re-shares (``upstream``, protocol/reshare.py)."""
 
     TYPE: ClassVar[str] = "share.offer"
     share: str
@@ -244,6 +256,9 @@ class ShareOffer(Message):
     on_revoke: str
     note: str
     epoch: str
+    reshare: str
+    grant: Grant
+    upstream: tuple[tuple[Grant, ...], ...] = ()
 
     def __post_init__(self) -> None:
         check_uuid(self.share, "share")
@@ -253,20 +268,40 @@ class ShareOffer(Message):
             raise LocalProtocolError("on_revoke must be purge or keep")
         f.check_str(self.note, "note", max_len=MAX_VALUE_CHARS)
         f.check_b64(self.epoch, ID_BYTES, "epoch")
+        check_reshare(self.reshare)
+        if not isinstance(self.grant, Grant):
+            raise LocalProtocolError("grant must be a Grant")
+        signed = (self.grant.share, self.grant.tag, self.grant.fields, self.grant.on_revoke,
+                  self.grant.reshare)
+        if signed != (self.share, self.tag, self.fields, self.on_revoke, self.reshare):
+            raise LocalProtocolError("the signed grant does not match the offer's terms")
+        if not isinstance(self.upstream, tuple) or not all(
+                isinstance(path, tuple) and path and all(isinstance(g, Grant) for g in path)
+                for path in self.upstream):
+            raise LocalProtocolError("upstream must be a tuple of paths of Grants")
+        for path in self.upstream:
+            if path[-1].subscriber != self.grant.granter:
+                raise LocalProtocolError("an upstream path must end at the granter")
 
     def to_dict(self) -> dict[str, object]:
         return {"share": self.share, "tag": self.tag, "fields": list(self.fields),
-                "on_revoke": self.on_revoke, "note": self.note, "epoch": self.epoch}
+                "on_revoke": self.on_revoke, "note": self.note, "epoch": self.epoch,
+                "reshare": self.reshare, "grant": self.grant.to_dict(),
+                "upstream": paths_to_list(self.upstream)}
 
     @classmethod
     def from_dict(cls, body: object) -> Self:
-        keys = frozenset({"share", "tag", "fields", "on_revoke", "note", "epoch"})
+        keys = frozenset({"share", "tag", "fields", "on_revoke", "note", "epoch", "reshare",
+                          "grant", "upstream"})
         obj = f.require_object(body, keys, "share.offer body")
+        grant = Grant.from_dict(obj["grant"])
+        upstream = paths_from(obj["upstream"])
         return f.build(lambda: cls(
             share=f.get_str(obj, "share"), tag=f.get_str(obj, "tag"),
             fields=tuple(f.get_list(obj, "fields")),  # type: ignore[arg-type]
             on_revoke=f.get_str(obj, "on_revoke"), note=f.get_str(obj, "note"),
-            epoch=f.get_str(obj, "epoch")))
+            epoch=f.get_str(obj, "epoch"), reshare=f.get_str(obj, "reshare"),
+            grant=grant, upstream=upstream))
 
 
 @register_message

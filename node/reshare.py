@@ -1,0 +1,193 @@
+"""Re-sharing down a hierarchy (docs/protocol.md 9.8).
+
+A node may grant onward what it received only where the origin allowed it
+(`--reshare narrower|same`), with at most the fields that reached it. The
+permission follows each person: a share of a local tag carries a received
+person only if the path that brought them allows it, with that path's fields.
+Every forwarded item names its chain (origin node and uuid, the nodes it passed
+through); the receiver checks it against the signed paths of the offer.
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from node.errors import InvalidInput
+from node.node import Node
+from node.storage import peers as peer_store
+from node.storage import reshare as store
+from protocol import Item, MalformedMessage, ShareOffer
+from protocol.reshare import (
+    RESHARE,
+    Grant,
+    NotPermitted,
+    Provenance,
+    Reach,
+    check_path,
+    make_grant,
+    passed_on,
+    paths_from,
+    paths_to_list,
+)
+from protocol.shares import columns_for
+
+Path = tuple[Grant, ...]
+
+
+def sign(node: Node, *, peer: str, share: str, tag: str, fields: tuple[str, ...],
+         on_revoke: str, reshare: str) -> Grant:
+    state = node.key_state
+    return make_grant(state.keys, state.chain, subscriber=peer, share=share, tag=tag,
+                      fields=fields, on_revoke=on_revoke, reshare=reshare)
+
+
+def received_paths(share: sqlite3.Row) -> list[Path]:
+    """The verified-at-offer paths that end at this node through an incoming share: its
+    granter's own grant, and each upstream path followed by that grant."""
+    if share["grant_signed"] is None:
+        return []
+    grant = Grant.from_dict(json.loads(share["grant_signed"]))
+    upstream = paths_from(json.loads(share["upstream"]))
+    return [(grant,), *[(*path, grant) for path in upstream]]
+
+
+def passable(share: sqlite3.Row) -> list[tuple[Path, Reach]]:
+    """The paths of a subscription that allow this node to pass their people on."""
+    checked = [(path, check_path(path)) for path in received_paths(share)]
+    return [(path, reach) for path, reach in checked if reach.reshare != "none"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an outgoing grant carries: the paths it re-shares, and its on_revoke."""
+
+    upstream: tuple[Path, ...]
+    on_revoke: str
+
+
+def plan_grant(conn: sqlite3.Connection, *, tag: str, tag_id: int, peer: str,
+               fields: tuple[str, ...], on_revoke: str, reshare: str) -> Plan:
+    """Refuse a re-share the origin did not allow; otherwise the paths to carry."""
+    if reshare not in RESHARE:
+        raise InvalidInput("--reshare must be none, narrower or same")
+    subscriptions = store.subscriptions_filing(conn, tag)
+    if not subscriptions:  # a tag of ours: each received person goes only if allowed
+        paths = [path for sub in store.subscriptions_tagged(conn, tag_id) if sub["peer"] != peer
+                 for path, _ in passable(sub)]
+        return Plan(tuple(paths), on_revoke)
+    if all(peer in _upward(sub) for sub in subscriptions):
+        return Plan((), on_revoke)  # back up where it came from: references, not a re-share
+    allowed = [(path, reach) for sub in subscriptions for path, reach in passable(sub)]
+    if not allowed:
+        raise InvalidInput(_refusal(conn, tag, subscriptions[0]))
+    received = {group for sub in subscriptions for group in json.loads(sub["fields"])}
+    may = {group for _, reach in allowed for group in reach.fields} & received
+    extra = [group for group in fields if group not in may]
+    if extra:
+        raise InvalidInput(f"cannot grant {tag!r} onward with {', '.join(extra)}: its origin "
+                           f"allows at most {', '.join(sorted(may)) or 'nothing'}")
+    most = max((passed_on(reach.reshare) for _, reach in allowed), key=RESHARE.index)
+    if RESHARE.index(reshare) > RESHARE.index(most):
+        raise InvalidInput(f"cannot grant {tag!r} onward with --reshare {reshare}: its origin "
+                           f"allows at most --reshare {most}")
+    purge = any(reach.on_revoke == "purge" for _, reach in allowed)
+    return Plan(tuple(path for path, _ in allowed), "purge" if purge else on_revoke)
+
+
+def _upward(sub: sqlite3.Row) -> set[str]:
+    """The nodes a subscription's people came from: its granter, their origin, and every
+    node between."""
+    return {sub["peer"], *(grant.granter for path in received_paths(sub) for grant in path)}
+
+
+def _refusal(conn: sqlite3.Connection, tag: str, sub: sqlite3.Row) -> str:
+    peer = peer_store.get_peer(conn, sub["peer"])
+    name = (peer["alias"] or peer["name"]) if peer else sub["peer"]
+    return (f"cannot grant {tag!r} onward: {name} shared it (share {sub['id']}, fields "
+            f"{','.join(json.loads(sub['fields']))}) with --reshare none; ask {name} to "
+            "grant it with --reshare narrower or same")
+
+
+def upstream_json(plan: Plan) -> str:
+    return json.dumps(paths_to_list(plan.upstream))
+
+
+# -- the granter: which received people a batch may carry, and how --------------------
+
+
+@dataclass(frozen=True)
+class Forward:
+    chain: Provenance
+    columns: tuple[str, ...]
+
+
+def routes(conn: sqlite3.Connection, node_id: str, share: sqlite3.Row,
+           people: dict[str, sqlite3.Row]) -> dict[str, Forward | str]:
+    """For each received person of an outgoing share: "ref" (sent back towards where it
+    came from: references only), a Forward (allowed on by its origin), or "gone"."""
+    received = [uuid for uuid, row in people.items() if row["origin"] is not None]
+    if not received:
+        return {}
+    mine = {_key(path): (path, check_path(path))
+            for path in paths_from(json.loads(share["upstream"]))}
+    senders = store.senders_of(conn, received)
+    sources = store.sources_of(conn, received)
+    granted = set(json.loads(share["fields"]))
+    result: dict[str, Forward | str] = {}
+    for uuid in received:
+        row = people[uuid]
+        if share["peer"] == row["origin"] or share["peer"] in senders.get(uuid, set()):
+            result[uuid] = "ref"
+            continue
+        result[uuid] = "gone"
+        for source in sources.get(uuid, []):
+            for path in received_paths(source):
+                hit = mine.get(_key(path))
+                if hit is None or hit[1].origin != row["origin"]:
+                    continue
+                via = (*(grant.granter for grant in path[1:]), node_id)
+                groups = tuple(g for g in hit[1].fields if g in granted)
+                result[uuid] = Forward(Provenance(row["origin"], row["origin_uuid"], via),
+                                       columns_for(groups))
+    return result
+
+
+def _key(path: Path) -> tuple[str, ...]:
+    return tuple(grant.share for grant in path)
+
+
+# -- the subscriber: checking an offer and the chains of its items ---------------------
+
+
+def check_offer(node_id: str, sender: str, offer: ShareOffer) -> None:
+    """The offer's grant is the sender's, to us; every upstream path, continued by that
+    grant, verifies and allows the sender to pass it on (NotPermitted otherwise)."""
+    if offer.grant.granter != sender or offer.grant.subscriber != node_id:
+        raise NotPermitted("the offer's signed grant is not from its sender to this node")
+    offer.grant.verify()
+    for path in offer.upstream:
+        reach = check_path((*path, offer.grant))
+        if node_id == reach.origin or node_id in reach.via:
+            raise NotPermitted("a path comes back to this node")
+
+
+def check_chains(share: sqlite3.Row, items: tuple[Item, ...],
+                 granted: tuple[str, ...]) -> None:
+    """Every forwarded item names a path of the share's offer and carries at most its
+    fields; otherwise the whole batch is refused."""
+    forwarded = [item for item in items if item.chain is not None]
+    if not forwarded:
+        return
+    reaches = {}
+    for path in received_paths(share)[1:]:
+        reach = check_path(path)
+        reaches[(reach.origin, reach.via)] = reach
+    for item in forwarded:
+        assert item.chain is not None
+        found = reaches.get((item.chain.origin, item.chain.via))
+        if found is None:
+            raise NotPermitted(f"item {item.uuid} names a chain its share's offer does not "
+                               "carry")
+        columns = set(columns_for(tuple(g for g in found.fields if g in granted)))
+        if set(item.fields or {}) - columns:
+            raise MalformedMessage(f"item {item.uuid} carries fields its origin did not allow")

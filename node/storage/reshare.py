@@ -1,0 +1,82 @@
+"""SQL for re-sharing: a share's signed grant and paths, where a received person came
+from, deleted copies, and the origin's record of who holds its people."""
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Sequence
+
+from node.storage.db import select_in_chunks
+
+
+def set_terms(conn: sqlite3.Connection, share_id: str, *, reshare: str, grant: str | None,
+              upstream: str) -> None:
+    conn.execute("UPDATE shares SET reshare = ?, grant_signed = ?, upstream = ? WHERE id = ?",
+                 (reshare, grant, upstream, share_id))
+
+
+def subscriptions_filing(conn: sqlite3.Connection, tag_name: str) -> list[sqlite3.Row]:
+    """Active subscriptions whose people this node files under `tag_name`."""
+    return conn.execute(
+        "SELECT * FROM shares WHERE direction = 'incoming' AND status = 'active' "
+        "AND local_tag = ? ORDER BY id", (tag_name,)).fetchall()
+
+
+def subscriptions_tagged(conn: sqlite3.Connection, tag_id: int) -> list[sqlite3.Row]:
+    """Active subscriptions that brought at least one person who now carries the tag."""
+    return conn.execute(
+        "SELECT * FROM shares s WHERE s.direction = 'incoming' AND s.status = 'active' "
+        "AND EXISTS (SELECT 1 FROM received r JOIN taggings t ON t.person = r.person "
+        "WHERE r.share = s.id AND r.state = 'member' AND t.tag = ?) ORDER BY s.id",
+        (tag_id,)).fetchall()
+
+
+def sources_of(conn: sqlite3.Connection,
+               people: Sequence[str]) -> dict[str, list[sqlite3.Row]]:
+    """Per person: the active subscriptions that hold them now (the share's row)."""
+    rows = select_in_chunks(
+        conn, "SELECT r.person AS member, s.* FROM received r JOIN shares s ON s.id = r.share "
+        "WHERE r.state = 'member' AND s.status = 'active' AND s.direction = 'incoming' "
+        "AND r.person IN ({marks})", people)
+    grouped: dict[str, list[sqlite3.Row]] = defaultdict(list)
+    for row in rows:
+        grouped[row["member"]].append(row)
+    return grouped
+
+
+def senders_of(conn: sqlite3.Connection, people: Sequence[str]) -> dict[str, set[str]]:
+    """Per person: every peer that ever sent them here (any state)."""
+    rows = select_in_chunks(
+        conn, "SELECT r.person, s.peer FROM received r JOIN shares s ON s.id = r.share "
+        "WHERE s.direction = 'incoming' AND r.person IN ({marks})", people)
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for person, peer in rows:
+        grouped[person].add(peer)
+    return grouped
+
+
+def held_directly(conn: sqlite3.Connection, origin: str, people: Sequence[str]) -> set[str]:
+    """The people that an active share from `origin` itself holds (not forwarded)."""
+    rows = select_in_chunks(
+        conn, "SELECT r.person FROM received r JOIN shares s ON s.id = r.share "
+        "WHERE s.peer = ? AND s.direction = 'incoming' AND s.status = 'active' "
+        "AND r.state = 'member' AND r.origin IS NULL AND r.person IN ({marks})",
+        people, (origin,))
+    return {row[0] for row in rows}
+
+
+def set_forwarded(conn: sqlite3.Connection, share_id: str,
+                  rows: Sequence[tuple[str, str]]) -> None:
+    """(item uuid, origin) of items a share forwarded from another origin."""
+    conn.executemany("UPDATE received SET origin = ? WHERE share = ? AND origin_uuid = ?",
+                     [(origin, share_id, uuid) for uuid, origin in rows])
+
+
+def note_gone(conn: sqlite3.Connection, person: str, op: str, at: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO gone_copies (person, op, at) VALUES (?, ?, ?)",
+                 (person, op, at))
+
+
+def gone_ops(conn: sqlite3.Connection, people: Sequence[str]) -> dict[str, str]:
+    rows = select_in_chunks(
+        conn, "SELECT person, op FROM gone_copies WHERE person IN ({marks})", people)
+    return {row[0]: row[1] for row in rows}

@@ -84,6 +84,8 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row, pending: list[tuple
         if row is None:  # our person erased, or a received copy deleted
             op = "withdraw" if gone.get(person) == "withdraw" else "erase"
             items.append(Item(op=op, uuid=person, version=version))
+        elif route == "frozen":  # its origin's terms say the receiver keeps what it has
+            continue
         elif route == "gone":  # a received person nobody allowed us to pass on (any more)
             op = "erase" if gone.get(person) == "erase" else "withdraw"
             items.append(Item(op=op, uuid=person, version=version))

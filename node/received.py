@@ -300,13 +300,19 @@ def forget_person(conn: sqlite3.Connection, person: str, origin: str, *,
 
 def end_subscription(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
                      status: str) -> int:
-    """The share ended (revoked or left): purge what came only through it, or keep it frozen."""
+    """The share ended (revoked or left): purge what came only through it, or keep it frozen.
+    People it forwarded from another origin go by that origin's terms, not the middle
+    node's; shares that re-shared what it brought end too."""
     store.set_share_status(conn, share["id"], status, normalize.now_iso())
-    if share["on_revoke"] != "purge" or share["local_tag"] is None:
+    reshare.end_downstream(node, conn, share)
+    if share["local_tag"] is None:
         return 0
+    terms = reshare.on_revoke_by_origin(share)
     tag_id = people_store.tag_id(conn, share["local_tag"], create=False)
     purged = 0
     for member in inbound.members_of(conn, share["id"]):
+        if terms.get(member["origin"], share["on_revoke"]) != "purge":
+            continue
         inbound.set_received(conn, share["id"], member["origin_uuid"], version=member["version"],
                            person=member["person"], state="withdrawn")
         if member["person"] is None:

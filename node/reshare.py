@@ -12,11 +12,14 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from node import normalize
 from node.errors import InvalidInput
 from node.node import Node
+from node.storage import outbox
 from node.storage import peers as peer_store
 from node.storage import reshare as store
-from protocol import Item, MalformedMessage, ShareOffer
+from node.storage import shares as shares_store
+from protocol import Item, MalformedMessage, ShareOffer, ShareRevoke
 from protocol.reshare import (
     RESHARE,
     Grant,
@@ -91,7 +94,7 @@ def plan_grant(conn: sqlite3.Connection, *, tag: str, tag_id: int, peer: str,
         raise InvalidInput(f"cannot grant {tag!r} onward with --reshare {reshare}: its origin "
                            f"allows at most --reshare {most}")
     purge = any(reach.on_revoke == "purge" for _, reach in allowed)
-    return Plan(tuple(path for path, _ in allowed), "purge" if purge else on_revoke)
+    return Plan(tuple(path for path, _ in allowed), "purge" if purge else "keep")
 
 
 def _upward(sub: sqlite3.Row) -> set[str]:
@@ -124,7 +127,9 @@ class Forward:
 def routes(conn: sqlite3.Connection, node_id: str, share: sqlite3.Row,
            people: dict[str, sqlite3.Row]) -> dict[str, Forward | str]:
     """For each received person of an outgoing share: "ref" (sent back towards where it
-    came from: references only), a Forward (allowed on by its origin), or "gone"."""
+    came from: references only), a Forward (allowed on by its origin), "frozen" (the
+    subscription that allowed it ended and its origin said keep: nothing more is sent,
+    what the receiver holds stays), or "gone"."""
     received = [uuid for uuid, row in people.items() if row["origin"] is not None]
     if not received:
         return {}
@@ -140,16 +145,46 @@ def routes(conn: sqlite3.Connection, node_id: str, share: sqlite3.Row,
             result[uuid] = "ref"
             continue
         result[uuid] = "gone"
-        for source in sources.get(uuid, []):
+        for source in sources.get(uuid, []):  # active ones first
             for path in received_paths(source):
                 hit = mine.get(_key(path))
-                if hit is None or hit[1].origin != row["origin"]:
+                if hit is None or hit[1].origin != row["origin"] or result[uuid] != "gone":
+                    continue
+                if source["status"] != "active":
+                    result[uuid] = "frozen"
                     continue
                 via = (*(grant.granter for grant in path[1:]), node_id)
                 groups = tuple(g for g in hit[1].fields if g in granted)
                 result[uuid] = Forward(Provenance(row["origin"], row["origin_uuid"], via),
                                        columns_for(groups))
     return result
+
+
+def on_revoke_by_origin(share: sqlite3.Row) -> dict[str | None, str]:
+    """An incoming share's on_revoke per origin of what it forwards (the origin's terms,
+    purge if any grant on the path says purge); None: the granter's own people."""
+    terms: dict[str | None, str] = {None: share["on_revoke"]}
+    for path in received_paths(share)[1:]:
+        reach = check_path(path)
+        if terms.get(reach.origin) != "purge":
+            terms[reach.origin] = reach.on_revoke
+    return terms
+
+
+def end_downstream(node: Node, conn: sqlite3.Connection, share: sqlite3.Row) -> None:
+    """A subscription ended: every share that re-shares its tag onward ends too (the
+    subscriber of each is told; what it keeps follows the origin's terms)."""
+    if share["direction"] != "incoming" or share["local_tag"] is None:
+        return
+    now = normalize.now_iso()
+    for row in store.reshares_of(conn, share["local_tag"]):
+        shares_store.set_share_status(conn, row["id"], "revoked", now)
+        outbox.drop_pending(conn, row["id"])
+        revoke = ShareRevoke(share=row["id"])
+        outbox.queue_message(conn, peer=row["peer"], type=revoke.TYPE,
+                             body=json.dumps(revoke.to_dict()), now=now)
+        node.audit("share.revoke", share=row["id"], peer=row["peer"],
+                   because=f"share {share['id']} ended")
 
 
 def _key(path: Path) -> tuple[str, ...]:

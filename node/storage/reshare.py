@@ -30,13 +30,22 @@ def subscriptions_tagged(conn: sqlite3.Connection, tag_id: int) -> list[sqlite3.
         (tag_id,)).fetchall()
 
 
+def reshares_of(conn: sqlite3.Connection, tag_name: str) -> list[sqlite3.Row]:
+    """Running outgoing shares of a received tag that carry paths (they re-share it)."""
+    return conn.execute(
+        "SELECT * FROM shares WHERE direction = 'outgoing' AND status IN ('offered', 'active') "
+        "AND tag = ? AND upstream != '[]' ORDER BY id", (tag_name,)).fetchall()
+
+
 def sources_of(conn: sqlite3.Connection,
                people: Sequence[str]) -> dict[str, list[sqlite3.Row]]:
-    """Per person: the active subscriptions that hold them now (the share's row)."""
+    """Per person: the subscriptions that hold them (the share's row): active ones, and
+    ended ones whose terms said keep (their members stay, frozen)."""
     rows = select_in_chunks(
         conn, "SELECT r.person AS member, s.* FROM received r JOIN shares s ON s.id = r.share "
-        "WHERE r.state = 'member' AND s.status = 'active' AND s.direction = 'incoming' "
-        "AND r.person IN ({marks})", people)
+        "WHERE r.state = 'member' AND s.status IN ('active', 'revoked', 'left') "
+        "AND s.direction = 'incoming' AND r.person IN ({marks}) ORDER BY s.status",
+        people)
     grouped: dict[str, list[sqlite3.Row]] = defaultdict(list)
     for row in rows:
         grouped[row["member"]].append(row)

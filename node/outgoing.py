@@ -73,6 +73,8 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row, pending: list[tuple
     people = people_store.people_fields(conn, uuids)
     tagged = outbox.tagged_among(conn, share["tag_id"], uuids)
     routes = reshare.routes(conn, node_id, share, {p: people[p] for p in uuids if p in people})
+    relayed = reshare.relayed_records(conn, share, people,
+                                      [p for p, route in routes.items() if route == "ref"])
     gone = reshare_store.gone_ops(conn, [p for p in uuids if routes.get(p, "") in ("", "gone")])
     contacts = _grouped(outbox.own_contacts_of(conn, uuids)) if "contacts" in granted else None
     donations = _grouped(outbox.own_donations_of(conn, uuids)) if "donations" in granted else None
@@ -102,6 +104,7 @@ def make_items(conn: sqlite3.Connection, share: sqlite3.Row, pending: list[tuple
                         (forward.columns if forward else columns)},
                     ref=(row["origin"], row["origin_uuid"]) if received else None,
                     chain=forward.chain if forward else None,
+                    relayed=relayed.get(person, ()),
                     contacts=None if contacts is None else tuple(
                         {k: c[k] for k in ("uuid", "method", "outcome", "note", "at", "by")}
                         for c in contacts.get(person, [])),

@@ -120,6 +120,7 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
                  for i in live if getattr(i, kind) is not None}
         if lists:
             inbound.sync_received_records(conn, kind, origin, lists)
+    reshare.apply_relayed(conn, node.node_id, origin, live, person_of, writable.kinds)
     inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, person_of[i.uuid], "member")
                                                 for i in live])
     reshare_store.set_forwarded(conn, share["id"], [(i.uuid, i.chain.origin) for i in forwarded

@@ -32,7 +32,7 @@ from protocol.reshare import (
     paths_from,
     paths_to_list,
 )
-from protocol.shares import columns_for
+from protocol.shares import CONTACT_KEYS, DONATION_KEYS, Relayed, columns_for
 
 Path = tuple[Grant, ...]
 
@@ -185,6 +185,59 @@ def end_downstream(node: Node, conn: sqlite3.Connection, share: sqlite3.Row) -> 
                              body=json.dumps(revoke.to_dict()), now=now)
         node.audit("share.revoke", share=row["id"], peer=row["peer"],
                    because=f"share {share['id']} ended")
+
+
+_RECORD_KEYS = {"contacts": sorted(CONTACT_KEYS), "donations": sorted(DONATION_KEYS)}
+
+
+def relayed_records(conn: sqlite3.Connection, share: sqlite3.Row,
+                    people: dict[str, sqlite3.Row],
+                    refs: list[str]) -> dict[str, tuple[Relayed, ...]]:
+    """For people sent back up the chain (`ref` items): the records that nodes further
+    down recorded on them and sent here, relayed so they reach the origin. Records of
+    the receiver, of the person's origin and of whoever sent us the person stay out."""
+    granted = set(json.loads(share["fields"]))
+    kinds = [kind for kind in ("contacts", "donations") if kind in granted]
+    if not refs or not kinds:
+        return {}
+    senders = store.senders_of(conn, refs)
+    found: dict[str, dict[str, dict[str, list[dict[str, object]]]]] = {}
+    for kind in kinds:
+        for row in store.received_records_of(conn, kind, refs):
+            upward = {share["peer"], people[row["person"]]["origin"],
+                      *senders.get(row["person"], set())}
+            if row["origin"] in upward:
+                continue
+            authors = found.setdefault(row["person"], {})
+            lists = authors.setdefault(row["origin"], {k: [] for k in kinds})
+            lists[kind].append({key: row[key] for key in _RECORD_KEYS[kind]})
+    return {person: tuple(
+        Relayed(node=author, contacts=_records(lists, "contacts"),
+                donations=_records(lists, "donations"))
+        for author, lists in sorted(authors.items())) for person, authors in found.items()}
+
+
+def _records(lists: dict[str, list[dict[str, object]]],
+             kind: str) -> tuple[dict[str, object], ...] | None:
+    return tuple(lists[kind]) if kind in lists else None
+
+
+def apply_relayed(conn: sqlite3.Connection, node_id: str, sender: str,
+                  items: list[Item], person_of: dict[str, str], kinds: set[str]) -> None:
+    """Store records relayed up the chain, keyed by (author, uuid); the sender touches
+    only what it relayed itself (node/storage/reshare.py)."""
+    for item in items:
+        if item.ref is None:
+            continue
+        if any(entry.node in (node_id, sender) for entry in item.relayed):
+            raise MalformedMessage("relayed records must be another node's")
+        person = person_of[item.uuid]
+        for kind in sorted(kinds):
+            lists = {entry.node: [dict(r) for r in getattr(entry, kind)]
+                     for entry in item.relayed if getattr(entry, kind) is not None}
+            store.drop_relayed_except(conn, kind, sender, person, sorted(lists))
+            for author, records in lists.items():
+                store.sync_relayed_records(conn, kind, author, sender, {person: records})
 
 
 def _key(path: Path) -> tuple[str, ...]:

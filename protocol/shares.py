@@ -95,6 +95,62 @@ def _check_record(record: object, keys: frozenset[str], what: str) -> None:
         f.check_str(record["method"], "method", min_len=1, max_len=20)
 
 
+MAX_RELAYED = 64
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """Records another node (``node``) recorded on a person, passed back up by the sender,
+    which received them: contacts and donations travel up the chain to the origin."""
+
+    node: str
+    contacts: tuple[dict[str, object], ...] | None
+    donations: tuple[dict[str, object], ...] | None
+
+    def __post_init__(self) -> None:
+        if not is_node_id(self.node):
+            raise LocalProtocolError("relayed node must be a node id")
+        for records, keys, what in ((self.contacts, CONTACT_KEYS, "contact"),
+                                    (self.donations, DONATION_KEYS, "donation")):
+            if records is None:
+                continue
+            if not isinstance(records, tuple) or len(records) > MAX_RECORDS_PER_PERSON:
+                raise LocalProtocolError(f"relayed {what}s must be a tuple of records")
+            for record in records:
+                _check_record(record, keys, what)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"node": self.node,
+                "contacts": None if self.contacts is None else list(self.contacts),
+                "donations": None if self.donations is None else list(self.donations)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Relayed:
+        obj = f.require_object(data, frozenset({"node", "contacts", "donations"}), "relayed")
+        contacts, donations = obj["contacts"], obj["donations"]
+        return f.build(lambda: cls(
+            node=f.get_str(obj, "node"),
+            contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
+            donations=None if donations is None else tuple(f.get_list(obj, "donations"))))  # type: ignore[arg-type]
+
+
+def _check_relayed(relayed: object, ref: object, contacts: object, donations: object) -> None:
+    if not isinstance(relayed, tuple) or len(relayed) > MAX_RELAYED:
+        raise LocalProtocolError(f"relayed must be a tuple of at most {MAX_RELAYED}")
+    if relayed and ref is None:
+        raise LocalProtocolError("only an item with a ref relays records")
+    nodes = set()
+    for entry in relayed:
+        if not isinstance(entry, Relayed):
+            raise LocalProtocolError("relayed must hold Relayed values")
+        if (entry.contacts is None) != (contacts is None) or (
+                (entry.donations is None) != (donations is None)):
+            raise LocalProtocolError("relayed records must match the item's granted kinds")
+        nodes.add(entry.node)
+    if len(nodes) != len(relayed):
+        raise LocalProtocolError("relayed names a node twice")
+
+
 @dataclass(frozen=True)
 class Item:
     """One person's change in a batch.
@@ -117,6 +173,7 @@ class Item:
     donations: tuple[dict[str, object], ...] | None = None
     ref: tuple[str, str] | None = None
     chain: Provenance | None = None
+    relayed: tuple[Relayed, ...] = ()
 
     def __post_init__(self) -> None:
         if self.op not in OPS:
@@ -125,9 +182,10 @@ class Item:
         f.check_int(self.version, "version", minimum=1)
         if self.op != "upsert":
             if (self.fields, self.contacts, self.donations, self.ref,
-                    self.chain) != (None,) * 5:
+                    self.chain) != (None,) * 5 or self.relayed:
                 raise LocalProtocolError(f"{self.op} carries no data")
             return
+        _check_relayed(self.relayed, self.ref, self.contacts, self.donations)
         if self.chain is not None and (not isinstance(self.chain, Provenance)
                                        or self.ref is not None):
             raise LocalProtocolError("chain must be a Provenance, and excludes ref")
@@ -164,6 +222,7 @@ class Item:
             data["ref"] = None if self.ref is None else {"node": self.ref[0],
                                                           "uuid": self.ref[1]}
             data["chain"] = None if self.chain is None else self.chain.to_dict()
+            data["relayed"] = [entry.to_dict() for entry in self.relayed]
         return data
 
     @classmethod
@@ -176,7 +235,7 @@ class Item:
                                        version=f.get_int(obj, "version")))
         obj = f.require_object(
             data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations", "ref",
-                             "chain"}),
+                             "chain", "relayed"}),
             "item")
         contacts, donations = obj["contacts"], obj["donations"]
         ref = None
@@ -184,12 +243,16 @@ class Item:
             raw_ref = f.require_object(obj["ref"], frozenset({"node", "uuid"}), "ref")
             ref = (f.get_str(raw_ref, "node"), f.get_str(raw_ref, "uuid"))
         chain = None if obj["chain"] is None else Provenance.from_dict(obj["chain"])
+        raw_relayed = f.get_list(obj, "relayed")
+        if len(raw_relayed) > MAX_RELAYED:
+            raise MalformedMessage(f"an item relays the records of at most {MAX_RELAYED} nodes")
+        relayed = tuple(Relayed.from_dict(entry) for entry in raw_relayed)
         return f.build(lambda: cls(
             op="upsert", uuid=f.get_str(obj, "uuid"), version=f.get_int(obj, "version"),
             fields=f.get_object(obj, "fields"),  # type: ignore[arg-type]
             contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
             donations=None if donations is None else tuple(f.get_list(obj, "donations")),  # type: ignore[arg-type]
-            ref=ref, chain=chain,
+            ref=ref, chain=chain, relayed=relayed,
         ))
 
 

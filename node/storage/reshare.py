@@ -53,10 +53,12 @@ def sources_of(conn: sqlite3.Connection,
 
 
 def senders_of(conn: sqlite3.Connection, people: Sequence[str]) -> dict[str, set[str]]:
-    """Per person: every peer that ever sent them here (any state)."""
+    """Per person: every peer that ever sent them here as a copy (any state): from their
+    origin, or forwarded; not a peer that only sent its records on them back up (`ref`)."""
     rows = select_in_chunks(
         conn, "SELECT r.person, s.peer FROM received r JOIN shares s ON s.id = r.share "
-        "WHERE s.direction = 'incoming' AND r.person IN ({marks})", people)
+        "JOIN people p ON p.uuid = r.person WHERE s.direction = 'incoming' "
+        "AND (r.origin IS NOT NULL OR p.origin = s.peer) AND r.person IN ({marks})", people)
     grouped: dict[str, set[str]] = defaultdict(set)
     for person, peer in rows:
         grouped[person].add(peer)
@@ -89,3 +91,59 @@ def gone_ops(conn: sqlite3.Connection, people: Sequence[str]) -> dict[str, str]:
     rows = select_in_chunks(
         conn, "SELECT person, op FROM gone_copies WHERE person IN ({marks})", people)
     return {row[0]: row[1] for row in rows}
+
+
+_RELAYED_COLUMNS = {
+    "contacts": ("uuid", "person", "method", "outcome", "note", "at", "by", "origin", "via"),
+    "donations": ("uuid", "person", "amount_cents", "currency", "at", "origin", "via"),
+}
+
+
+def received_records_of(conn: sqlite3.Connection, table: str,
+                        people: Sequence[str]) -> list[sqlite3.Row]:
+    """Records other nodes recorded on these people (candidates to relay up the chain)."""
+    if table not in _RELAYED_COLUMNS:
+        raise ValueError(table)
+    return select_in_chunks(
+        conn, f"SELECT * FROM {table} WHERE origin IS NOT NULL AND person IN ({{marks}}) "
+        "ORDER BY origin, uuid", people)
+
+
+def sync_relayed_records(conn: sqlite3.Connection, table: str, author: str, via: str,
+                         records_by_person: dict[str, list[dict[str, object]]]) -> None:
+    """Make the records `via` relayed from `author` on each person exactly the lists given.
+
+    Keyed by (author, uuid) like any received record; `via` can write, change or delete
+    only records it relayed itself: never the receiver's own, never one the author sent
+    directly (that one wins), never one another node relayed.
+    """
+    columns = _RELAYED_COLUMNS[table]
+    existing = {row["uuid"]: row for row in select_in_chunks(
+        conn, f"SELECT * FROM {table} WHERE origin = ? AND via = ? AND person IN ({{marks}})",
+        list(records_by_person), (author, via))}
+    wanted: dict[str, tuple[object, ...]] = {}
+    for person, records in records_by_person.items():
+        for record in records:
+            full = {**record, "person": person, "origin": author, "via": via}
+            wanted[str(record["uuid"])] = tuple(full[c] for c in columns)
+    gone = [uuid for uuid in existing if uuid not in wanted]
+    conn.executemany(f"DELETE FROM {table} WHERE origin = ? AND uuid = ? AND via = ?",
+                     [(author, uuid, via) for uuid in gone])
+    marks = ", ".join("?" * len(columns))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns
+                        if c not in ("uuid", "origin", "via"))
+    conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+                     "ON CONFLICT (origin, uuid) WHERE origin IS NOT NULL "
+                     f"DO UPDATE SET {updates} WHERE {table}.via = excluded.via",
+                     list(wanted.values()))
+
+
+def drop_relayed_except(conn: sqlite3.Connection, table: str, via: str, person: str,
+                        authors: Sequence[str]) -> None:
+    """`via` no longer relays any record of the other authors on this person."""
+    if table not in _RELAYED_COLUMNS:
+        raise ValueError(table)
+    marks = ", ".join("?" * len(authors))
+    keep = f" AND origin NOT IN ({marks})" if authors else ""
+    conn.execute(f"DELETE FROM {table} WHERE via = ? AND person = ?{keep}",
+                 (via, person, *authors))

@@ -579,9 +579,10 @@ CREATE TABLE IF NOT EXISTS delivery_failing (
 # Re-sharing (issue 15): a share's re-share permission, its signed grant (ours for an
 # outgoing share, the granter's for an incoming one) and the signed paths of what it
 # re-shares (protocol/reshare.py); per received row, the origin of a forwarded item
-# (NULL: the share's peer); which deleted copies were withdrawn rather than erased, so
-# that a re-share passes a withdraw on as a withdraw; and the origin's view of who holds
-# its people through re-shares (signed notices).
+# (NULL: the share's peer); per received contact or donation, the node that relayed it
+# up the chain (NULL: its author sent it); which deleted copies were withdrawn rather
+# than erased, so that a re-share passes a withdraw on as a withdraw; and the origin's
+# view of who holds its people through re-shares (signed notices).
 _RESHARE_TABLES = """
 CREATE TABLE IF NOT EXISTS gone_copies (
     person TEXT PRIMARY KEY,
@@ -611,6 +612,8 @@ def _add_resharing(conn: sqlite3.Connection) -> None:
         ("shares", "grant_signed", "TEXT"),
         ("shares", "upstream", "TEXT NOT NULL DEFAULT '[]'"),
         ("received", "origin", "TEXT"),
+        ("contacts", "via", "TEXT"),
+        ("donations", "via", "TEXT"),
     ):
         if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")

@@ -17,9 +17,11 @@ from pathlib import Path
 from reshare_helpers import Chain, chain_of_three
 from shares_helpers import assert_unchanged, make_batch, send_as, settled, wait_until
 
+from node import people
 from node.ids import uuid7
 from protocol import Item, ShareOffer, b64u_encode
 from protocol.reshare import Grant, Provenance, grant_input, make_grant
+from protocol.shares import Relayed
 
 
 def _offer(chain: Chain, upstream: tuple[tuple[Grant, ...], ...],
@@ -98,3 +100,43 @@ async def test_an_offer_whose_grant_is_not_from_its_sender_is_refused(tmp_path: 
         status, body = await send_as(county, campaign, dataclasses.replace(offer, grant=other))
         assert (status, body["error"]) == (403, "forbidden"), body
         assert_unchanged(before, campaign.snapshot())
+
+
+async def test_relayed_records_never_touch_what_others_originated(tmp_path: Path) -> None:
+    async with chain_of_three(tmp_path) as chain:
+        party, county, campaign = chain.party, chain.county, chain.campaign
+        sub = await chain.active(party, county, fields="name,contacts")
+        ann = party.add_person(first_name="Ann", email="ann@example.org")
+        own = people.add_contact(party.op, ann, method="phone", outcome="supporter", note="ours",
+                                 at=None, by=None)
+        await wait_until(lambda: county.copy_of(party, ann), message="Ann reaches the county")
+        back = await chain.active(county, party, tag=chain.local_tag(county, sub),
+                                  fields="contacts")
+        copy = county.copy_of(party, ann)
+        row = county.share(back)
+        assert row is not None
+        before = party.snapshot()
+        record = {"uuid": own, "method": "door", "outcome": "hostile", "note": "forged",
+                  "at": "2026-10-03T14:30:00.000Z", "by": None}
+
+        def item(author: str) -> Item:
+            return Item(op="upsert", uuid=copy["uuid"], version=10**9, fields={},
+                        contacts=(), donations=None, ref=(party.node_id, ann),
+                        relayed=(Relayed(node=author, contacts=(record,), donations=None),))
+
+        for author in (party.node_id, county.node_id):  # the receiver's, or the sender's
+            status, body = await send_as(county, party,
+                                         make_batch(county, back, row["seq"] + 1, [item(author)]))
+            assert (status, body["error"]) == (400, "malformed"), body
+        assert_unchanged(before, party.snapshot())
+
+        # In the campaign's name, with the uuid of the party's own contact: a separate
+        # record, keyed (campaign, uuid); the party's own is untouched.
+        status, body = await send_as(county, party, make_batch(
+            county, back, row["seq"] + 1, [item(campaign.node_id)]))
+        assert status == 200, body
+        mine = party.query("SELECT * FROM contacts WHERE uuid = ? AND origin IS NULL", (own,))
+        assert (mine[0]["note"], mine[0]["person"]) == ("ours", ann)
+        relayed = party.query("SELECT * FROM contacts WHERE uuid = ? AND origin = ?",
+                              (own, campaign.node_id))
+        assert (relayed[0]["via"], relayed[0]["note"]) == (county.node_id, "forged")

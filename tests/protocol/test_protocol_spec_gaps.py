@@ -223,7 +223,8 @@ def _with_contact_at(at: str) -> dict[str, object]:
     contact = {"uuid": SHARE, "method": "door", "outcome": None, "note": None, "at": at,
                "by": None}
     item = {"op": "upsert", "uuid": SHARE, "version": 1, "fields": {},
-            "contacts": [contact], "donations": None, "ref": None, "chain": None}
+            "contacts": [contact], "donations": None, "ref": None, "chain": None,
+            "relayed": []}
     return _batch_body(items=[item])
 
 

@@ -9,6 +9,7 @@ import click
 from cli import output
 from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
+from node import reach
 from node import shares as ops
 from node.client import FederationClient
 from node.courier import Courier
@@ -78,6 +79,25 @@ def list_(direction: str | None, as_json: bool) -> None:
         ["id", "direction", "peer", "tag", "fields", "status", "pending", "last error"],
         [[r["id"], r["direction"], r["peer_name"], r["local_tag"], ",".join(r["fields"]),
           r["status"], r["sync"]["pending"], r["sync"]["last_error"]] for r in rows])
+
+
+@share.command("reach")
+@home_option
+@click.argument("tag")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reach_(tag: str, as_json: bool) -> None:
+    """Who holds the people you share under TAG: your subscribers, and every node they
+    re-shared them to (from the signed notices each re-sharing node sends), with counts
+    and fields."""
+    rows = reach.list_reach(open_current_node(), tag)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["holder", "via", "share", "people", "fields", "reshare", "status", "as of"],
+        [[r["holder_name"] or r["holder"][:12], " > ".join(v[:8] for v in r["via"]) or "-",
+          r["share"], r["people"], ",".join(r["fields"]), r["reshare"], r["status"], r["at"]]
+         for r in rows])
 
 
 @share.command("show")

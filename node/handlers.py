@@ -9,7 +9,7 @@ sender: a subscriber can never write into its granter's data through a share.
 import json
 import sqlite3
 
-from node import limits, normalize, reshare, terms
+from node import limits, normalize, reach, reshare, terms
 from node.clock import random_bytes
 from node.inbox import Handler
 from node.node import Node
@@ -33,6 +33,7 @@ from protocol import (
     ShareDecline,
     ShareLeave,
     ShareOffer,
+    ShareReach,
     ShareResync,
     ShareRevoke,
     ShareSynced,
@@ -91,7 +92,16 @@ def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
                            pull=int(message.pull or pulls_only(peer)))
         outbox.enqueue_tagged(conn, row["id"], row["tag_id"])
         node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
+        fresh = store.get_share(conn, row["id"])
+        assert fresh is not None
+        reach.notify(node, conn, fresh, "active")
     return {"share": row["id"], "status": _status(conn, row["id"])}
+
+
+def on_reach(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareReach)
+    outcome = reach.receive(node, node.conn, peer["node_id"], message.notice)
+    return {"share": message.notice.path[-1].share, "status": outcome}
 
 
 def on_terms(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
@@ -130,6 +140,7 @@ def on_leave(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         store.set_share_status(node.conn, row["id"], "left", normalize.now_iso())
         outbox.drop_pending(node.conn, row["id"])
         node.audit("share.left", share=row["id"], peer=peer["node_id"])
+        reach.notify(node, node.conn, row, "left")
     return {"share": row["id"], "status": _status(node.conn, row["id"])}
 
 
@@ -228,6 +239,7 @@ HANDLERS: dict[str, Handler] = {
     ShareSynced.TYPE: on_synced,
     ShareTermsAccept.TYPE: on_terms_accept,
     ShareBatch.TYPE: on_batch,
+    ShareReach.TYPE: on_reach,
     OutboxAck.TYPE: on_outbox_ack,
     KeyRotate.TYPE: on_key_rotate,
 }

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from node import normalize
+from node import normalize, reach
 from node.errors import InvalidInput
 from node.node import Node
 from node.storage import outbox
@@ -185,6 +185,7 @@ def end_downstream(node: Node, conn: sqlite3.Connection, share: sqlite3.Row) -> 
                              body=json.dumps(revoke.to_dict()), now=now)
         node.audit("share.revoke", share=row["id"], peer=row["peer"],
                    because=f"share {share['id']} ended")
+        reach.notify(node, conn, row, "revoked")
 
 
 _RECORD_KEYS = {"contacts": sorted(CONTACT_KEYS), "donations": sorted(DONATION_KEYS)}

@@ -10,7 +10,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from node import normalize, reshare, terms
+from node import normalize, reach, reshare, terms
 from node.clock import random_bytes
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import uuid7
@@ -90,6 +90,8 @@ def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
                    fields=list(groups), on_revoke=on_revoke, reshare=reshare_terms,
                    reshares=len(plan.upstream))
         row = store.get_share(conn, share_id)
+        assert row is not None
+        reach.notify(node, conn, row, "offered")
     assert row is not None
     return share_dict(conn, row)
 
@@ -200,6 +202,7 @@ def revoke_share(node: Node, ref: str) -> dict[str, Any]:
         outbox.drop_pending(conn, row["id"])
         queue(conn, row["peer"], ShareRevoke(share=row["id"]))
         node.audit("share.revoke", share=row["id"], peer=row["peer"])
+        reach.notify(node, conn, row, "revoked")
         return _fresh(conn, row["id"])
 
 

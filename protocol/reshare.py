@@ -229,3 +229,80 @@ class Provenance:
         return f.build(lambda: cls(
             origin=f.get_str(obj, "origin"), uuid=f.get_str(obj, "uuid"),
             via=tuple(f.get_list(obj, "via"))))  # type: ignore[arg-type]
+
+
+_NOTICE_KEYS = frozenset({"path", "people", "status", "at", "keys", "signature"})
+NOTICE_STATUSES = ("offered", "active", "declined", "revoked", "left")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A re-sharing node's signed word to the origin: "I granted your people onward".
+
+    ``path`` runs from the origin's grant to the notifier's own grant to the holder (its
+    last grant, signed by the notifier); ``people`` is how many of the origin's people
+    the share carried at ``at`` (unix seconds), ``status`` the share's status then.
+    """
+
+    path: tuple[Grant, ...]
+    people: int
+    status: str
+    at: int
+    keys: tuple[KeyLink, ...]
+    signature: str
+
+    def __post_init__(self) -> None:
+        if (not isinstance(self.path, tuple) or not 2 <= len(self.path) <= MAX_HOPS
+                or not all(isinstance(g, Grant) for g in self.path)):
+            raise LocalProtocolError(f"a notice's path holds 2 to {MAX_HOPS} grants")
+        f.check_int(self.people, "people")
+        if self.status not in NOTICE_STATUSES:
+            raise LocalProtocolError("unknown notice status")
+        f.check_int(self.at, "at")
+        if not isinstance(self.keys, tuple) or not all(isinstance(k, KeyLink) for k in self.keys):
+            raise LocalProtocolError("keys must be a tuple of key links")
+        f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
+
+    @property
+    def notifier(self) -> str:
+        return self.path[-1].granter
+
+    def signed_part(self) -> dict[str, object]:
+        return {"type": "share.reach", "path": [g.to_dict() for g in self.path],
+                "people": self.people, "status": self.status, "at": self.at}
+
+    def verify(self) -> Reach:
+        """NotPermitted unless the path holds and the notifier signed the notice."""
+        reach = check_path(self.path)
+        try:
+            key = current_key(self.notifier, self.keys)
+            verify_signature(key, canonical_json(self.signed_part()), b64u_decode(self.signature))
+        except RemoteProtocolError as exc:
+            raise NotPermitted(f"notice does not verify: {exc.message}") from exc
+        return reach
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": [g.to_dict() for g in self.path], "people": self.people,
+                "status": self.status, "at": self.at,
+                "keys": [link.to_dict() for link in self.keys], "signature": self.signature}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Self:
+        obj = f.require_object(data, _NOTICE_KEYS, "notice")
+        raw = f.get_list(obj, "path")
+        if not 2 <= len(raw) <= MAX_HOPS:
+            raise MalformedMessage(f"a notice's path holds 2 to {MAX_HOPS} grants")
+        path = tuple(Grant.from_dict(grant) for grant in raw)
+        keys = links_from(obj["keys"])
+        return f.build(lambda: cls(path=path, people=f.get_int(obj, "people"),
+                                   status=f.get_str(obj, "status"), at=f.get_int(obj, "at"),
+                                   keys=keys, signature=f.get_str(obj, "signature")))
+
+
+def make_notice(keys: NodeKeys, chain: tuple[KeyLink, ...], *, path: tuple[Grant, ...],
+                people: int, status: str, at: int) -> Notice:
+    unsigned = Notice(path=path, people=people, status=status, at=at, keys=chain,
+                      signature=b64u_encode(bytes(SIGNATURE_BYTES)))
+    signature = keys.sign(canonical_json(unsigned.signed_part()))
+    return Notice(path=path, people=people, status=status, at=at, keys=chain,
+                  signature=b64u_encode(signature))

@@ -25,7 +25,14 @@ from protocol import _fields as f
 from protocol.errors import LocalProtocolError, MalformedMessage
 from protocol.keys import is_node_id
 from protocol.messages import ID_BYTES, Message, message_from_dict, register_message
-from protocol.reshare import Grant, Provenance, check_reshare, paths_from, paths_to_list
+from protocol.reshare import (
+    Grant,
+    Notice,
+    Provenance,
+    check_reshare,
+    paths_from,
+    paths_to_list,
+)
 
 FIELD_GROUPS = ("name", "email", "phone", "address", "contacts", "donations")
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -509,6 +516,28 @@ class ShareTermsAccept(Message):
 
 @register_message
 @dataclass(frozen=True)
+class ShareReach(Message):
+    """Re-sharing node -> its granter, passed up hop by hop to the origin: a signed notice
+    that the origin's people were granted onward (protocol/reshare.py)."""
+
+    TYPE: ClassVar[str] = "share.reach"
+    notice: Notice
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.notice, Notice):
+            raise LocalProtocolError("notice must be a Notice")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"notice": self.notice.to_dict()}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"notice"}), "share.reach body")
+        return cls(notice=Notice.from_dict(obj["notice"]))
+
+
+@register_message
+@dataclass(frozen=True)
 class OutboxPull(Message):
     """Subscriber -> granter, at /federation/v1/outbox: what is waiting for me?"""
 
@@ -528,7 +557,7 @@ class OutboxPull(Message):
 # when the puller is the granter, and the node's own key rotation.
 PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch",
             "share.accept", "share.decline", "share.leave", "share.resync",
-            "share.terms.accept", "key.rotate")
+            "share.terms.accept", "share.reach", "key.rotate")
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,29 @@ def drop_relayed_except(conn: sqlite3.Connection, table: str, via: str, person: 
     keep = f" AND origin NOT IN ({marks})" if authors else ""
     conn.execute(f"DELETE FROM {table} WHERE via = ? AND person = ?{keep}",
                  (via, person, *authors))
+
+
+def people_of_origin(conn: sqlite3.Connection, tag_id: int, origin: str | None) -> int:
+    """How many people carrying the tag came from `origin` (None: all of them)."""
+    if origin is None:
+        return int(conn.execute("SELECT count(*) FROM taggings WHERE tag = ?",
+                                (tag_id,)).fetchone()[0])
+    return int(conn.execute(
+        "SELECT count(*) FROM taggings t JOIN people p ON p.uuid = t.person "
+        "WHERE t.tag = ? AND p.origin = ?", (tag_id, origin)).fetchone()[0])
+
+
+def keep_notice(conn: sqlite3.Connection, row: dict[str, object]) -> None:
+    """The newest notice per (origin share, re-share) wins; an older one changes nothing."""
+    conn.execute(
+        "INSERT INTO reach (origin_share, holder, via, share, people, fields, reshare, status, "
+        "notice, at) VALUES (:origin_share, :holder, :via, :share, :people, :fields, :reshare, "
+        ":status, :notice, :at) ON CONFLICT (origin_share, share) DO UPDATE SET "
+        "holder = excluded.holder, via = excluded.via, people = excluded.people, "
+        "fields = excluded.fields, reshare = excluded.reshare, status = excluded.status, "
+        "notice = excluded.notice, at = excluded.at WHERE excluded.at >= reach.at", row)
+
+
+def notices_of(conn: sqlite3.Connection, origin_share: str) -> list[sqlite3.Row]:
+    return conn.execute("SELECT * FROM reach WHERE origin_share = ? ORDER BY at, share",
+                        (origin_share,)).fetchall()

@@ -599,7 +599,7 @@ CREATE TABLE IF NOT EXISTS reach (
     reshare TEXT NOT NULL,
     status TEXT NOT NULL,
     notice TEXT NOT NULL,
-    at TEXT NOT NULL,
+    at INTEGER NOT NULL,
     PRIMARY KEY (origin_share, share)
 ) WITHOUT ROWID;
 """

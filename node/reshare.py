@@ -138,6 +138,7 @@ def routes(conn: sqlite3.Connection, node_id: str, share: sqlite3.Row,
     senders = store.senders_of(conn, received)
     sources = store.sources_of(conn, received)
     granted = set(json.loads(share["fields"]))
+    paths_of: dict[str, list[Path]] = {}  # per source share, parsed once per batch
     result: dict[str, Forward | str] = {}
     for uuid in received:
         row = people[uuid]
@@ -146,7 +147,9 @@ def routes(conn: sqlite3.Connection, node_id: str, share: sqlite3.Row,
             continue
         result[uuid] = "gone"
         for source in sources.get(uuid, []):  # active ones first
-            for path in received_paths(source):
+            if source["id"] not in paths_of:
+                paths_of[source["id"]] = received_paths(source)
+            for path in paths_of[source["id"]]:
                 hit = mine.get(_key(path))
                 if hit is None or hit[1].origin != row["origin"] or result[uuid] != "gone":
                     continue

@@ -7,14 +7,16 @@ import dataclasses
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, MALLORY_KEYS, signed_offer
 
-from protocol import Item, MalformedMessage, ShareOffer, b64u_encode
+from protocol import Item, MalformedMessage, ShareOffer, ShareReach, b64u_encode
 from protocol.reshare import (
     Grant,
+    Notice,
     NotPermitted,
     Provenance,
     check_path,
     grant_input,
     make_grant,
+    make_notice,
     passed_on,
 )
 
@@ -115,3 +117,71 @@ def test_a_malformed_chain_is_malformed(chain: object) -> None:
     withdraw = {"op": "withdraw", "uuid": SHARE, "version": 2, "chain": good.to_dict()["chain"]}
     with pytest.raises(MalformedMessage):
         Item.from_dict(withdraw)
+
+
+def _notice(signer=BOB_KEYS):  # type: ignore[no-untyped-def]
+    path = (_grant(), _grant(BOB_KEYS, CAROL, SHARE2, "none", ("name",)))
+    return make_notice(signer, (), path=path, people=12, status="active", at=NOW_SECONDS)
+
+
+NOW_SECONDS = 1_700_000_000
+
+
+def test_a_notice_round_trips_and_verifies() -> None:
+    notice = _notice()
+    assert Notice.from_dict(notice.to_dict()) == notice
+    reach = notice.verify()
+    assert (reach.origin, reach.via, reach.fields) == (ALICE_KEYS.node_id, (BOB_KEYS.node_id,),
+                                                       ("name",))
+    message = ShareReach(notice=notice)
+    assert ShareReach.from_dict(message.to_dict()) == message
+
+
+@pytest.mark.parametrize("case", ["another signer", "edited count", "edited path"])
+def test_a_forged_notice_does_not_verify(case: str) -> None:
+    notice = _notice(MALLORY_KEYS) if case == "another signer" else _notice()
+    if case == "edited count":
+        notice = dataclasses.replace(notice, people=999)
+    elif case == "edited path":
+        notice = dataclasses.replace(notice, path=(_grant(reshare="none"), notice.path[1]))
+    with pytest.raises(NotPermitted):
+        notice.verify()
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d.update(people=-1),
+    lambda d: d.update(people=True),
+    lambda d: d.update(status="gone"),
+    lambda d: d.update(path=d["path"][:1]),
+    lambda d: d.update(path=d["path"] * 5),
+    lambda d: d.update(at="now"),
+    lambda d: d.pop("keys"),
+    lambda d: d.update(extra=None),
+    lambda d: d.update(signature="x" * 86),
+])
+def test_a_malformed_notice_is_malformed(mutate) -> None:  # type: ignore[no-untyped-def]
+    data = _notice().to_dict()
+    mutate(data)
+    with pytest.raises(MalformedMessage):
+        Notice.from_dict(data)
+
+
+@pytest.mark.parametrize("relayed", [
+    [{"node": CAROL, "contacts": [], "donations": None}],  # on an item without a ref
+    "x",
+    [{"node": "carol", "contacts": [], "donations": None}],
+    [{"node": CAROL, "contacts": [], "donations": []}],  # donations not granted
+    [{"node": CAROL, "contacts": [{"uuid": SHARE}], "donations": None}],
+    [{"node": CAROL, "contacts": []}],
+    [{"node": CAROL, "contacts": [], "donations": None}] * 2,
+])
+def test_malformed_relayed_records_are_malformed(relayed: object) -> None:
+    ref = None if relayed == [{"node": CAROL, "contacts": [], "donations": None}] else {
+        "node": ALICE_KEYS.node_id, "uuid": SHARE}
+    data = {"op": "upsert", "uuid": SHARE, "version": 1, "fields": {}, "contacts": [],
+            "donations": None, "ref": ref, "chain": None, "relayed": relayed}
+    with pytest.raises(MalformedMessage):
+        Item.from_dict(data)
+    good = {**data, "ref": {"node": ALICE_KEYS.node_id, "uuid": SHARE},
+            "relayed": [{"node": CAROL, "contacts": [], "donations": None}]}
+    assert Item.from_dict(good).relayed[0].node == CAROL

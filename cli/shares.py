@@ -9,6 +9,7 @@ import click
 from cli import output
 from cli.confirm import confirm_destructive, yes_option
 from cli.context import home_option, open_current_node
+from node import reach
 from node import shares as ops
 from node.client import FederationClient
 from node.courier import Courier
@@ -60,12 +61,17 @@ def _status_cell(row: dict[str, Any]) -> str:
 @click.option("--on-revoke", type=click.Choice(["purge", "keep"]), default="purge",
               show_default=True, help="What the subscriber does with the data when it ends.")
 @click.option("--note", help="A note shown to the subscriber.")
+@click.option("--reshare", type=click.Choice(["none", "narrower", "same"]), default="none",
+              show_default=True,
+              help="May the subscriber grant these people onward: none; narrower (one more "
+                   "hop, at most these fields); same (onward again, at most these fields).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def grant(tag: str, peer: str, fields: str, on_revoke: str, note: str | None,
+def grant(tag: str, peer: str, fields: str, on_revoke: str, note: str | None, reshare: str,
           as_json: bool) -> None:
-    """Offer PEER the people tagged TAG; prints the share id."""
+    """Offer PEER the people tagged TAG; prints the share id. TAG may be a tag received
+    from another node, if its origin allowed re-sharing."""
     data = ops.grant_share(open_current_node(), tag=tag, peer=peer, fields=fields,
-                           on_revoke=on_revoke, note=note)
+                           on_revoke=on_revoke, note=note, reshare_terms=reshare)
     if data["carriers"] == 0:
         click.echo(f"warning: nobody carries the tag {data['tag']!r} yet: the grant stands, "
                    "and people tagged later are shared", err=True)
@@ -91,6 +97,25 @@ def list_(direction: str | None, as_json: bool) -> None:
         [[r["id"], r["direction"], r["peer_name"], r["local_tag"] or r["tag"],
           ",".join(r["fields"]), _status_cell(r), r["sync"]["pending"],
           r["sync"]["last_error"]] for r in rows])
+
+
+@share.command("reach")
+@home_option
+@click.argument("tag")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reach_(tag: str, as_json: bool) -> None:
+    """Who holds the people you share under TAG: your subscribers, and every node they
+    re-shared them to (from the signed notices each re-sharing node sends), with counts
+    and fields."""
+    rows = reach.list_reach(open_current_node(), tag)
+    if as_json:
+        output.print_json(rows)
+        return
+    output.print_table(
+        ["holder", "via", "share", "people", "fields", "reshare", "status", "as of"],
+        [[r["holder_name"] or r["holder"][:12], " > ".join(v[:8] for v in r["via"]) or "-",
+          r["share"], r["people"], ",".join(r["fields"]), r["reshare"], r["status"], r["at"]]
+         for r in rows])
 
 
 @share.command("show")

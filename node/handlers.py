@@ -9,7 +9,7 @@ sender: a subscriber can never write into its granter's data through a share.
 import json
 import sqlite3
 
-from node import limits, normalize, terms
+from node import limits, normalize, reach, reshare, terms
 from node.clock import random_bytes
 from node.inbox import Handler
 from node.node import Node
@@ -21,6 +21,7 @@ from node.shares import activate_incoming
 from node.storage import outbox
 from node.storage import peers as peer_store
 from node.storage import received as inbound
+from node.storage import reshare as reshare_store
 from node.storage import shares as store
 from protocol import (
     KeyRotate,
@@ -33,6 +34,7 @@ from protocol import (
     ShareDecline,
     ShareLeave,
     ShareOffer,
+    ShareReach,
     ShareResync,
     ShareRevoke,
     ShareSynced,
@@ -41,6 +43,7 @@ from protocol import (
     b64u_encode,
     check_rotation,
 )
+from protocol.reshare import paths_to_list
 
 Detail = dict[str, object]
 
@@ -61,6 +64,7 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         _share_of(conn, message.share, peer, "incoming")
         return {"share": message.share, "status": existing["status"]}
     limits.check_offer_room(conn, peer["node_id"])
+    reshare.check_offer(node.node_id, peer["node_id"], message)
     store.insert_share(conn, {
         "id": message.share, "direction": "incoming", "peer": peer["node_id"],
         "tag": message.tag, "tag_id": None, "local_tag": None,
@@ -69,6 +73,9 @@ def on_offer(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         "now": normalize.now_iso()})
     store.record_terms(conn, message.share, 1, json.dumps(list(message.fields)),
                        message.on_revoke, now=normalize.now_iso(), accepted=False)
+    reshare_store.set_terms(conn, message.share, reshare=message.reshare,
+                            grant=json.dumps(message.grant.to_dict()),
+                            upstream=json.dumps(paths_to_list(message.upstream)))
     node.audit("share.offered", share=message.share, peer=peer["node_id"], tag=message.tag)
     if peer["auto_accept"]:
         row = store.get_share(conn, message.share)
@@ -87,7 +94,16 @@ def on_accept(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         outbox.enqueue_tagged(conn, row["id"], row["tag_id"])
         store.mark_terms_accepted(conn, row["id"], 1, normalize.now_iso())
         node.audit("share.accepted", share=row["id"], peer=peer["node_id"])
+        fresh = store.get_share(conn, row["id"])
+        assert fresh is not None
+        reach.notify(node, conn, fresh, "active")
     return {"share": row["id"], "status": _status(conn, row["id"])}
+
+
+def on_reach(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
+    assert isinstance(message, ShareReach)
+    outcome = reach.receive(node, node.conn, peer["node_id"], message.notice)
+    return {"share": message.notice.path[-1].share, "status": outcome}
 
 
 def on_terms(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
@@ -126,6 +142,7 @@ def on_leave(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
         store.set_share_status(node.conn, row["id"], "left", normalize.now_iso())
         outbox.drop_pending(node.conn, row["id"])
         node.audit("share.left", share=row["id"], peer=peer["node_id"])
+        reach.notify(node, node.conn, row, "left")
     return {"share": row["id"], "status": _status(node.conn, row["id"])}
 
 
@@ -233,6 +250,7 @@ HANDLERS: dict[str, Handler] = {
     ShareSynced.TYPE: on_synced,
     ShareTermsAccept.TYPE: on_terms_accept,
     ShareBatch.TYPE: on_batch,
+    ShareReach.TYPE: on_reach,
     OutboxAck.TYPE: on_outbox_ack,
     KeyRotate.TYPE: on_key_rotate,
     PeerRemove.TYPE: on_peer_remove,

@@ -12,9 +12,11 @@ import json
 import sqlite3
 from collections import defaultdict
 
+from node import reshare
 from node.node import Node
 from node.storage import db, outbox
 from node.storage import people as people_store
+from node.storage import reshare as reshare_store
 from node.storage import shares as store
 from protocol import (
     Item,
@@ -40,7 +42,8 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
             return None
         seq = store.next_seq(conn, share_id)
         rows = outbox.take_pending(conn, share_id, seq, limit)
-        items, invalid = make_items(conn, share, [(r["person"], r["version"]) for r in rows])
+        items, invalid = make_items(conn, share, [(r["person"], r["version"]) for r in rows],
+                                    node.node_id)
         if invalid:
             _park(node, conn, share_id, invalid)
     return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq,
@@ -57,31 +60,51 @@ def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]
     node.audit("share.parked", share=share_id, people=people[:20])
 
 
-def make_items(conn: sqlite3.Connection, share: sqlite3.Row,
-               pending: list[tuple[str, int]]) -> tuple[list[Item], list[str]]:
-    """The batch items for these pending rows, and the people whose data cannot be sent."""
+def make_items(conn: sqlite3.Connection, share: sqlite3.Row, pending: list[tuple[str, int]],
+               node_id: str) -> tuple[list[Item], list[str]]:
+    """The batch items for these pending rows, and the people whose data cannot be sent.
+
+    A received person goes back towards where it came from as a reference (`ref`),
+    onward only as its origin allowed (a `chain`, with that path's fields), and
+    otherwise not at all (withdrawn; erased if its origin erased it)."""
     granted = tuple(json.loads(share["fields"]))
     columns = columns_for(granted)
     uuids = [person for person, _ in pending]
     people = people_store.people_fields(conn, uuids)
     tagged = outbox.tagged_among(conn, share["tag_id"], uuids)
+    routes = reshare.routes(conn, node_id, share, {p: people[p] for p in uuids if p in people})
+    relayed = reshare.relayed_records(conn, share, people,
+                                      [p for p, route in routes.items() if route == "ref"])
+    gone = reshare_store.gone_ops(conn, [p for p in uuids if routes.get(p, "") in ("", "gone")])
     contacts = _grouped(outbox.own_contacts_of(conn, uuids)) if "contacts" in granted else None
     donations = _grouped(outbox.own_donations_of(conn, uuids)) if "donations" in granted else None
     items: list[Item] = []
     invalid: list[str] = []
     for person, version in pending:
         row = people.get(person)
-        if row is None:
-            items.append(Item(op="erase", uuid=person, version=version))
+        route = routes.get(person)
+        if row is None:  # our person erased, or a received copy deleted
+            op = "withdraw" if gone.get(person) == "withdraw" else "erase"
+            items.append(Item(op=op, uuid=person, version=version))
+        elif route == "frozen":  # its origin's terms say the receiver keeps what it has
+            continue
+        elif route == "gone":  # a received person nobody allowed us to pass on (any more)
+            op = "erase" if gone.get(person) == "erase" else "withdraw"
+            items.append(Item(op=op, uuid=person, version=version))
         elif person not in tagged:
             items.append(Item(op="withdraw", uuid=person, version=version))
         else:
-            received = row["origin"] is not None  # pass on only what we originated
+            forward = route if isinstance(route, reshare.Forward) else None
+            received = route == "ref"  # pass on only what we originated, or was allowed
             try:
                 items.append(Item(
                     op="upsert", uuid=person, version=version,
-                    fields={} if received else {column: row[column] for column in columns},
+                    fields={} if received else {
+                        column: row[column] for column in
+                        (forward.columns if forward else columns)},
                     ref=(row["origin"], row["origin_uuid"]) if received else None,
+                    chain=forward.chain if forward else None,
+                    relayed=relayed.get(person, ()),
                     contacts=None if contacts is None else tuple(
                         {k: c[k] for k in ("uuid", "method", "outcome", "note", "at", "by")}
                         for c in contacts.get(person, [])),

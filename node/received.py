@@ -13,11 +13,12 @@ import sqlite3
 from dataclasses import dataclass, replace
 
 from node import clock as clocks
-from node import limits, matching, normalize
+from node import limits, matching, normalize, reshare
 from node.ids import uuid7
 from node.node import Node
 from node.storage import people as people_store
 from node.storage import received as inbound
+from node.storage import reshare as reshare_store
 from node.storage import shares as store
 from node.storage import staged
 from protocol import Item, MalformedMessage
@@ -40,6 +41,7 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     columns = set(columns_for(granted))
     for item in items:
         _check_grant(item, columns, "contacts" in granted, "donations" in granted)
+    reshare.check_chains(share, items, granted)
     writable = Grant(columns=columns & set(columns_for(now_granted)),
                      kinds={k for k in ("contacts", "donations")
                             if k in granted and k in now_granted})
@@ -107,9 +109,12 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     origin = share["peer"]
     live = _not_erased(node, conn, share, items)
     attached = _attach_targets(node, conn, live)
-    plain = [_only(item, writable.columns) for item in live if item.uuid not in attached]
+    plain = [_only(item, writable.columns) for item in live
+             if item.uuid not in attached and item.chain is None]
     existing = inbound.received_people(conn, origin, [item.uuid for item in plain])
     person_of = {**_write_people(conn, origin, plain, existing), **attached}
+    forwarded = [_only(item, writable.columns) for item in live if item.chain is not None]
+    person_of.update(_write_forwarded(conn, forwarded))
     staged.add_members(conn, share["id"], tag_id,
                        [(i.uuid, i.version, person_of[i.uuid]) for i in live])
     created = {item.uuid for item in plain if item.uuid not in existing}
@@ -118,6 +123,32 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
                  if getattr(i, kind) is not None and (getattr(i, kind) or i.uuid not in created)}
         if lists:
             inbound.sync_received_records(conn, kind, origin, lists)
+    reshare.apply_relayed(conn, node.node_id, origin, live, person_of, writable.kinds)
+    reshare_store.set_forwarded(conn, share["id"], [(i.uuid, i.chain.origin) for i in forwarded
+                                                    if i.chain is not None])
+
+def _write_forwarded(conn: sqlite3.Connection, items: list[Item]) -> dict[str, str]:
+    """Copies of people forwarded from their origin through other nodes: stored under the
+    origin's (node, uuid), so a person reached by two paths is one person here. A middle
+    node's values never overwrite a copy the origin itself sends us: then only the
+    membership is recorded."""
+    person_of: dict[str, str] = {}
+    by_origin: dict[str, list[Item]] = {}
+    for item in items:
+        assert item.chain is not None
+        by_origin.setdefault(item.chain.origin, []).append(item)
+    for origin, group in by_origin.items():
+        as_origin = {item.chain.uuid: item for item in group if item.chain is not None}
+        existing = inbound.received_people(conn, origin, list(as_origin))
+        direct = reshare_store.held_directly(conn, origin,
+                                             [row["uuid"] for row in existing.values()])
+        writes = [replace(item, uuid=uuid, chain=None,
+                          fields={} if uuid in existing and existing[uuid]["uuid"] in direct
+                          else item.fields)
+                  for uuid, item in as_origin.items()]
+        written = _write_people(conn, origin, writes, existing)
+        person_of.update({item.uuid: written[uuid] for uuid, item in as_origin.items()})
+    return person_of
 
 
 def _not_erased(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
@@ -126,7 +157,8 @@ def _not_erased(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     (their keyed hashes are computed only when the node holds any tombstone at all)."""
     if not items or not inbound.any_tombstones(conn):
         return items
-    keys = {item.uuid: node.tombstone_key(item.uuid, share["peer"]) for item in items}
+    keys = {item.uuid: node.tombstone_key(item.chain.uuid, item.chain.origin) if item.chain
+            else node.tombstone_key(item.uuid, share["peer"]) for item in items}
     buried = inbound.tombstoned(conn, list(keys.values()))
     inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
                                                 for i in items if keys[i.uuid] in buried])
@@ -199,7 +231,12 @@ def _withdraw(conn: sqlite3.Connection, share: sqlite3.Row, origin: str, item: I
     if person is not None:
         people_store.remove_tagging(conn, tag_id, person)
         if inbound.memberships(conn, person) == 0:
-            forget_person(conn, person, origin)
+            forget_person(conn, person, origin, copy_origin=_forwarded_from(current))
+
+
+def _forwarded_from(current: sqlite3.Row | None) -> str | None:
+    """The origin of a person this share forwarded from another node, else None."""
+    return current["origin"] if current is not None else None
 
 
 def _erase(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str,
@@ -207,10 +244,14 @@ def _erase(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str
     """The origin erased the person: delete everything it sent (its copy, its records),
     keeping only the subscriber's own records; where its records hung on a person of ours
     (or of another origin), delete just those records."""
+    forwarded_from = _forwarded_from(current)
+    if forwarded_from is not None and current is not None:
+        _erase_forwarded(node, conn, share, item, current, tag_id)
+        return
     row = inbound.received_person(conn, origin, item.uuid)
     if row is not None:
         people_store.remove_tagging(conn, tag_id, row["uuid"])
-        forget_person(conn, row["uuid"], origin)
+        forget_person(conn, row["uuid"], origin, gone="erase")
     elif current is not None and current["person"] is not None:
         inbound.drop_received_records(conn, current["person"], origin)
         people_store.remove_tagging(conn, tag_id, current["person"])
@@ -219,29 +260,59 @@ def _erase(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, origin: str
                        state="erased")
 
 
-def forget_person(conn: sqlite3.Connection, person: str, origin: str) -> None:
+def _erase_forwarded(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, item: Item,
+                     current: sqlite3.Row, tag_id: int) -> None:
+    """A middle node passes on its origin's erasure: the copy goes, with a tombstone of the
+    origin's (node, uuid), unless another share still holds the person (the origin's own,
+    or another path): a middle node cannot erase what others still send us."""
+    person = current["person"]
+    inbound.set_received(conn, share["id"], item.uuid, version=item.version, person=None,
+                         state="erased")
+    if person is None:
+        return
+    people_store.remove_tagging(conn, tag_id, person)
+    row = people_store.get_person(conn, person)
+    if row is None or inbound.memberships(conn, person) > 0:
+        inbound.drop_received_records(conn, person, share["peer"])
+        return
+    forget_person(conn, person, share["peer"], copy_origin=row["origin"], gone="erase")
+    people_store.add_tombstone(conn, node.tombstone_key(row["origin_uuid"], row["origin"]),
+                               normalize.now_iso())
+
+
+def forget_person(conn: sqlite3.Connection, person: str, origin: str, *,
+                  copy_origin: str | None = None, gone: str = "withdraw") -> None:
     """Remove what `origin` sent about a person; keep the subscriber's own records on them,
-    and never touch a person that is not `origin`'s copy (its records were attached)."""
+    and never touch a person that is not `origin`'s copy (its records were attached), or,
+    for a copy forwarded by `origin`, `copy_origin`'s. A deleted copy leaves a note of how
+    it went, so that a re-share passes a withdraw on as a withdraw."""
     inbound.drop_received_records(conn, person, origin)
     row = people_store.get_person(conn, person)
-    if row is None or row["origin"] != origin:
+    if row is None or row["origin"] != (copy_origin or origin):
         return
     if inbound.has_own_records(conn, person):
         blank = {column: None for column in people_store.PERSON_FIELDS}
         people_store.update_person(conn, person, blank, normalize.now_iso())
     else:
         people_store.delete_person(conn, person)
+    reshare_store.note_gone(conn, person, gone, normalize.now_iso())
 
 
 def end_subscription(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
                      status: str) -> int:
-    """The share ended (revoked or left): purge what came only through it, or keep it frozen."""
+    """The share ended (revoked or left): purge what came only through it, or keep it frozen.
+    People it forwarded from another origin go by that origin's terms, not the middle
+    node's; shares that re-shared what it brought end too."""
     store.set_share_status(conn, share["id"], status, normalize.now_iso())
-    if share["on_revoke"] != "purge" or share["local_tag"] is None:
+    reshare.end_downstream(node, conn, share)
+    if share["local_tag"] is None:
         return 0
+    terms = reshare.on_revoke_by_origin(share)
     tag_id = people_store.tag_id(conn, share["local_tag"], create=False)
     purged = 0
     for member in inbound.members_of(conn, share["id"]):
+        if terms.get(member["origin"], share["on_revoke"]) != "purge":
+            continue
         inbound.set_received(conn, share["id"], member["origin_uuid"], version=member["version"],
                            person=member["person"], state="withdrawn")
         if member["person"] is None:
@@ -249,7 +320,7 @@ def end_subscription(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
         if tag_id is not None:
             people_store.remove_tagging(conn, tag_id, member["person"])
         if inbound.memberships(conn, member["person"]) == 0:
-            forget_person(conn, member["person"], share["peer"])
+            forget_person(conn, member["person"], share["peer"], copy_origin=member["origin"])
             purged += 1
     return purged
 

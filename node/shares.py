@@ -10,7 +10,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from node import normalize, terms
+from node import normalize, reach, reshare, terms
 from node.clock import random_bytes
 from node.errors import Ambiguous, InvalidInput, NotFound
 from node.ids import uuid7
@@ -20,6 +20,7 @@ from node.received import end_subscription
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import people as people_store
+from node.storage import reshare as reshare_store
 from node.storage import shares as store
 from protocol import (
     Message,
@@ -54,7 +55,7 @@ def queue(conn: sqlite3.Connection, peer: str, message: Message) -> None:
 
 
 def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
-                note: str | None) -> dict[str, Any]:
+                note: str | None, reshare_terms: str = "none") -> dict[str, Any]:
     tag_name = normalize.normalize_tag(tag)
     groups = parse_fields(fields)
     if on_revoke not in ("purge", "keep"):
@@ -67,6 +68,9 @@ def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
         epoch = b64u_encode(random_bytes(16))
         tag_id = people_store.tag_id(conn, tag_name, create=True)
         assert tag_id is not None
+        plan = reshare.plan_grant(conn, tag=tag_name, tag_id=tag_id, peer=peer_id,
+                                  fields=groups, on_revoke=on_revoke, reshare=reshare_terms)
+        on_revoke = plan.on_revoke
         store.insert_share(conn, {
             "id": share_id, "direction": "outgoing", "peer": peer_id, "tag": tag_name,
             "tag_id": tag_id, "local_tag": None,
@@ -74,12 +78,22 @@ def grant_share(node: Node, *, tag: str, peer: str, fields: str, on_revoke: str,
             "status": "offered", "epoch": epoch, "now": normalize.now_iso()})
         store.record_terms(conn, share_id, 1, json.dumps(list(groups)), on_revoke,
                            now=normalize.now_iso(), accepted=False)  # until the peer accepts
+        grant = reshare.sign(node, peer=peer_id, share=share_id, tag=tag_name, fields=groups,
+                             on_revoke=on_revoke, reshare=reshare_terms)
+        reshare_store.set_terms(conn, share_id, reshare=reshare_terms,
+                                grant=json.dumps(grant.to_dict()),
+                                upstream=reshare.upstream_json(plan))
         queue(conn, peer_id, ShareOffer(share=share_id, tag=tag_name, fields=groups,
-                                        on_revoke=on_revoke, note=note or "", epoch=epoch))
+                                        on_revoke=on_revoke, note=note or "", epoch=epoch,
+                                        reshare=reshare_terms, grant=grant,
+                                        upstream=plan.upstream))
         node.audit("share.grant", share=share_id, tag=tag_name, peer=peer_id,
-                   fields=list(groups), on_revoke=on_revoke)
+                   fields=list(groups), on_revoke=on_revoke, reshare=reshare_terms,
+                   reshares=len(plan.upstream))
         row = store.get_share(conn, share_id)
         carriers = people_store.carriers(conn, tag_id)
+        assert row is not None
+        reach.notify(node, conn, row, "offered")
     assert row is not None
     return {**share_dict(conn, row), "carriers": carriers}
 
@@ -191,6 +205,7 @@ def revoke_share(node: Node, ref: str) -> dict[str, Any]:
         outbox.drop_pending(conn, row["id"])
         queue(conn, row["peer"], ShareRevoke(share=row["id"]))
         node.audit("share.revoke", share=row["id"], peer=row["peer"])
+        reach.notify(node, conn, row, "revoked")
         return _fresh(conn, row["id"])
 
 
@@ -232,6 +247,8 @@ def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         "local_tag": row["local_tag"] if not outgoing else row["tag"],
         "fields": json.loads(row["fields"]),
         "on_revoke": row["on_revoke"],
+        "reshare": row["reshare"],
+        "origin": _origin_of(row),
         "note": row["note"],
         "status": row["status"],
         "terms_version": row["terms_version"],
@@ -249,6 +266,14 @@ def share_dict(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
             "parked": bool(delivery["parked"]) if delivery else False,
         },
     }
+
+
+def _origin_of(row: sqlite3.Row) -> str | None:
+    """The node whose people an incoming share forwards, when it re-shares another's."""
+    if row["direction"] != "incoming":
+        return None
+    origins = sorted({path[0].granter for path in reshare.received_paths(row)[1:]})
+    return ",".join(origins) or None
 
 
 def _next_retry(delivery: sqlite3.Row | None) -> str | None:

@@ -25,6 +25,14 @@ from protocol import _fields as f
 from protocol.errors import LocalProtocolError, MalformedMessage
 from protocol.keys import is_node_id
 from protocol.messages import ID_BYTES, Message, message_from_dict, register_message
+from protocol.reshare import (
+    Grant,
+    Notice,
+    Provenance,
+    check_reshare,
+    paths_from,
+    paths_to_list,
+)
 
 FIELD_GROUPS = ("name", "email", "phone", "address", "contacts", "donations")
 FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -94,6 +102,62 @@ def _check_record(record: object, keys: frozenset[str], what: str) -> None:
         f.check_str(record["method"], "method", min_len=1, max_len=20)
 
 
+MAX_RELAYED = 64
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """Records another node (``node``) recorded on a person, passed back up by the sender,
+    which received them: contacts and donations travel up the chain to the origin."""
+
+    node: str
+    contacts: tuple[dict[str, object], ...] | None
+    donations: tuple[dict[str, object], ...] | None
+
+    def __post_init__(self) -> None:
+        if not is_node_id(self.node):
+            raise LocalProtocolError("relayed node must be a node id")
+        for records, keys, what in ((self.contacts, CONTACT_KEYS, "contact"),
+                                    (self.donations, DONATION_KEYS, "donation")):
+            if records is None:
+                continue
+            if not isinstance(records, tuple) or len(records) > MAX_RECORDS_PER_PERSON:
+                raise LocalProtocolError(f"relayed {what}s must be a tuple of records")
+            for record in records:
+                _check_record(record, keys, what)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"node": self.node,
+                "contacts": None if self.contacts is None else list(self.contacts),
+                "donations": None if self.donations is None else list(self.donations)}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Relayed:
+        obj = f.require_object(data, frozenset({"node", "contacts", "donations"}), "relayed")
+        contacts, donations = obj["contacts"], obj["donations"]
+        return f.build(lambda: cls(
+            node=f.get_str(obj, "node"),
+            contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
+            donations=None if donations is None else tuple(f.get_list(obj, "donations"))))  # type: ignore[arg-type]
+
+
+def _check_relayed(relayed: object, ref: object, contacts: object, donations: object) -> None:
+    if not isinstance(relayed, tuple) or len(relayed) > MAX_RELAYED:
+        raise LocalProtocolError(f"relayed must be a tuple of at most {MAX_RELAYED}")
+    if relayed and ref is None:
+        raise LocalProtocolError("only an item with a ref relays records")
+    nodes = set()
+    for entry in relayed:
+        if not isinstance(entry, Relayed):
+            raise LocalProtocolError("relayed must hold Relayed values")
+        if (entry.contacts is None) != (contacts is None) or (
+                (entry.donations is None) != (donations is None)):
+            raise LocalProtocolError("relayed records must match the item's granted kinds")
+        nodes.add(entry.node)
+    if len(nodes) != len(relayed):
+        raise LocalProtocolError("relayed names a node twice")
+
+
 @dataclass(frozen=True)
 class Item:
     """One person's change in a batch.
@@ -103,7 +167,9 @@ class Item:
     when the share does not grant them. ``ref`` (node id, uuid) is set when the
     sender itself received the person from that node: the item then carries no
     fields (a node passes on only what it originated), only the reference and
-    the sender's own records.
+    the sender's own records. ``chain`` is set when the sender forwards a person it
+    received, as the origin allowed (protocol/reshare.py): the item carries the origin's
+    fields, at most what the path grants, and no ``ref``.
     """
 
     op: str
@@ -113,6 +179,8 @@ class Item:
     contacts: tuple[dict[str, object], ...] | None = None
     donations: tuple[dict[str, object], ...] | None = None
     ref: tuple[str, str] | None = None
+    chain: Provenance | None = None
+    relayed: tuple[Relayed, ...] = ()
 
     def __post_init__(self) -> None:
         if self.op not in OPS:
@@ -120,9 +188,14 @@ class Item:
         check_uuid(self.uuid, "uuid")
         f.check_int(self.version, "version", minimum=1)
         if self.op != "upsert":
-            if (self.fields, self.contacts, self.donations, self.ref) != (None,) * 4:
+            if (self.fields, self.contacts, self.donations, self.ref,
+                    self.chain) != (None,) * 5 or self.relayed:
                 raise LocalProtocolError(f"{self.op} carries no data")
             return
+        _check_relayed(self.relayed, self.ref, self.contacts, self.donations)
+        if self.chain is not None and (not isinstance(self.chain, Provenance)
+                                       or self.ref is not None):
+            raise LocalProtocolError("chain must be a Provenance, and excludes ref")
         if self.ref is not None:
             if (not isinstance(self.ref, tuple) or len(self.ref) != 2
                     or not is_node_id(self.ref[0])):
@@ -155,6 +228,8 @@ class Item:
             data["donations"] = None if self.donations is None else list(self.donations)
             data["ref"] = None if self.ref is None else {"node": self.ref[0],
                                                           "uuid": self.ref[1]}
+            data["chain"] = None if self.chain is None else self.chain.to_dict()
+            data["relayed"] = [entry.to_dict() for entry in self.relayed]
         return data
 
     @classmethod
@@ -166,19 +241,25 @@ class Item:
             return f.build(lambda: cls(op=f.get_str(obj, "op"), uuid=f.get_str(obj, "uuid"),
                                        version=f.get_int(obj, "version")))
         obj = f.require_object(
-            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations", "ref"}),
+            data, frozenset({"op", "uuid", "version", "fields", "contacts", "donations", "ref",
+                             "chain", "relayed"}),
             "item")
         contacts, donations = obj["contacts"], obj["donations"]
         ref = None
         if obj["ref"] is not None:
             raw_ref = f.require_object(obj["ref"], frozenset({"node", "uuid"}), "ref")
             ref = (f.get_str(raw_ref, "node"), f.get_str(raw_ref, "uuid"))
+        chain = None if obj["chain"] is None else Provenance.from_dict(obj["chain"])
+        raw_relayed = f.get_list(obj, "relayed")
+        if len(raw_relayed) > MAX_RELAYED:
+            raise MalformedMessage(f"an item relays the records of at most {MAX_RELAYED} nodes")
+        relayed = tuple(Relayed.from_dict(entry) for entry in raw_relayed)
         return f.build(lambda: cls(
             op="upsert", uuid=f.get_str(obj, "uuid"), version=f.get_int(obj, "version"),
             fields=f.get_object(obj, "fields"),  # type: ignore[arg-type]
             contacts=None if contacts is None else tuple(f.get_list(obj, "contacts")),  # type: ignore[arg-type]
             donations=None if donations is None else tuple(f.get_list(obj, "donations")),  # type: ignore[arg-type]
-            ref=ref,
+            ref=ref, chain=chain, relayed=relayed,
         ))
 
 
@@ -235,7 +316,8 @@ class ShareResync(_ShareMessage):
 @register_message
 @dataclass(frozen=True)
 class ShareOffer(Message):
-    """Granter -> subscriber: the terms of a share."""
+    """Granter -> subscriber: the terms of a share, signed by the granter (``grant``),
+    with the signed paths of what it re-shares (``upstream``, protocol/reshare.py)."""
 
     TYPE: ClassVar[str] = "share.offer"
     share: str
@@ -244,6 +326,9 @@ class ShareOffer(Message):
     on_revoke: str
     note: str
     epoch: str
+    reshare: str
+    grant: Grant
+    upstream: tuple[tuple[Grant, ...], ...] = ()
 
     def __post_init__(self) -> None:
         check_uuid(self.share, "share")
@@ -253,20 +338,40 @@ class ShareOffer(Message):
             raise LocalProtocolError("on_revoke must be purge or keep")
         f.check_str(self.note, "note", max_len=MAX_VALUE_CHARS)
         f.check_b64(self.epoch, ID_BYTES, "epoch")
+        check_reshare(self.reshare)
+        if not isinstance(self.grant, Grant):
+            raise LocalProtocolError("grant must be a Grant")
+        signed = (self.grant.share, self.grant.tag, self.grant.fields, self.grant.on_revoke,
+                  self.grant.reshare)
+        if signed != (self.share, self.tag, self.fields, self.on_revoke, self.reshare):
+            raise LocalProtocolError("the signed grant does not match the offer's terms")
+        if not isinstance(self.upstream, tuple) or not all(
+                isinstance(path, tuple) and path and all(isinstance(g, Grant) for g in path)
+                for path in self.upstream):
+            raise LocalProtocolError("upstream must be a tuple of paths of Grants")
+        for path in self.upstream:
+            if path[-1].subscriber != self.grant.granter:
+                raise LocalProtocolError("an upstream path must end at the granter")
 
     def to_dict(self) -> dict[str, object]:
         return {"share": self.share, "tag": self.tag, "fields": list(self.fields),
-                "on_revoke": self.on_revoke, "note": self.note, "epoch": self.epoch}
+                "on_revoke": self.on_revoke, "note": self.note, "epoch": self.epoch,
+                "reshare": self.reshare, "grant": self.grant.to_dict(),
+                "upstream": paths_to_list(self.upstream)}
 
     @classmethod
     def from_dict(cls, body: object) -> Self:
-        keys = frozenset({"share", "tag", "fields", "on_revoke", "note", "epoch"})
+        keys = frozenset({"share", "tag", "fields", "on_revoke", "note", "epoch", "reshare",
+                          "grant", "upstream"})
         obj = f.require_object(body, keys, "share.offer body")
+        grant = Grant.from_dict(obj["grant"])
+        upstream = paths_from(obj["upstream"])
         return f.build(lambda: cls(
             share=f.get_str(obj, "share"), tag=f.get_str(obj, "tag"),
             fields=tuple(f.get_list(obj, "fields")),  # type: ignore[arg-type]
             on_revoke=f.get_str(obj, "on_revoke"), note=f.get_str(obj, "note"),
-            epoch=f.get_str(obj, "epoch")))
+            epoch=f.get_str(obj, "epoch"), reshare=f.get_str(obj, "reshare"),
+            grant=grant, upstream=upstream))
 
 
 @register_message
@@ -411,6 +516,28 @@ class ShareTermsAccept(Message):
 
 @register_message
 @dataclass(frozen=True)
+class ShareReach(Message):
+    """Re-sharing node -> its granter, passed up hop by hop to the origin: a signed notice
+    that the origin's people were granted onward (protocol/reshare.py)."""
+
+    TYPE: ClassVar[str] = "share.reach"
+    notice: Notice
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.notice, Notice):
+            raise LocalProtocolError("notice must be a Notice")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"notice": self.notice.to_dict()}
+
+    @classmethod
+    def from_dict(cls, body: object) -> Self:
+        obj = f.require_object(body, frozenset({"notice"}), "share.reach body")
+        return cls(notice=Notice.from_dict(obj["notice"]))
+
+
+@register_message
+@dataclass(frozen=True)
 class OutboxPull(Message):
     """Subscriber -> granter, at /federation/v1/outbox: what is waiting for me?"""
 
@@ -430,7 +557,7 @@ class OutboxPull(Message):
 # when the puller is the granter, and the node's own key rotation.
 PULLABLE = ("share.offer", "share.terms", "share.revoke", "share.synced", "share.batch",
             "share.accept", "share.decline", "share.leave", "share.resync",
-            "share.terms.accept", "key.rotate")
+            "share.terms.accept", "share.reach", "key.rotate")
 
 
 @dataclass(frozen=True)

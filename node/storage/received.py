@@ -45,8 +45,10 @@ def received_person(conn: sqlite3.Connection, origin: str, origin_uuid: str) -> 
 
 
 def drop_received_records(conn: sqlite3.Connection, person: str, origin: str) -> None:
-    conn.execute("DELETE FROM contacts WHERE person = ? AND origin = ?", (person, origin))
-    conn.execute("DELETE FROM donations WHERE person = ? AND origin = ?", (person, origin))
+    """What `origin` sent on a person: its own records, and those it relayed."""
+    for table in ("contacts", "donations"):
+        conn.execute(f"DELETE FROM {table} WHERE person = ? AND "
+                     "((origin = ? AND via IS NULL) OR via = ?)", (person, origin, origin))
 
 
 def has_own_records(conn: sqlite3.Connection, person: str) -> bool:
@@ -115,8 +117,8 @@ def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
         raise ValueError("received records need their origin")
     columns = _RECORD_COLUMNS[table]
     existing = {row["uuid"]: row for row in select_in_chunks(
-        conn, f"SELECT * FROM {table} WHERE origin = ? AND person IN ({{marks}})",
-        list(records_by_person), (origin,))}
+        conn, f"SELECT * FROM {table} WHERE origin = ? AND via IS NULL "
+        "AND person IN ({marks})", list(records_by_person), (origin,))}
     wanted: dict[str, tuple[object, ...]] = {}
     for person, records in records_by_person.items():
         for record in records:
@@ -126,14 +128,14 @@ def sync_received_records(conn: sqlite3.Connection, table: str, origin: str,
     changed = [values for uuid, values in wanted.items()
                if uuid not in existing or tuple(existing[uuid][c] for c in columns) != values]
     if gone:
-        conn.executemany(f"DELETE FROM {table} WHERE origin = ? AND uuid = ?",
+        conn.executemany(f"DELETE FROM {table} WHERE origin = ? AND uuid = ? AND via IS NULL",
                          [(origin, uuid) for uuid in gone])
     if changed:
         marks = ", ".join("?" * len(columns))
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("uuid", "origin"))
         conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
                          "ON CONFLICT (origin, uuid) WHERE origin IS NOT NULL "
-                         f"DO UPDATE SET {updates}", changed)
+                         f"DO UPDATE SET {updates}, via = NULL", changed)  # its author wins
 
 
 def remember_unseen(conn: sqlite3.Connection, share_id: str,

@@ -585,13 +585,60 @@ def MIGRATION_17(conn: sqlite3.Connection) -> None:  # noqa: N802 - named like i
         conn.execute("ALTER TABLE invites ADD COLUMN alias TEXT")
 
 
+# Re-sharing (issue 15): a share's re-share permission, its signed grant (ours for an
+# outgoing share, the granter's for an incoming one) and the signed paths of what it
+# re-shares (protocol/reshare.py); per received row, the origin of a forwarded item
+# (NULL: the share's peer); per received contact or donation, the node that relayed it
+# up the chain (NULL: its author sent it); which deleted copies were withdrawn rather
+# than erased, so that a re-share passes a withdraw on as a withdraw; and the origin's
+# view of who holds its people through re-shares (signed notices).
+_RESHARE_TABLES = """
+CREATE TABLE IF NOT EXISTS gone_copies (
+    person TEXT PRIMARY KEY,
+    op TEXT NOT NULL CHECK (op IN ('withdraw', 'erase')),
+    at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reach (
+    origin_share TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    via TEXT NOT NULL,
+    share TEXT NOT NULL,
+    people INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    reshare TEXT NOT NULL,
+    status TEXT NOT NULL,
+    notice TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (origin_share, share)
+) WITHOUT ROWID;
+"""
+
+
+def _add_resharing(conn: sqlite3.Connection) -> None:
+    """Adds only what is missing, so it can run again on a database that has it."""
+    for table, column, declaration in (
+        ("shares", "reshare", "TEXT NOT NULL DEFAULT 'none'"),
+        ("shares", "grant_signed", "TEXT"),
+        ("shares", "upstream", "TEXT NOT NULL DEFAULT '[]'"),
+        ("received", "origin", "TEXT"),
+        ("contacts", "via", "TEXT"),
+        ("donations", "via", "TEXT"),
+    ):
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    for statement in _statements(_RESHARE_TABLES):
+        conn.execute(statement)
+
+
+MIGRATION_18 = _add_resharing
+
 # A migration is a SQL script, or a function that runs inside the migration's transaction.
 Migration = str | Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
     MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
-    MIGRATION_14, MIGRATION_15, MIGRATION_16, MIGRATION_17,
+    MIGRATION_14, MIGRATION_15, MIGRATION_16, MIGRATION_17, MIGRATION_18,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -195,7 +195,8 @@ async def test_huge_values_are_refused_cleanly(tmp_path: Path) -> None:
         oversized = json.dumps({"share": share_id, "epoch": epoch, "seq": 5, "terms": 1,
                                 "items": [{"op": "upsert", "uuid": person, "version": 10**6,
                                            "fields": {"first_name": huge}, "contacts": [],
-                                           "donations": [], "ref": None}]})
+                                           "donations": [], "ref": None, "chain": None,
+                                           "relayed": []}]})
         with pytest.raises(Exception, match="at most"):
             ShareBatch.from_dict(json.loads(oversized))
         assert a.copy_of(party, person)["first_name"] == "Normal"

@@ -30,12 +30,16 @@ from shares_helpers import (
 from node.ids import uuid7
 from node.limits import MAX_PENDING_OFFERS, MAX_UNSEEN_PER_SHARE, UNSEEN_RETENTION
 from protocol import Item, ShareOffer, ShareResync, b64u_encode
+from protocol.reshare import make_grant
 from protocol.shares import MAX_ITEMS
 
 
-def offer(note: str = "") -> ShareOffer:
-    return ShareOffer(share=uuid7(), tag=TAG, fields=("name",), on_revoke="purge", note=note,
-                      epoch=b64u_encode(os.urandom(16)))
+def offer(party: Org, to: Org, note: str = "") -> ShareOffer:
+    share = uuid7()
+    grant = make_grant(party.op.keys, (), subscriber=to.node_id, share=share, tag=TAG,
+                       fields=("name",), on_revoke="purge", reshare="none")
+    return ShareOffer(share=share, tag=TAG, fields=("name",), on_revoke="purge", note=note,
+                      epoch=b64u_encode(os.urandom(16)), reshare="none", grant=grant)
 
 
 async def quiet(*orgs: Org) -> None:
@@ -50,10 +54,10 @@ async def test_pending_offers_per_peer_are_capped(trio: Trio) -> None:
                      message="the offers arrive")
     await quiet(party, a)
     before = a.snapshot()
-    status, body = await send_as(party, a, offer("one too many"))
+    status, body = await send_as(party, a, offer(party, a, "one too many"))
     assert (status, body["error"]) == (429, "rate_limited"), body
     assert "accepted or declined" in body["message"]
-    long_note = offer()
+    long_note = offer(party, a)
     object.__setattr__(long_note, "note", "x" * 2001)  # past what our own code would build
     status, body = await send_as(party, a, long_note)  # the note is capped too
     assert (status, body["error"]) == (400, "malformed"), body

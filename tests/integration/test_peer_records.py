@@ -31,9 +31,14 @@ async def subscribe(granter: Org, subscriber: Org) -> str:
     return share_id
 
 
+COLUMNS = {"contacts": "uuid, person, method, outcome, note, at, by, origin",
+           "donations": "uuid, person, amount_cents, currency, at, origin"}
+
+
 def records(org: Org, table: str, where: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows with `origin` last (records relayed up a chain also have a `via`)."""
     return [tuple(row) for row in org.query(
-        f"SELECT * FROM {table} WHERE {where} ORDER BY origin, uuid", params)]
+        f"SELECT {COLUMNS[table]} FROM {table} WHERE {where} ORDER BY origin, uuid", params)]
 
 
 def contact(uuid: str, note: str) -> dict[str, Any]:

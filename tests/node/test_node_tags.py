@@ -18,7 +18,8 @@ def granted_and_accepted(node, tag: str) -> None:
     try:
         with db.transaction(opened.conn) as conn:
             peers_store.upsert_peer(conn, {
-                "node_id": "peer-rivera", "name": "Rivera Campaign", "alias": None,
+                "node_id": "UklWRVJBUklWRVJBUklWRVJBUklWRVJBUklWRVJBUkk",  # a grant names it
+                "name": "Rivera Campaign", "alias": None,
                 "url": "http://127.0.0.1:1", "box_key": "-", "document": "{}",
                 "auto_accept": 0, "added_at": now_iso()})
     finally:

@@ -21,6 +21,8 @@ from protocol import (
     sign_document,
     verify_envelope,
 )
+from protocol.reshare import Grant, make_grant
+from protocol.shares import ShareOffer
 
 NOW = 1_700_000_000
 ALICE_KEYS = NodeKeys(signing_seed=bytes(range(32)), box_secret=bytes([7]) * 32)
@@ -83,3 +85,14 @@ def receive(keys: NodeKeys, sender_box_key: bytes, raw: bytes, *, now: int = NOW
     verify_envelope(env)
     check_clock(env, now=now)
     return open_envelope(env, recipient=keys, sender_box_key=sender_box_key)
+
+
+def signed_offer(*, share: str, granter: NodeKeys = ALICE_KEYS, subscriber: str | None = None,
+                 tag: str = "v", fields: tuple[str, ...] = ("name",), on_revoke: str = "purge",
+                 note: str = "", epoch: str = "AAAAAAAAAAAAAAAAAAAAAA", reshare: str = "none",
+                 upstream: tuple[tuple[Grant, ...], ...] = ()) -> ShareOffer:
+    """A share.offer whose grant the granter really signed (to Bob by default)."""
+    grant = make_grant(granter, (), subscriber=subscriber or BOB_KEYS.node_id, share=share,
+                       tag=tag, fields=fields, on_revoke=on_revoke, reshare=reshare)
+    return ShareOffer(share=share, tag=tag, fields=fields, on_revoke=on_revoke, note=note,
+                      epoch=epoch, reshare=reshare, grant=grant, upstream=upstream)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from protocol_helpers import ALICE_KEYS, BOB_KEYS, NOW
+from protocol_helpers import ALICE_KEYS, BOB_KEYS, NOW, signed_offer
 
 from protocol import (
     Ack,
@@ -21,7 +21,6 @@ from protocol import (
     OutboxEntry,
     OutboxItems,
     ShareBatch,
-    ShareOffer,
     b64u_encode,
     canonical_json,
     check_ack,
@@ -167,15 +166,13 @@ def test_a_batch_ack_that_does_not_match_settles_nothing(detail: dict[str, objec
 def test_an_error_ack_settles_nothing_whatever_its_detail() -> None:
     with pytest.raises(NotAcknowledged, match="status 'error'"):
         check_ack(_batch(), _ack(GOOD_BATCH_DETAIL, "error"))
-    offer = ShareOffer(share=SHARE, tag="v", fields=("name",), on_revoke="purge", note="",
-                       epoch=EPOCH)
+    offer = signed_offer(share=SHARE, epoch=EPOCH)
     with pytest.raises(NotAcknowledged):
         check_ack(offer, _ack({"share": SHARE, "status": "offered"}, "error"))
 
 
 def test_control_messages_need_their_share_named() -> None:
-    offer = ShareOffer(share=SHARE, tag="v", fields=("name",), on_revoke="purge", note="",
-                       epoch=EPOCH)
+    offer = signed_offer(share=SHARE, epoch=EPOCH)
     check_ack(offer, _ack({"share": SHARE, "status": "offered"}))
     with pytest.raises(NotAcknowledged):
         check_ack(offer, _ack())
@@ -226,7 +223,8 @@ def _with_contact_at(at: str) -> dict[str, object]:
     contact = {"uuid": SHARE, "method": "door", "outcome": None, "note": None, "at": at,
                "by": None}
     item = {"op": "upsert", "uuid": SHARE, "version": 1, "fields": {},
-            "contacts": [contact], "donations": None, "ref": None}
+            "contacts": [contact], "donations": None, "ref": None, "chain": None,
+            "relayed": []}
     return _batch_body(items=[item])
 
 

@@ -1,0 +1,99 @@
+"""Who holds the origin's people: signed notices from each re-sharing node (9.8).
+
+A node that grants someone else's people onward signs a notice (the path from
+the origin's grant to its own grant, how many of the origin's people the share
+carries, its status) and sends it to the node it received them from, which
+checks it and passes it up, until it reaches the origin. The origin keeps the
+newest notice per re-share; `tagshare share reach TAG` lists them beside its
+own subscribers.
+"""
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from node import clock as clocks
+from node import normalize
+from node.errors import NotFound
+from node.node import Node
+from node.refusals import Forbidden
+from node.storage import outbox
+from node.storage import peers as peer_store
+from node.storage import reshare as store
+from node.storage import shares as shares_store
+from protocol import ShareReach
+from protocol.reshare import Grant, Notice, make_notice, paths_from
+
+
+def notify(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, status: str) -> None:
+    """An outgoing share that re-shares others' people changed state: tell each origin."""
+    if share["direction"] != "outgoing" or share["upstream"] == "[]" or not share["grant_signed"]:
+        return
+    grant = Grant.from_dict(json.loads(share["grant_signed"]))
+    state = node.key_state
+    for path in paths_from(json.loads(share["upstream"])):
+        people = store.people_of_origin(conn, share["tag_id"], path[0].granter)
+        notice = make_notice(state.keys, state.chain, path=(*path, grant), people=people,
+                             status=status, at=clocks.system_clock())
+        _send(conn, path[-1].granter, notice)
+
+
+def _send(conn: sqlite3.Connection, peer: str, notice: Notice) -> None:
+    message = ShareReach(notice=notice)
+    outbox.queue_message(conn, peer=peer, type=message.TYPE,
+                         body=json.dumps(message.to_dict()), now=normalize.now_iso())
+
+
+def receive(node: Node, conn: sqlite3.Connection, sender: str, notice: Notice) -> str:
+    """Check a notice from the node this one granted to; keep it (we are the origin) or
+    pass it up. Returns "kept" or "passed"; Forbidden/NotPermitted change nothing."""
+    reach = notice.verify()
+    path = notice.path
+    mine = [i for i, grant in enumerate(path[:-1]) if grant.granter == node.node_id]
+    if not mine:
+        raise Forbidden("a notice about people that did not come from this node")
+    at = mine[0]
+    row = shares_store.get_share(conn, path[at].share)
+    if (row is None or row["direction"] != "outgoing" or row["peer"] != path[at].subscriber
+            or path[at].subscriber != sender):
+        raise Forbidden("a notice must come from the node this node's share went to")
+    if at > 0:
+        _send(conn, path[at - 1].granter, notice)
+        return "passed"
+    holder = path[-1]
+    store.keep_notice(conn, {
+        "origin_share": path[0].share, "holder": holder.subscriber,
+        "via": json.dumps(list(reach.via)), "share": holder.share, "people": notice.people,
+        "fields": json.dumps(list(reach.fields)), "reshare": reach.reshare,
+        "status": notice.status, "notice": json.dumps(notice.to_dict()), "at": notice.at})
+    return "kept"
+
+
+def list_reach(node: Node, tag: str) -> list[dict[str, Any]]:
+    """Every node that holds the people this node shares under `tag`: its subscribers,
+    and whoever they re-shared them to, with counts and fields."""
+    conn = node.conn
+    name = normalize.normalize_tag(tag)
+    granted = [row for row in shares_store.list_shares(conn, "outgoing") if row["tag"] == name]
+    if not granted:
+        raise NotFound(f"no share of tag {name!r}: see `tagshare share list --outgoing`")
+    rows: list[dict[str, Any]] = []
+    for share in granted:
+        rows.append({"holder": share["peer"], "holder_name": _name(conn, share["peer"]),
+                     "via": [], "share": share["id"],
+                     "people": store.people_of_origin(conn, share["tag_id"], None),
+                     "fields": json.loads(share["fields"]), "reshare": share["reshare"],
+                     "status": share["status"], "at": share["updated_at"]})
+        for notice in store.notices_of(conn, share["id"]):
+            rows.append({"holder": notice["holder"], "holder_name": _name(conn, notice["holder"]),
+                         "via": json.loads(notice["via"]), "share": notice["share"],
+                         "people": notice["people"], "fields": json.loads(notice["fields"]),
+                         "reshare": notice["reshare"], "status": notice["status"],
+                         "at": normalize.iso(datetime.fromtimestamp(notice["at"], UTC))})
+    return rows
+
+
+def _name(conn: sqlite3.Connection, node_id: str) -> str | None:
+    peer = peer_store.get_peer(conn, node_id)
+    return (peer["alias"] or peer["name"]) if peer else None

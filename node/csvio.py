@@ -27,23 +27,27 @@ queue their changes.
 
 import csv
 import io
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node import normalize
+from node import import_worker, normalize
 from node.errors import InvalidInput, NodeError
 from node.ids import uuid7
 from node.import_matching import MatchingPath
-from node.import_rows import FirstLines, KeySet, Row, RowCleaner
+from node.import_rows import FirstLines, KeySet, Row
+from node.import_worker import CleanBatch, CleaningJob
 from node.node import Node
 from node.storage import db
 from node.storage import people as store
 from node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
+# From this size on a file's rows are cleaned in a second process (node/import_worker.py).
+CHILD_MIN_BYTES = 4_000_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -103,42 +107,35 @@ def import_csv(
     """Import people from a CSV file; see the module docstring for the rules."""
     extra_tags = [normalize.normalize_tag(t) for t in tags]
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below, position drives progress
+        with open(path, "rb") as raw:
+            reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+            header = _read_header(reader, path)
+            size = os.fstat(raw.fileno()).st_size
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    with raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        header = _read_header(reader, path)
-        mapping, ignored = _map_columns(header)
-        report = ImportReport(ignored_columns=ignored)
-        cleaner = RowCleaner(mapping, node.region)
-        # Into an empty node every reference is to a row this import writes or reads:
-        # foreign keys are not checked one by one (see _Importer).
-        begin = db.transaction if store.has_people(node.conn) else db.unchecked_transaction
-        try:
-            with begin(node.conn):
-                importer = _Importer(node, report, extra_tags, cleaner, Path(path).name)
-                for batch in _batches(reader, len(header), report):
-                    importer.apply(batch)
-                    if progress is not None:
-                        progress(raw.tell())
-                importer.finish()
-                report.errors.sort()
-                if strict and report.errors:
-                    raise ImportRejected(report)
-                node.audit("import", file=str(path), added=report.added,
-                           updated=report.updated, skipped=report.skipped,
-                           ambiguous=report.ambiguous)
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"{path} is not UTF-8 text (byte {exc.start} of a chunk): "
-                "save it as UTF-8 CSV and try again; nothing was imported"
-            ) from None
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"{path} is not valid CSV near line {reader.line_num}: {exc}; nothing was imported"
-            ) from None
+    mapping, ignored = _map_columns(header)
+    report = ImportReport(ignored_columns=ignored)
+    empty = not store.has_people(node.conn)
+    job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS,
+                      mint=empty)
+    in_child = size >= CHILD_MIN_BYTES and (os.cpu_count() or 1) > 1
+    # Into an empty node every reference is to a row this import writes or reads:
+    # foreign keys are not checked one by one (see _Importer).
+    begin = db.unchecked_transaction if empty else db.transaction
+    with begin(node.conn), import_worker.cleaned(job, in_child=in_child) as batches:
+        importer = _Importer(node, report, Path(path).name)
+        for batch in batches:
+            report.errors.extend(batch.errors)
+            importer.apply(batch)
+            if progress is not None:
+                progress(batch.position)
+        importer.finish()
+        report.errors.sort()
+        if strict and report.errors:
+            raise ImportRejected(report)
+        node.audit("import", file=str(path), added=report.added,
+                   updated=report.updated, skipped=report.skipped,
+                   ambiguous=report.ambiguous)
     return report
 
 
@@ -170,37 +167,14 @@ def _map_columns(header: list[str]) -> tuple[dict[int, str], list[str]]:
     return mapping, ignored
 
 
-def _batches(
-    reader: Iterator[list[str]], width: int, report: ImportReport
-) -> Iterator[list[tuple[int, list[str]]]]:
-    batch: list[tuple[int, list[str]]] = []
-    line = 1
-    for cells in reader:
-        line += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != width:
-            report.errors.append((line, f"expected {width} columns, found {len(cells)}"))
-            continue
-        batch.append((line, cells))
-        if len(batch) >= BATCH_ROWS:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 class _Importer:
     """Applies batches of parsed rows: the bulk path while it lasts, then the matching
     path (node/import_matching.py)."""
 
-    def __init__(self, node: Node, report: ImportReport, extra_tags: list[str],
-                 cleaner: RowCleaner, source: str) -> None:
+    def __init__(self, node: Node, report: ImportReport, source: str) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
-        self.extra_tags = extra_tags
-        self.cleaner = cleaner
         self.tag_ids = store.all_tag_ids(self.conn)
         self.email_lines = FirstLines()  # for the whole file, on both paths
         self.matching = MatchingPath(self.conn, report, self.email_lines, source,
@@ -213,12 +187,12 @@ class _Importer:
             self.seen = KeySet()
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
 
-    def apply(self, batch: list[tuple[int, list[str]]]) -> None:
-        rows = self._parse(batch)
+    def apply(self, batch: CleanBatch) -> None:
+        rows = batch.rows
         if self.seen is not None and not self._all_new(rows):
             self._end_bulk()
         if self.seen is not None:
-            self._insert_new(rows)
+            self._insert_new(rows, batch.uuids)
         else:
             self.matching.apply(rows)
 
@@ -230,16 +204,6 @@ class _Importer:
         self.seen = None
         db.create_indexes(self.conn, self.dropped)
         self.dropped = []
-
-    def _parse(self, batch: list[tuple[int, list[str]]]) -> list[Row]:
-        rows: list[Row] = []
-        clean, extra, errors = self.cleaner.clean, self.extra_tags, self.report.errors
-        for line, cells in batch:
-            try:
-                rows.append(clean(line, cells, extra))
-            except InvalidInput as exc:
-                errors.append((line, str(exc)))
-        return rows
 
     def _all_new(self, rows: list[Row]) -> bool:
         """Whether no row can match anyone: not already here, nor earlier in the file.
@@ -265,13 +229,13 @@ class _Importer:
                 return False
         return True
 
-    def _insert_new(self, rows: list[Row]) -> None:
+    def _insert_new(self, rows: list[Row], uuids: list[str]) -> None:
+        """Insert the rows as new people, with the uuids minted for them."""
         now = normalize.now_iso()
         people: list[tuple[str | None, ...]] = []
         taggings: list[tuple[int, str]] = []
         tag_ids = self.tag_ids
-        for row in rows:
-            uuid = uuid7()
+        for row, uuid in zip(rows, uuids or [uuid7() for _ in rows], strict=True):
             people.append((uuid, *row.values, now, now))
             for name in row.tags:
                 tag = tag_ids.get(name)

@@ -115,7 +115,7 @@ class MatchingPath:
         if row.uuid and row.uuid in batch.known:
             return row.uuid, None
         if key:
-            found = batch.emails.get(key) or (batch.by_email.get(key) or [None])[0]
+            found = batch.emails.get(key) or next(iter(batch.by_email.get(key) or ()), None)
             return found, None
         fields = row.fields
         if phone := fields["phone"]:

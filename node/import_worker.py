@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 from node.errors import InvalidInput, NodeError
-from node.ids import uuid7
+from node.ids import uuid7s
 from node.import_rows import Row, RowCleaner
 
 QUEUE_BATCHES = 4
@@ -117,7 +117,7 @@ def _cleaned(lines: list[tuple[int, list[str]]], errors: list[tuple[int, str]],
             rows.append(clean(line, cells, extra))
         except InvalidInput as exc:
             errors.append((line, str(exc)))
-    uuids = [uuid7() for _ in rows] if job.mint else []
+    uuids = uuid7s(len(rows)) if job.mint else []
     return CleanBatch(rows, errors, position, uuids)
 
 

@@ -15,12 +15,15 @@ secondary indexes of people and taggings are dropped inside the import's
 transaction and rebuilt before it commits (one sort instead of a million
 random B-tree inserts; a failed or rejected import rolls the DDL back with
 everything else), and rows are inserted without looking anything up, since
-there is nobody to match. Rows matching each other still must be found, so every
-email goes into FirstLines and every phone (and the name + address of rows with
-neither) into a set of 64-bit hashes; the first row that may repeat an earlier one
-(an email seen before, or a row without an email whose phone or name and address was
-seen before) ends the bulk path: the indexes are rebuilt there and that batch and the
-rest of the file go through the matching path, exactly as into a non-empty node.
+there is nobody to match. Rows matching each other still must be found: the
+cleaner (node/import_worker.py, in a second process for a large file) keeps every
+email's first line and a set of 64-bit hashes of every phone (and the name +
+address of rows with neither), and says of each batch whether a row may repeat an
+earlier one (an email seen before, or a row without an email whose phone or name
+and address was seen before). Such a batch ends the bulk path: the indexes are
+rebuilt there and that batch and the rest of the file go through the matching
+path, exactly as into a non-empty node, which names a repeated email's first line
+from the same record.
 Triggers are never touched, so taggings of a tag with an active share still
 queue their changes.
 """
@@ -38,7 +41,7 @@ from node import import_worker, normalize
 from node.errors import InvalidInput, NodeError
 from node.ids import uuid7
 from node.import_matching import MatchingPath
-from node.import_rows import FirstLines, KeySet, Row
+from node.import_rows import FirstLines, Row
 from node.import_worker import CleanBatch, CleaningJob
 from node.node import Node
 from node.storage import db
@@ -176,58 +179,39 @@ class _Importer:
         self.conn: sqlite3.Connection = node.conn
         self.report = report
         self.tag_ids = store.all_tag_ids(self.conn)
-        self.email_lines = FirstLines()  # for the whole file, on both paths
+        self.email_lines = _FirstLinesFound()
         self.matching = MatchingPath(self.conn, report, self.email_lines, source,
                                      self._tag_id)
         # The bulk path, while the node had nobody when the import began and no row
         # has matched another yet (see the module docstring).
-        self.seen: KeySet | None = None
+        self.bulk = not store.has_people(self.conn)
         self.dropped: list[str] = []
-        if not store.has_people(self.conn):
-            self.seen = KeySet()
+        if self.bulk:
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
 
     def apply(self, batch: CleanBatch) -> None:
-        rows = batch.rows
-        if self.seen is not None and not self._all_new(rows):
+        if self.bulk and not self._all_new(batch):
             self._end_bulk()
-        if self.seen is not None:
-            self._insert_new(rows, batch.uuids)
+        if self.bulk:
+            self._insert_new(batch.rows, batch.uuids)
         else:
-            self.matching.apply(rows)
+            self.email_lines.found = batch.first_lines
+            self.matching.apply(batch.rows)
 
     def finish(self) -> None:
         """Rebuild what the bulk path dropped; call before COMMIT."""
         self._end_bulk()
 
     def _end_bulk(self) -> None:
-        self.seen = None
+        self.bulk = False
         db.create_indexes(self.conn, self.dropped)
         self.dropped = []
 
-    def _all_new(self, rows: list[Row]) -> bool:
-        """Whether no row can match anyone: not already here, nor earlier in the file.
-        A phone repeated by a row WITH an email matches nobody (only its email could);
-        it is remembered for later rows without an email."""
-        given = [r.uuid for r in rows if r.uuid]
-        if given and store.existing_uuids(self.conn, given):
-            return False
-        seen, first = self.seen, self.email_lines.first
-        assert seen is not None
-        for row in rows:
-            values = row.values
-            email, phone = values[2], values[3]
-            if email:
-                if first(email.lower(), row.line) != row.line:
-                    return False
-                if phone:
-                    seen.add(phone)
-            elif phone:
-                if seen.add(phone):
-                    return False
-            elif seen.add((values[0], values[1], values[4], values[8])):
-                return False
-        return True
+    def _all_new(self, batch: CleanBatch) -> bool:
+        """Whether no row can match anyone: not already here, nor earlier in the file
+        (which the cleaner tells: node/import_worker.py's Repeats)."""
+        given = [r.uuid for r in batch.rows if r.uuid]
+        return not batch.may_repeat and not (given and store.existing_uuids(self.conn, given))
 
     def _insert_new(self, rows: list[Row], uuids: list[str]) -> None:
         """Insert the rows as new people, with the uuids minted for them."""
@@ -248,6 +232,17 @@ class _Importer:
         if name not in self.tag_ids:
             self.tag_ids[name] = store.tag_id(self.conn, name, create=True) or 0
         return self.tag_ids[name]
+
+
+class _FirstLinesFound(FirstLines):
+    """The first line of each email of the file, as the cleaner found it in file order
+    (node/import_worker.py), for the matching path's batch at hand."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, int] = {}  # a repeating row's line -> its email's first line
+
+    def first(self, key: object, line: int) -> int:
+        return self.found.get(line, line)
 
 
 def apply_rows(node: Node, rows: list[Row]) -> tuple[ImportReport, list[str]]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from node.errors import InvalidInput, NodeError
 from node.ids import uuid7s
-from node.import_rows import Row, RowCleaner
+from node.import_rows import FirstLines, KeySet, Row, RowCleaner
 
 QUEUE_BATCHES = 4
 _POLL_S = 0.5
@@ -58,6 +58,40 @@ class CleanBatch:
     errors: list[tuple[int, str]]  # line, reason
     position: int  # bytes of the file read so far
     uuids: list[str] = field(default_factory=list)  # one per row if the job mints
+    # Rows repeating an earlier row's email: line -> the first line with that email.
+    first_lines: dict[int, int] = field(default_factory=dict)
+    # Whether a row may repeat an earlier one of the file (an email, or without an email a
+    # phone or a name and address seen before): the end of the bulk path (csvio).
+    may_repeat: bool = False
+
+
+class Repeats:
+    """What each row repeats of the file's earlier rows, seen in file order, in bounded
+    memory (node/import_rows.py): FirstLines of emails for the matching path's "also on
+    line N", and a KeySet of phones and names with addresses for the bulk path."""
+
+    def __init__(self) -> None:
+        self.emails = FirstLines()
+        self.seen = KeySet()
+
+    def note(self, batch: CleanBatch) -> None:
+        first, seen, lines = self.emails.first, self.seen.add, batch.first_lines
+        repeat = False
+        for row in batch.rows:
+            values = row.values
+            email, phone = values[2], values[3]
+            if email:
+                line = first(email.lower(), row.line)
+                if line != row.line:
+                    lines[row.line] = line
+                    repeat = True
+                if phone:  # a later row without an email may repeat it
+                    seen(phone)
+            elif phone:
+                repeat = seen(phone) or repeat
+            else:
+                repeat = seen((values[0], values[1], values[4], values[8])) or repeat
+        batch.may_repeat = repeat
 
 
 Clean = Callable[[CleaningJob], Iterator[CleanBatch]]
@@ -69,10 +103,13 @@ def clean_batches(job: CleaningJob) -> Iterator[CleanBatch]:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
         cleaner = RowCleaner(job.mapping, job.region)
+        repeats = Repeats()
         try:
             next(reader, None)  # the header, which the importer read and mapped
             for lines, errors in _parsed(reader, job):
-                yield _cleaned(lines, errors, cleaner, job, raw.tell())
+                batch = _cleaned(lines, errors, cleaner, job, raw.tell())
+                repeats.note(batch)
+                yield batch
         except UnicodeDecodeError as exc:
             raise InvalidInput(
                 f"{job.path} is not UTF-8 text (byte {exc.start} of a chunk): "
@@ -161,8 +198,8 @@ def _received(out: Any, child: BaseProcess) -> Iterator[CleanBatch]:
         if kind == "end":
             return
         if kind == "batch":
-            _, rows, errors, position, uuids = message
-            yield CleanBatch([Row(*row) for row in rows], errors, position, uuids)
+            _, rows, *rest = message
+            yield CleanBatch([Row(*row) for row in rows], *rest)
         elif kind == "invalid":
             raise InvalidInput(message[1])
         else:
@@ -175,8 +212,8 @@ def _work(job: CleaningJob, out: Any, parent: int, clean: Clean) -> None:
     try:
         for batch in clean(job):
             rows = [(r.line, r.values, r.tags, r.uuid) for r in batch.rows]
-            if not _put(out, ("batch", rows, batch.errors, batch.position, batch.uuids),
-                        parent):
+            if not _put(out, ("batch", rows, batch.errors, batch.position, batch.uuids,
+                               batch.first_lines, batch.may_repeat), parent):
                 return
         _put(out, ("end",), parent)
     except InvalidInput as exc:

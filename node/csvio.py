@@ -204,6 +204,7 @@ class _Importer:
 
     def _end_bulk(self) -> None:
         self.bulk = False
+        store.add_staged_taggings(self.conn)
         db.create_indexes(self.conn, self.dropped)
         self.dropped = []
 
@@ -226,7 +227,7 @@ class _Importer:
                 taggings.append((self._tag_id(name) if tag is None else tag, uuid))
         store.insert_new_people(self.conn, people)
         self.report.added += len(people)
-        store.add_taggings(self.conn, taggings)
+        store.stage_taggings(self.conn, taggings)
 
     def _tag_id(self, name: str) -> int:
         if name not in self.tag_ids:

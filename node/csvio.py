@@ -49,7 +49,8 @@ from node.storage import people as store
 from node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
-# From this size on a file's rows are cleaned in a second process (node/import_worker.py).
+# From this size on a file's rows are cleaned in a second process (node/import_worker.py),
+# when the machine has a core to spare for it (_spare_core).
 CHILD_MIN_BYTES = 4_000_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
@@ -121,7 +122,7 @@ def import_csv(
     empty = not store.has_people(node.conn)
     job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS,
                       mint=empty)
-    in_child = size >= CHILD_MIN_BYTES and (os.cpu_count() or 1) > 1
+    in_child = size >= CHILD_MIN_BYTES and _spare_core()
     # Into an empty node every reference is to a row this import writes or reads:
     # foreign keys are not checked one by one (see _Importer).
     begin = db.unchecked_transaction if empty else db.transaction
@@ -140,6 +141,18 @@ def import_csv(
                    updated=report.updated, skipped=report.skipped,
                    ambiguous=report.ambiguous)
     return report
+
+
+def _spare_core() -> bool:
+    """Whether a second process would have a core to itself: cleaning in a child costs
+    more CPU in all (pickling, its start), so on a machine whose cores are busy
+    it is slower than cleaning in process (docs/performance.md, issue 14)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return cores > 1
+    return cores > 1 and load <= cores - 1
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> list[str]:

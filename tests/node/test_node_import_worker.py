@@ -54,6 +54,7 @@ def in_child(monkeypatch, request):
     """Every file of this module is cleaned in a child process; a test that reached the
     cleaning checks it really was."""
     monkeypatch.setattr(csvio, "CHILD_MIN_BYTES", 0)
+    monkeypatch.setattr(csvio, "_spare_core", lambda: True)
     calls = []
     real = import_worker.cleaned
 
@@ -207,3 +208,24 @@ def test_the_child_is_gone_after_the_import(node, tmp_path):
     _import(node.home, write(tmp_path, MESSY))
     assert not [p for p in multiprocessing.active_children()
                 if p.name == "tagshare-import-cleaner"]
+
+
+
+_SPARE_CORE = csvio._spare_core  # the real one (the fixture replaces it)
+
+
+def test_a_busy_machine_cleans_in_process(node, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(csvio, "_spare_core", lambda: False)
+    _import(node.home, write(tmp_path, MESSY))
+    assert in_child == [False]
+    in_child.clear()
+
+
+@pytest.mark.parametrize(("cores", "load", "spare"), [
+    (2, 0.3, True), (2, 1.0, True), (2, 1.5, False), (2, 7.0, False), (1, 0.0, False),
+    (8, 5.0, True),
+])
+def test_a_core_is_spare_when_the_load_leaves_one(monkeypatch, cores, load, spare):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert _SPARE_CORE() is spare

@@ -15,35 +15,43 @@ secondary indexes of people and taggings are dropped inside the import's
 transaction and rebuilt before it commits (one sort instead of a million
 random B-tree inserts; a failed or rejected import rolls the DDL back with
 everything else), and rows are inserted without looking anything up, since
-there is nobody to match. Rows matching each other still must be found, so every
-email goes into FirstLines and every phone (and the name + address of rows with
-neither) into a set of 64-bit hashes; the first row that may repeat an earlier one
-(an email seen before, or a row without an email whose phone or name and address was
-seen before) ends the bulk path: the indexes are rebuilt there and that batch and the
-rest of the file go through the matching path, exactly as into a non-empty node.
+there is nobody to match. Rows matching each other still must be found: the
+cleaner (node/import_worker.py, in a second process for a large file) keeps every
+email's first line and a set of 64-bit hashes of every phone (and the name +
+address of rows with neither), and says of each batch whether a row may repeat an
+earlier one (an email seen before, or a row without an email whose phone or name
+and address was seen before). Such a batch ends the bulk path: the indexes are
+rebuilt there and that batch and the rest of the file go through the matching
+path, exactly as into a non-empty node, which names a repeated email's first line
+from the same record.
 Triggers are never touched, so taggings of a tag with an active share still
 queue their changes.
 """
 
 import csv
 import io
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node import normalize
+from node import import_worker, normalize
 from node.errors import InvalidInput, NodeError
 from node.ids import uuid7
 from node.import_matching import MatchingPath
-from node.import_rows import FirstLines, KeySet, Row, RowCleaner
+from node.import_rows import FirstLines, Row
+from node.import_worker import CleanBatch, CleaningJob
 from node.node import Node
 from node.storage import db
 from node.storage import people as store
 from node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
+# From this size on a file's rows are cleaned in a second process (node/import_worker.py),
+# when the machine has a core to spare for it (_spare_core).
+CHILD_MIN_BYTES = 4_000_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -103,43 +111,48 @@ def import_csv(
     """Import people from a CSV file; see the module docstring for the rules."""
     extra_tags = [normalize.normalize_tag(t) for t in tags]
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below, position drives progress
+        with open(path, "rb") as raw:
+            reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""))
+            header = _read_header(reader, path)
+            size = os.fstat(raw.fileno()).st_size
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    with raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-        reader = csv.reader(text)
-        header = _read_header(reader, path)
-        mapping, ignored = _map_columns(header)
-        report = ImportReport(ignored_columns=ignored)
-        cleaner = RowCleaner(mapping, node.region)
-        # Into an empty node every reference is to a row this import writes or reads:
-        # foreign keys are not checked one by one (see _Importer).
-        begin = db.transaction if store.has_people(node.conn) else db.unchecked_transaction
-        try:
-            with begin(node.conn):
-                importer = _Importer(node, report, extra_tags, cleaner, Path(path).name)
-                for batch in _batches(reader, len(header), report):
-                    importer.apply(batch)
-                    if progress is not None:
-                        progress(raw.tell())
-                importer.finish()
-                report.errors.sort()
-                if strict and report.errors:
-                    raise ImportRejected(report)
-                node.audit("import", file=str(path), added=report.added,
-                           updated=report.updated, skipped=report.skipped,
-                           ambiguous=report.ambiguous)
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(
-                f"{path} is not UTF-8 text (byte {exc.start} of a chunk): "
-                "save it as UTF-8 CSV and try again; nothing was imported"
-            ) from None
-        except csv.Error as exc:
-            raise InvalidInput(
-                f"{path} is not valid CSV near line {reader.line_num}: {exc}; nothing was imported"
-            ) from None
+    mapping, ignored = _map_columns(header)
+    report = ImportReport(ignored_columns=ignored)
+    empty = not store.has_people(node.conn)
+    job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS,
+                      mint=empty)
+    in_child = size >= CHILD_MIN_BYTES and _spare_core()
+    # Into an empty node every reference is to a row this import writes or reads:
+    # foreign keys are not checked one by one (see _Importer).
+    begin = db.unchecked_transaction if empty else db.transaction
+    with begin(node.conn), import_worker.cleaned(job, in_child=in_child) as batches:
+        importer = _Importer(node, report, Path(path).name)
+        for batch in batches:
+            report.errors.extend(batch.errors)
+            importer.apply(batch)
+            if progress is not None:
+                progress(batch.position)
+        importer.finish()
+        report.errors.sort()
+        if strict and report.errors:
+            raise ImportRejected(report)
+        node.audit("import", file=str(path), added=report.added,
+                   updated=report.updated, skipped=report.skipped,
+                   ambiguous=report.ambiguous)
     return report
+
+
+def _spare_core() -> bool:
+    """Whether a second process would have a core to itself: cleaning in a child costs
+    more CPU in all (pickling, its start), so on a machine whose cores are busy
+    it is slower than cleaning in process (docs/performance.md, issue 14)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return cores > 1
+    return cores > 1 and load <= cores - 1
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> list[str]:
@@ -170,120 +183,80 @@ def _map_columns(header: list[str]) -> tuple[dict[int, str], list[str]]:
     return mapping, ignored
 
 
-def _batches(
-    reader: Iterator[list[str]], width: int, report: ImportReport
-) -> Iterator[list[tuple[int, list[str]]]]:
-    batch: list[tuple[int, list[str]]] = []
-    line = 1
-    for cells in reader:
-        line += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != width:
-            report.errors.append((line, f"expected {width} columns, found {len(cells)}"))
-            continue
-        batch.append((line, cells))
-        if len(batch) >= BATCH_ROWS:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 class _Importer:
     """Applies batches of parsed rows: the bulk path while it lasts, then the matching
     path (node/import_matching.py)."""
 
-    def __init__(self, node: Node, report: ImportReport, extra_tags: list[str],
-                 cleaner: RowCleaner, source: str) -> None:
+    def __init__(self, node: Node, report: ImportReport, source: str) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
-        self.extra_tags = extra_tags
-        self.cleaner = cleaner
         self.tag_ids = store.all_tag_ids(self.conn)
-        self.email_lines = FirstLines()  # for the whole file, on both paths
+        self.email_lines = _FirstLinesFound()
         self.matching = MatchingPath(self.conn, report, self.email_lines, source,
                                      self._tag_id)
         # The bulk path, while the node had nobody when the import began and no row
         # has matched another yet (see the module docstring).
-        self.seen: KeySet | None = None
+        self.bulk = not store.has_people(self.conn)
         self.dropped: list[str] = []
-        if not store.has_people(self.conn):
-            self.seen = KeySet()
+        if self.bulk:
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
 
-    def apply(self, batch: list[tuple[int, list[str]]]) -> None:
-        rows = self._parse(batch)
-        if self.seen is not None and not self._all_new(rows):
+    def apply(self, batch: CleanBatch) -> None:
+        if self.bulk and not self._all_new(batch):
             self._end_bulk()
-        if self.seen is not None:
-            self._insert_new(rows)
+        if self.bulk:
+            self._insert_new(batch.rows, batch.uuids)
         else:
-            self.matching.apply(rows)
+            self.email_lines.found = batch.first_lines
+            self.matching.apply(batch.rows)
 
     def finish(self) -> None:
         """Rebuild what the bulk path dropped; call before COMMIT."""
         self._end_bulk()
 
     def _end_bulk(self) -> None:
-        self.seen = None
+        self.bulk = False
+        store.add_staged_taggings(self.conn)
         db.create_indexes(self.conn, self.dropped)
         self.dropped = []
 
-    def _parse(self, batch: list[tuple[int, list[str]]]) -> list[Row]:
-        rows: list[Row] = []
-        clean, extra, errors = self.cleaner.clean, self.extra_tags, self.report.errors
-        for line, cells in batch:
-            try:
-                rows.append(clean(line, cells, extra))
-            except InvalidInput as exc:
-                errors.append((line, str(exc)))
-        return rows
+    def _all_new(self, batch: CleanBatch) -> bool:
+        """Whether no row can match anyone: not already here, nor earlier in the file
+        (which the cleaner tells: node/import_worker.py's Repeats)."""
+        given = [r.uuid for r in batch.rows if r.uuid]
+        return not batch.may_repeat and not (given and store.existing_uuids(self.conn, given))
 
-    def _all_new(self, rows: list[Row]) -> bool:
-        """Whether no row can match anyone: not already here, nor earlier in the file.
-        A phone repeated by a row WITH an email matches nobody (only its email could);
-        it is remembered for later rows without an email."""
-        given = [r.uuid for r in rows if r.uuid]
-        if given and store.existing_uuids(self.conn, given):
-            return False
-        seen, first = self.seen, self.email_lines.first
-        assert seen is not None
-        for row in rows:
-            values = row.values
-            email, phone = values[2], values[3]
-            if email:
-                if first(email.lower(), row.line) != row.line:
-                    return False
-                if phone:
-                    seen.add(phone)
-            elif phone:
-                if seen.add(phone):
-                    return False
-            elif seen.add((values[0], values[1], values[4], values[8])):
-                return False
-        return True
-
-    def _insert_new(self, rows: list[Row]) -> None:
+    def _insert_new(self, rows: list[Row], uuids: list[str]) -> None:
+        """Insert the rows as new people, with the uuids minted for them."""
         now = normalize.now_iso()
         people: list[tuple[str | None, ...]] = []
         taggings: list[tuple[int, str]] = []
         tag_ids = self.tag_ids
-        for row in rows:
-            uuid = uuid7()
+        for row, uuid in zip(rows, uuids or [uuid7() for _ in rows], strict=True):
             people.append((uuid, *row.values, now, now))
             for name in row.tags:
                 tag = tag_ids.get(name)
                 taggings.append((self._tag_id(name) if tag is None else tag, uuid))
         store.insert_new_people(self.conn, people)
         self.report.added += len(people)
-        store.add_taggings(self.conn, taggings)
+        store.stage_taggings(self.conn, taggings)
 
     def _tag_id(self, name: str) -> int:
         if name not in self.tag_ids:
             self.tag_ids[name] = store.tag_id(self.conn, name, create=True) or 0
         return self.tag_ids[name]
+
+
+class _FirstLinesFound(FirstLines):
+    """The first line of each email of the file, as the cleaner found it in file order
+    (node/import_worker.py), for the matching path's batch at hand."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, int] = {}  # a repeating row's line -> its email's first line
+
+    def first(self, key: object, line: int) -> int:
+        return self.found.get(line, line)
 
 
 def apply_rows(node: Node, rows: list[Row]) -> tuple[ImportReport, list[str]]:

@@ -423,6 +423,27 @@ def test_bulk_import_of_a_clean_file_rebuilds_every_index(node, tmp_path):
     node.ok("people", "show", "614-555-0042")
 
 
+@pytest.mark.parametrize("nonempty", [False, True])
+def test_a_tag_given_twice_tags_once_and_tags_are_in_place_at_once(node, tmp_path, nonempty,
+                                                                   monkeypatch):
+    """The bulk path sets taggings aside and adds them at the end: the same counts, and
+    the matching path that may follow it in the same import sees them."""
+    from node import csvio
+    monkeypatch.setattr(csvio, "BATCH_ROWS", 1)
+    if nonempty:
+        node.add("--first-name", "Zed")
+    path = write(tmp_path, "first_name,email,phone,tags\n"
+                           "Ann,ann@example.org,614-555-0101,\"a,a,b\"\n"
+                           "Bo,bo@example.org,,b\n"
+                           ",,614-555-0101,c\n")  # Ann again by phone: ends the bulk path
+    node.ok("people", "import", path, "--tag", "a")
+    assert node.json("people", "show", "ann@example.org")["tags"] == ["a", "b", "c"]
+    assert node.json("people", "show", "bo@example.org")["tags"] == ["a", "b"]
+    with node.db() as conn:
+        assert conn.execute("SELECT count(*) FROM taggings").fetchone()[0] == 5
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_rejected_bulk_import_leaves_the_schema_intact(node, tmp_path):
     before = _indexes(node)
     node.fails("people", "import", write(tmp_path, BAD_ROWS), "--strict")

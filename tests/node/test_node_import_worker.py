@@ -1,0 +1,231 @@
+"""`people import` with its rows cleaned in a second process (node/import_worker.py): the
+same reports, line numbers, strict mode and refusals as in process, and a cleaner that
+fails or dies makes the import fail cleanly with nothing imported."""
+
+import functools
+import os
+
+import pytest
+from test_node_import_export import (  # run again below, through the child process
+    test_a_repeated_email_names_both_lines_and_changes_nobody,
+    test_bad_rows_are_reported_by_line_and_good_rows_applied,
+    test_bad_rows_are_reported_in_line_order,
+    test_bulk_import_matches_the_matching_path,
+    test_duplicates_across_batches_collapse,
+    test_failed_bulk_import_leaves_the_schema_intact,
+    test_import_nationbuilder_export,
+    test_import_queues_people_of_an_actively_shared_tag,
+    test_importing_the_same_file_twice_adds_nobody,
+    test_latin1_file_is_refused_and_nothing_is_imported,
+    test_ragged_rows_are_bad_rows_not_a_crash,
+    test_rejected_bulk_import_leaves_the_schema_intact,
+    test_strict_import_names_the_first_bad_line,
+    test_strict_import_with_a_bad_row_applies_nothing,
+    test_unusable_files_are_refused_and_nothing_is_imported,
+    write,
+)
+
+from node import csvio, import_worker
+from node.errors import InvalidInput
+from node.import_worker import CleanBatch, CleaningJob, clean_batches
+from node.node import open_node
+
+REUSED = (  # collected here too: the autouse fixture below sends their files to a child
+    test_a_repeated_email_names_both_lines_and_changes_nobody,
+    test_bad_rows_are_reported_by_line_and_good_rows_applied,
+    test_bad_rows_are_reported_in_line_order,
+    test_bulk_import_matches_the_matching_path,
+    test_duplicates_across_batches_collapse,
+    test_failed_bulk_import_leaves_the_schema_intact,
+    test_import_nationbuilder_export,
+    test_import_queues_people_of_an_actively_shared_tag,
+    test_importing_the_same_file_twice_adds_nobody,
+    test_latin1_file_is_refused_and_nothing_is_imported,
+    test_ragged_rows_are_bad_rows_not_a_crash,
+    test_rejected_bulk_import_leaves_the_schema_intact,
+    test_strict_import_names_the_first_bad_line,
+    test_strict_import_with_a_bad_row_applies_nothing,
+    test_unusable_files_are_refused_and_nothing_is_imported,
+)
+
+
+@pytest.fixture(autouse=True)
+def in_child(monkeypatch, request):
+    """Every file of this module is cleaned in a child process; a test that reached the
+    cleaning checks it really was."""
+    monkeypatch.setattr(csvio, "CHILD_MIN_BYTES", 0)
+    monkeypatch.setattr(csvio, "_spare_core", lambda: True)
+    calls = []
+    real = import_worker.cleaned
+
+    def recording(job, *, in_child, **kwargs):
+        calls.append(in_child)
+        return real(job, in_child=in_child, **kwargs)
+
+    monkeypatch.setattr(import_worker, "cleaned", recording)
+    yield calls
+    assert all(calls), "a file was cleaned in process"
+
+
+MESSY = (
+    "first_name,last_name,email,phone,tags\n"          # 1
+    "Ann,Lee,ann@example.org,614-555-0101,a\n"         # 2
+    "Bo,,not-an-email,,\n"                             # 3 invalid email
+    "\"Cy\nCyrus\",Ng,cy@example.org,,\"b,c\"\n"       # 4 one record on two lines
+    "Di,Fox,di@example.org,555-01,\n"                  # 5 invalid phone
+    ",,,,\n"                                           # 6 blank
+    "Ed,Kim,ed@example.org\n"                          # 7 too few columns
+    "Fi,Ro,ANN@example.org,,d\n"                       # 8 repeats line 2's email
+    "Gu,Ma,,+44 20 7946 0958,e\n"                      # 9 not NANP: phonenumbers
+)
+
+
+def _import(home, path, *, strict=False, tags=()):
+    opened = open_node(home)
+    try:
+        return csvio.import_csv(opened, path, tags=list(tags), strict=strict)
+    finally:
+        opened.close()
+
+
+def _people(home):
+    opened = open_node(home)
+    try:
+        return sorted(tuple(row)[3:12] for row in opened.conn.execute("SELECT * FROM people"))
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_the_child_reports_what_the_process_reports(node, fresh, tmp_path, monkeypatch,
+                                                    in_child, batch):
+    monkeypatch.setattr(csvio, "BATCH_ROWS", batch)
+    path = write(tmp_path, MESSY)
+    by_child = _import(node.home, path, tags=["spring"]).to_dict()
+    monkeypatch.setattr(csvio, "CHILD_MIN_BYTES", 10**9)
+    other = type(fresh)(tmp_path / "other")
+    other.ok("init", "--name", "Other")
+    in_process = _import(other.home, path, tags=["spring"]).to_dict()
+    in_child.clear()
+    assert by_child == in_process
+    assert [e["line"] for e in by_child["errors"]] == [3, 5, 7, 8]
+    assert "also on line 2" in by_child["errors"][-1]["reason"]
+    assert (by_child["added"], by_child["skipped"]) == (3, 4)
+    assert _people(node.home) == _people(other.home)
+    assert node.json("people", "show", "cy@example.org")["first_name"] == "Cy\nCyrus"
+    assert node.json("people", "show", "+442079460958")["tags"] == ["e", "spring"]
+
+
+def test_strict_through_the_child_applies_nothing_and_names_the_first_bad_line(node, tmp_path):
+    with pytest.raises(csvio.ImportRejected, match="first on line 3"):
+        _import(node.home, write(tmp_path, MESSY), strict=True)
+    assert node.json("status")["people"] == 0
+
+
+def test_progress_comes_from_the_child(node, tmp_path, monkeypatch):
+    monkeypatch.setattr(csvio, "BATCH_ROWS", 10)
+    rows = "".join(f"P{i},p{i}@example.org\n" for i in range(95))
+    path = write(tmp_path, "first_name,email\n" + rows)
+    seen: list[int] = []
+    opened = open_node(node.home)
+    try:
+        csvio.import_csv(opened, path, tags=[], progress=seen.append)
+    finally:
+        opened.close()
+    assert len(seen) == 10 and seen == sorted(seen) and seen[-1] == os.path.getsize(path)
+
+
+# --- a cleaner that fails ------------------------------------------------------
+
+
+def _fails_after_one_batch(job: CleaningJob):
+    """Runs in the child: one good batch, then an unexpected error."""
+    batches = clean_batches(job)
+    yield next(batches)
+    raise RuntimeError("disk on fire")
+
+
+def _dies_after_one_batch(job: CleaningJob):
+    """Runs in the child: one good batch, then the process ends without a word."""
+    batches = clean_batches(job)
+    yield next(batches)
+    os._exit(3)
+
+
+def _says_the_file_is_bad(job: CleaningJob):
+    yield CleanBatch([], [], 0)
+    raise InvalidInput("that file is not what it claims")
+
+
+def _with_cleaner(monkeypatch, clean):
+    """Clean with `clean` from now on; returns the way to clean as before."""
+    real = import_worker.cleaned
+    monkeypatch.setattr(import_worker, "cleaned", functools.partial(real, clean=clean))
+    return real
+
+
+def _indexes(home):
+    opened = open_node(home)
+    try:
+        return sorted(r[0] for r in opened.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')"))
+    finally:
+        opened.close()
+
+
+@pytest.mark.parametrize(("clean", "message"), [
+    (_fails_after_one_batch, "the process cleaning the rows failed (RuntimeError: disk on fire)"),
+    (_dies_after_one_batch, "the process cleaning the rows stopped (exit code 3)"),
+])
+def test_a_failing_cleaner_fails_the_import_and_imports_nothing(node, tmp_path, monkeypatch,
+                                                                clean, message):
+    monkeypatch.setattr(csvio, "BATCH_ROWS", 5)
+    before = _indexes(node.home)
+    path = write(tmp_path, "first_name,email\n"
+                 + "".join(f"P{i},p{i}@example.org\n" for i in range(20)))
+    real = _with_cleaner(monkeypatch, clean)
+    stderr = node.fails("people", "import", path)
+    assert message in stderr and "nothing was imported" in stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert node.json("status")["people"] == 0
+    assert _indexes(node.home) == before
+    monkeypatch.setattr(import_worker, "cleaned", real)
+    node.ok("people", "import", path)  # nothing was left locked or half-done
+    assert node.json("status")["people"] == 20
+
+
+def test_a_bad_file_found_by_the_child_is_refused_with_its_message(node, tmp_path, monkeypatch):
+    _with_cleaner(monkeypatch, _says_the_file_is_bad)
+    path = write(tmp_path, "first_name\nAnn\n")
+    with pytest.raises(InvalidInput, match="not what it claims"):
+        _import(node.home, path)
+    assert node.json("status")["people"] == 0
+
+
+def test_the_child_is_gone_after_the_import(node, tmp_path):
+    import multiprocessing
+
+    _import(node.home, write(tmp_path, MESSY))
+    assert not [p for p in multiprocessing.active_children()
+                if p.name == "tagshare-import-cleaner"]
+
+
+
+_SPARE_CORE = csvio._spare_core  # the real one (the fixture replaces it)
+
+
+def test_a_busy_machine_cleans_in_process(node, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(csvio, "_spare_core", lambda: False)
+    _import(node.home, write(tmp_path, MESSY))
+    assert in_child == [False]
+    in_child.clear()
+
+
+@pytest.mark.parametrize(("cores", "load", "spare"), [
+    (2, 0.3, True), (2, 1.0, True), (2, 1.5, False), (2, 7.0, False), (1, 0.0, False),
+    (8, 5.0, True),
+])
+def test_a_core_is_spare_when_the_load_leaves_one(monkeypatch, cores, load, spare):
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    assert _SPARE_CORE() is spare

@@ -109,8 +109,9 @@ class Checkpointer:
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: everything inside commits together, or nothing does.
     If it erased people, their tokens leave the search index before it commits.
-    After the commit the node serving this file, in whatever process, is woken
-    (node/wakeup.py), so what was written goes out at once."""
+    After a commit that changed something, the node serving this file, in whatever
+    process, is woken (node/wakeup.py), so what was written goes out at once."""
+    changes = conn.total_changes
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -119,7 +120,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
-    wakeup.poke(file_of(conn))
+    if conn.total_changes != changes:
+        wakeup.poke(file_of(conn))
 
 
 @contextmanager

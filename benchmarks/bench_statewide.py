@@ -370,6 +370,7 @@ def one_edit(picture: Picture, uuid: str, token: str, timeout: float) -> float:
 
 
 def edits(picture: Picture, args: argparse.Namespace, result: dict[str, Any]) -> None:
+    time.sleep(args.settle)  # the receivers still checkpoint what the initial sync wrote
     cpu = picture.party_cpu()
     times = [one_edit(picture, picture.volunteers[i % LEADERS], f"Edit{i:04d}", args.timeout)
              for i in range(args.edits)]
@@ -562,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--knocks", type=int, default=20)
     parser.add_argument("--changes", type=int, default=10_000)
     parser.add_argument("--settle", type=float, default=5.0,
-                        help="seconds after the last change before idle is measured")
+                        help="seconds of quiet before the edits, and before idle is measured")
     parser.add_argument("--idle-seconds", type=float, default=30.0)
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--profile-party", type=Path,

@@ -96,7 +96,13 @@ async def serve_group(homes: list[Path]) -> None:
         runner = web.AppRunner(create_app(node), handle_signals=False, access_log=None)
         await runner.setup()
         port = int(node.config.url.rsplit(":", 1)[1])
-        await web.TCPSite(runner, synclib.HOST, port).start()
+        try:
+            await web.TCPSite(runner, synclib.HOST, port).start()
+        except OSError:  # taken since it was picked (another node's outgoing connection)
+            await web.TCPSite(runner, synclib.HOST, 0).start()
+            port = int(runner.addresses[-1][1])
+            node.config = dataclasses.replace(node.config, url=f"http://{synclib.HOST}:{port}")
+            node.config.save(home)  # before pairing: peers learn this URL
         runners.append(runner)
     print("ready", flush=True)
     stop = asyncio.Event()
@@ -319,6 +325,9 @@ def build(work: Path, args: argparse.Namespace, result: dict[str, Any]) -> Pictu
         groups.append(start_group([org.home for org in batch],
                                   work / f"group-{len(groups)}.log", profile))
     result["started_s"] = time.monotonic() - started
+    for node in ops.values():  # again: a node whose port was taken now has another URL
+        node.close()
+    ops = {org.node_id: open_node(org.home) for org in orgs}
     log(f"{len(orgs)} nodes in {len(groups)} processes, started in {result['started_s']:.1f}s")
     started = time.monotonic()
     asyncio.run(pair_all(ops, party, orgs[1:]))

@@ -78,7 +78,7 @@ def run_demo(*, people: int, seed: int, keep: bool, say: Say) -> DemoResult:
             say("Live changes (commit on the source -> visible on each target):")
             for change in CHANGES:
                 run_change(demo, change)
-            summary = node_summary(demo)
+            summary = settled_summary(demo)
             kept = keep
             return DemoResult(root=demo.root, kept=kept, seconds=time.monotonic() - started,
                               nodes=[node_info(n) for n in demo.nodes], summary=summary)
@@ -332,6 +332,18 @@ def _trusted(flow: Flow) -> bool:
 
 
 # -- summary ------------------------------------------------------------------------------
+
+
+def settled_summary(demo: Demo) -> list[dict[str, Any]]:
+    """The summary once every source has its acks back: a change is visible on its target
+    a moment before the source has settled the batch that carried it."""
+    deadline = time.monotonic() + SYNC_TIMEOUT
+    while True:
+        summary = node_summary(demo)
+        if time.monotonic() > deadline or not any(
+                row["status"].endswith(" pending") for row in summary):
+            return summary
+        time.sleep(POLL_SECONDS)
 
 
 def node_summary(demo: Demo) -> list[dict[str, Any]]:

@@ -23,6 +23,8 @@ if [ "$quick" = 1 ]; then
     run benchmarks/bench_latency.py --rows 2000 --seconds 5 --json benchmarks/out/latency-quick.json
     run benchmarks/bench_incremental.py --rows 1000 2000 --changes 200 --runs 1
     run benchmarks/bench_fanout.py --rows 2000 --subscribers 3 --changes 200 --runs 1
+    run benchmarks/bench_statewide.py --nodes 6 --people 2000 --volunteers 600 --changes 200 \
+        --edits 5 --knocks 5 --settle 1 --idle-seconds 5 --json benchmarks/out/statewide-quick.json
 else
     # Import vs the sqlite3 shell's .import and vs sqlite-utils insert --csv, side by
     # side (sqlite-utils alone takes about 100 s a run at 1,000,000 rows).
@@ -40,6 +42,9 @@ else
     # The same with all 50 subscribers packed into one process (one GIL for all of them).
     run benchmarks/bench_fanout.py --rows 10000 --subscribers 50 --changes 1000 --runs 3 \
         --subscriber-processes 1 --json benchmarks/out/fanout-50-one-process.json
+    # The statewide picture (issue 15): a party, counties and campaigns as real nodes.
+    run benchmarks/bench_statewide.py --nodes 30 --json benchmarks/out/statewide-30.json
+    run benchmarks/bench_statewide.py --nodes 100 --json benchmarks/out/statewide-100.json
     # Plots for docs/performance.md (needs matplotlib in the venv; see benchmarks/plot.py).
     "$PY" benchmarks/plot.py || echo "plot.py failed (is matplotlib installed?)" >&2
 fi

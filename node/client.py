@@ -20,6 +20,14 @@ from node.peer_text import peer_text
 from protocol import MAX_MESSAGE_BYTES, NodeDocument, ProtocolError, parse_document
 
 REQUEST_TIMEOUT_SECONDS = 30
+# Connections are kept and reused: to each peer at most PEER_CONNECTIONS at once (the
+# sync worker's batches in flight to one share, and a control message), at most
+# CONNECTIONS in all (file descriptors: a party with 300 peers), each kept open
+# KEEPALIVE_SECONDS after its last request, so one edit fanned out to every peer
+# does not reconnect to each of them.
+CONNECTIONS = 128
+PEER_CONNECTIONS = 6
+KEEPALIVE_SECONDS = 60.0
 JSON_HEADERS = {"Content-Type": "application/json"}
 # An error answer is a short JSON object: no more of one is ever read (a hostile peer
 # answered 2 MB of text).
@@ -66,7 +74,9 @@ class HttpTransport:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = aiohttp.TCPConnector(limit=CONNECTIONS, limit_per_host=PEER_CONNECTIONS,
+                                             keepalive_timeout=KEEPALIVE_SECONDS)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
     async def get(self, url: str, tls_sha256: str | None = None) -> tuple[int, bytes]:

@@ -49,8 +49,9 @@ REFUSALS = web.AppKey("refusals", RefusalLog)
 
 DOCUMENT_PATH = "/.well-known/tagshare"
 HEALTH_PATH = "/health"
-CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints when caught up
-BEHIND_INTERVAL = 0.05  # ... and while some committed pages are still not copied
+CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints while writes come
+BEHIND_INTERVAL = 0.05  # ... while some committed pages are still not copied
+IDLE_CHECKPOINT = 10.0  # ... and at most this long apart when nothing commits
 REFUSAL_SUMMARY_INTERVAL = 5.0  # seconds between looks for a refusal summary that is due
 T = TypeVar("T")
 Checked = TypeVar("Checked")  # what a request body became on the parse thread
@@ -109,13 +110,27 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
     checkpointer.close()
 
 
-async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExecutor) -> None:
+async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExecutor,
+                              sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                              ) -> None:
     """Checkpoint again soon while pages are left behind, but never in a tight loop: a
-    reader holding an old snapshot (a long export) keeps pages behind until it ends."""
+    reader holding an old snapshot (a long export) keeps pages behind until it ends.
+    When nothing commits, look ever less often (up to IDLE_CHECKPOINT): an idle node
+    costs the machine almost nothing."""
     loop = asyncio.get_running_loop()
+    seen: int | None = None
+    pause = CHECKPOINT_INTERVAL
     while True:
-        behind = await loop.run_in_executor(thread, checkpointer.run)
-        await asyncio.sleep(BEHIND_INTERVAL if behind else CHECKPOINT_INTERVAL)
+        version = checkpointer.committed()  # one PRAGMA: cheap enough on the event loop
+        if version != seen:
+            seen, pause = version, CHECKPOINT_INTERVAL
+            behind = await loop.run_in_executor(thread, checkpointer.run)
+            if behind:
+                seen = None  # not done: look again soon, even if nothing else commits
+        else:
+            behind = 0
+            pause = min(pause * 2, IDLE_CHECKPOINT)
+        await sleep(BEHIND_INTERVAL if behind else pause)
 
 
 async def _refusal_summary_ctx(app: web.Application) -> AsyncIterator[None]:

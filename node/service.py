@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import signal
 import ssl
 from collections.abc import Callable
@@ -28,6 +29,26 @@ from node.tls import TlsFiles
 
 log = logging.getLogger("tagshare.serve")
 LOOPBACK_ADMIN = AdminAddress()
+OPEN_FILES_WANTED = 8192  # a socket per peer each way, the database files, with room to spare
+
+
+def raise_open_files_limit(get: Callable[[int], tuple[int, int]] = resource.getrlimit,
+                           set_: Callable[[int, tuple[int, int]], None] = resource.setrlimit,
+                           ) -> int:
+    """Raise the soft limit on open files towards the hard one (a node with hundreds of
+    peers holds a connection to each and one from each; many distributions start a
+    process at 1024). Never lowers it; the limit in force afterwards."""
+    soft, hard = get(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard,
+                                                                          OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            set_(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open files limit from %s: %s", soft, exc)
+            return soft
+        return wanted
+    return soft
 
 
 async def serve(node: Node, host: str, port: int, *, listen: bool = True,
@@ -42,6 +63,7 @@ async def serve(node: Node, host: str, port: int, *, listen: bool = True,
     Another `serve` (or a `restore`) on the same home is refused for as long as this one
     runs.
     """
+    raise_open_files_limit()
     with holding_home(node.home, "serve"):
         await _serve_locked(node, host, port, listen=listen, admin=admin, tls=tls,
                             on_ready=on_ready)

@@ -1,9 +1,12 @@
 """The sync worker: delivers what each peer is owed, and pulls where nobody can push.
 
-How it runs: every WAKE_INTERVAL it asks SQLite whether anything committed
-(`PRAGMA data_version` on a read-only connection of its own, which changes when
-another process, such as the CLI, commits; cheap enough to ask on the event
-loop); the server wakes it directly after its own commits. Then it asks
+How it runs: it sleeps until woken. Every write transaction, in this process or
+another (the CLI), pokes it after COMMIT (node/wakeup.py); as a backstop it also
+asks SQLite whether anything committed (`PRAGMA data_version` on a read-only
+connection of its own, cheap enough to ask on the event loop), every WAKE_INTERVAL
+right after activity, backing off to IDLE_POLL when nothing happens, so an idle
+node costs the machine almost nothing. A peer backing off is retried when its
+time comes, without a timer per peer. Then it asks
 the outbox, through an index, which peers are owed something, and starts one
 delivery per peer that is not backing off. A delivery sends queued control
 messages in order, then batches of every active share; each batch is settled
@@ -46,8 +49,9 @@ from node.repin import refresh_pin
 from node.storage import db, outbox
 from node.storage import peers as peer_store
 from node.storage import shares as store
-from node.storage.db import CommitWatch
+from node.storage.db import CommitWatch, file_of
 from node.telemetry import Telemetry, delivery_result, peer_label
+from node.wakeup import WakeListener
 from protocol import (
     KeyRotate,
     Message,
@@ -61,8 +65,9 @@ from protocol import (
 log = logging.getLogger("tagshare.sync")
 T = TypeVar("T")
 
-WAKE_INTERVAL = 0.02  # seconds; a poll is one PRAGMA on the event loop, so this is cheap
-IDLE_ROUND = 1.0
+WAKE_INTERVAL = 0.02  # seconds between looks for commits right after activity ...
+IDLE_POLL = 1.0  # ... doubling up to this when idle (pokes wake it at once anyway)
+IDLE_ROUND = 30.0  # a round at least this often, whatever happens (a safety net)
 PULL_INTERVAL = 1.0
 FIRST_RETRY = 2.0
 MAX_RETRY = 3600.0
@@ -105,6 +110,9 @@ class SyncWorker:
         self.tasks: set[asyncio.Task[None]] = set()
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.retry_at = float("inf")  # when the first peer backing off may be tried again
+        self.rounds = 0  # delivery rounds run, and ...
+        self.waits: list[float] = []  # ... the last pauses between looks (for tests)
 
     async def db(self, func: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, func)
@@ -119,28 +127,39 @@ class SyncWorker:
         self._loop = asyncio.get_running_loop()
         await self.db(lambda: _in_tx(self.node, outbox.release_inflight))
         watch = CommitWatch(self.node.conn)
+        listener = WakeListener(file_of(self.node.conn), self.wake)
+        listener.start(self._loop)
         try:
             await self._serve(watch)
         finally:
+            listener.close()
             watch.close()
 
     async def _serve(self, watch: CommitWatch) -> None:
         seen_version: int | None = None
         last_round = last_pull = 0.0
+        pause = WAKE_INTERVAL
         while True:
             version = watch.version()
             now = time.monotonic()
-            if version != seen_version or self._event.is_set() or now - last_round > IDLE_ROUND:
+            if (version != seen_version or self._event.is_set() or now - last_round > IDLE_ROUND
+                    or self.clock() >= self.retry_at):
                 seen_version, last_round = version, now
                 self._event.clear()
                 await self.start_deliveries()
-            if self.pull_mode and now - last_pull > PULL_INTERVAL:
-                last_pull = now
-                self._spawn("pull", self.pull_all)
+                pause = WAKE_INTERVAL
+            else:
+                pause = min(pause * 2, IDLE_POLL)
+            if self.pull_mode:
+                if now - last_pull > PULL_INTERVAL:
+                    last_pull = now
+                    self._spawn("pull", self.pull_all)
+                pause = min(pause, PULL_INTERVAL)
+            self.waits = [*self.waits[-31:], pause]
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
             # lands as the event fires, and shutdown would then wait forever.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(WAKE_INTERVAL):
+                async with asyncio.timeout(pause):
                     await self._event.wait()
 
     def _spawn(self, key: str, work: Callable[[], Coroutine[None, None, None]]) -> None:
@@ -161,12 +180,23 @@ class SyncWorker:
         task.add_done_callback(self.tasks.discard)
 
     async def start_deliveries(self, report: RoundReport | None = None) -> None:
+        """Start a delivery to every peer owed something that is not backing off, and
+        note when the first of those backing off may be tried again."""
         now = self.clock()
-        for peer_id in await self.db(lambda: outbox.peers_with_work(self.node.conn)):
-            state = await self.db(partial(outbox.delivery_state, self.node.conn, peer_id))
-            if state is not None and state["next_attempt"] > now:
-                continue
-            self._spawn(peer_id, partial(self.deliver, peer_id, report))
+        self.rounds += 1
+
+        def look() -> tuple[list[str], dict[str, float]]:
+            return (outbox.peers_with_work(self.node.conn),
+                    outbox.retry_times(self.node.conn, now))
+
+        owed, waiting = await self.db(look)
+        retry_at = float("inf")
+        for peer_id in owed:
+            if peer_id in waiting:
+                retry_at = min(retry_at, waiting[peer_id])
+            elif peer_id not in self.busy:  # a running delivery picks new work up itself
+                self._spawn(peer_id, partial(self.deliver, peer_id, report))
+        self.retry_at = retry_at
 
     async def run_once(self, only_peer: str | None = None) -> RoundReport:
         """`tagshare sync`: deliver everything owed and pull once, ignoring backoff."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from node import wakeup
 from node.storage import schema, search
 
 BUSY_TIMEOUT_MS = 30_000
@@ -51,8 +52,8 @@ class CommitWatch:
 
     `PRAGMA data_version` on a private read-only connection to the same file: it
     changes whenever any other connection commits, and asking costs microseconds,
-    so the sync worker can ask on its event loop every few milliseconds instead of
-    sending a task to the database thread each time.
+    so the sync worker can ask on its event loop instead of sending a task to the
+    database thread each time.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -93,6 +94,13 @@ class Checkpointer:
             return 0  # busy or closing: the next run, or the writer, will do it
         return max(int(in_log) - int(copied), 0)
 
+    def committed(self) -> int:
+        """A number that differs after another connection's commit (see CommitWatch)."""
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return -1
+
     def close(self) -> None:
         self._conn.close()
 
@@ -100,7 +108,10 @@ class Checkpointer:
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: everything inside commits together, or nothing does.
-    If it erased people, their tokens leave the search index before it commits."""
+    If it erased people, their tokens leave the search index before it commits.
+    After a commit that changed something, the node serving this file, in whatever
+    process, is woken (node/wakeup.py), so what was written goes out at once."""
+    changes = conn.total_changes
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
@@ -109,6 +120,8 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+    if conn.total_changes != changes:
+        wakeup.poke(file_of(conn))
 
 
 @contextmanager

@@ -119,6 +119,13 @@ def peers_with_work(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in rows]
 
 
+def retry_times(conn: sqlite3.Connection, after: float) -> dict[str, float]:
+    """Every peer backing off past `after`: when it may be tried again (one query for a
+    sync round, however many peers there are)."""
+    return {str(row[0]): float(row[1]) for row in conn.execute(
+        "SELECT peer, next_attempt FROM delivery WHERE next_attempt > ?", (after,))}
+
+
 def delivery_state(conn: sqlite3.Connection, peer: str) -> sqlite3.Row | None:
     """The peer's backoff, last success and error, and since when it has been failing."""
     row: sqlite3.Row | None = conn.execute(

@@ -38,7 +38,7 @@ from node import people as ops
 from node import shares
 from node.errors import InvalidInput
 from node.storage.people import PERSON_FIELDS
-from node.sync import IDLE_ROUND
+from node.sync import IDLE_POLL
 from protocol import Item, ShareBatch, ShareRevoke, ShareTerms
 from protocol.encoding import b64u_encode
 from protocol.shares import MAX_VALUE_CHARS, columns_for
@@ -151,7 +151,7 @@ async def test_nothing_arrives_after_a_revoke(tmp_path: Path) -> None:
         party.add_person(first_name="New", last_name="AfterRevoke")
         ops.remove_tags(party.op, people[0], [TAG])
         ops.add_tags(party.op, people[0], [TAG])
-        await asyncio.sleep(3 * IDLE_ROUND)  # several sync rounds
+        await asyncio.sleep(3 * IDLE_POLL)  # several looks for commits, however idle
         assert len(party.batches()) == sent_at_revoke, "a batch was sent after the revoke"
         assert party.pending(share_id) == 0
         assert len(a.received_people(party)) == 0

@@ -31,7 +31,9 @@ async def _wake_and_cancel_together(org: Org) -> asyncio.Task[None]:
     assert task is not None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
-    # Out of the wait (a delivery round, at least once a second), then just back in it.
+    # Out of the wait (a delivery round: an idle worker only looks for commits between
+    # rounds, so start one), then just back in it.
+    org.worker._event.set()
     for want in (False, True):
         while _waiting(task) != want:
             if loop.time() > deadline:

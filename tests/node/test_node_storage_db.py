@@ -71,3 +71,21 @@ def test_commit_watch_sees_other_connections_commit(conn, tmp_path):
         assert watch.version() != before
     finally:
         watch.close()
+
+
+def test_a_commit_that_changed_something_pokes_the_serving_node(conn, monkeypatch):
+    """Only a transaction that wrote wakes the node (an empty one, such as a batch build
+    that found nothing ready, must not start a sync round)."""
+    from node import wakeup
+
+    poked: list[str] = []
+    monkeypatch.setattr(wakeup, "poke", poked.append)
+    with db.transaction(conn):
+        pass
+    assert poked == []
+    _write(conn, 7)
+    assert poked == [db.file_of(conn)]
+    with pytest.raises(RuntimeError), db.transaction(conn):
+        conn.execute("INSERT INTO tags (name) VALUES ('rolled-back')")
+        raise RuntimeError("rolled back")
+    assert poked == [db.file_of(conn)]

@@ -1,0 +1,70 @@
+"""The background checkpoint looks ever less often while nothing commits (counted with an
+injected sleep, never timed), and checkpoints again as soon as something does."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from node.server import (
+    BEHIND_INTERVAL,
+    CHECKPOINT_INTERVAL,
+    IDLE_CHECKPOINT,
+    _checkpoint_forever,
+)
+
+
+class Stop(Exception):
+    pass
+
+
+class FakeCheckpointer:
+    """Commits arrive as a list of data_version values, one per look."""
+
+    def __init__(self, versions: list[int], behind: int = 0) -> None:
+        self.versions = versions
+        self.behind = behind
+        self.runs = 0
+
+    def committed(self) -> int:
+        return self.versions.pop(0) if len(self.versions) > 1 else self.versions[0]
+
+    def run(self) -> int:
+        self.runs += 1
+        return self.behind
+
+
+async def _pauses(checkpointer: FakeCheckpointer, looks: int) -> list[float]:
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) >= looks:
+            raise Stop
+
+    with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
+        await _checkpoint_forever(checkpointer, thread, sleep)  # type: ignore[arg-type]
+    return pauses
+
+
+async def test_an_idle_node_checkpoints_once_then_backs_off() -> None:
+    checkpointer = FakeCheckpointer([7])  # nothing ever commits
+    pauses = await _pauses(checkpointer, 12)
+    assert checkpointer.runs == 1
+    assert pauses[:5] == [CHECKPOINT_INTERVAL * 2 ** n for n in range(5)]
+    assert pauses[-1] == IDLE_CHECKPOINT and max(pauses) == IDLE_CHECKPOINT
+
+
+async def test_a_commit_brings_the_checkpoint_back_at_once() -> None:
+    checkpointer = FakeCheckpointer([1, 1, 1, 1, 2, 2])
+    pauses = await _pauses(checkpointer, 6)
+    assert checkpointer.runs == 2  # the first look, and the one after the commit
+    assert pauses[4] == CHECKPOINT_INTERVAL
+
+
+async def test_pages_held_back_are_retried_soon_even_with_no_new_commit() -> None:
+    checkpointer = FakeCheckpointer([1], behind=5)
+    pauses = await _pauses(checkpointer, 4)
+    assert checkpointer.runs == 4
+    assert pauses == [BEHIND_INTERVAL] * 4
+
+

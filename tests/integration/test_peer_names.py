@@ -125,7 +125,7 @@ async def test_as_tag_naming_a_tag_in_use_is_refused(trio: Trio) -> None:
 
 async def test_only_peer_rename_changes_what_a_peer_is_called(trio: Trio) -> None:
     party, a, b = trio.orgs
-    result = await run_cli(party, "peer", "rename", b.node_id[:8], "Bee Team")
+    result = await run_cli(party, "peer", "rename", "--", b.node_id[:8], "Bee Team")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == (f"peer {CAMPAIGN_B!r} ({b.node_id[:12]}…) is now called "
                                      "'Bee Team'")

@@ -17,9 +17,11 @@ DEMO_TIMEOUT = 120
 CHANGE_LINES = ("new volunteer ", "'s new phone ", " untagged volunteers, withdrawn ", " erased ",
                 "door knock at ", "on the party's own record", "widened to name,phone,email (v2)")
 
+TAGSHARE = [sys.executable, "-c", "from cli.main import main; main()"]
+
 
 def run_tagshare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args],
+    return subprocess.run([*TAGSHARE, *args],
                           capture_output=True, text=True, timeout=DEMO_TIMEOUT, check=False)
 
 
@@ -112,7 +114,7 @@ def test_demo_keep_leaves_nodes_running_and_says_how_to_reach_them() -> None:
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_demo_stopped_midway_leaves_nothing_running(stop: signal.Signals) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", "demo", "--people", "60"],
+        [*TAGSHARE, "demo", "--people", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     lines = []

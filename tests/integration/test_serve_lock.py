@@ -19,12 +19,13 @@ from node.backup import PID_FILE, backup
 from node.node import init_node, open_node
 
 REPO = Path(__file__).resolve().parents[2]
+TAGSHARE = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def tagshare(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
-                           "--home", str(home)], capture_output=True, text=True, cwd=REPO,
-                          stdin=subprocess.DEVNULL, timeout=START_TIMEOUT + STOP_TIMEOUT)
+    return subprocess.run([*TAGSHARE, *args, "--home", str(home)], capture_output=True,
+                          text=True, cwd=REPO, stdin=subprocess.DEVNULL,
+                          timeout=START_TIMEOUT + STOP_TIMEOUT)
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], doing: str, pid: int) -> None:

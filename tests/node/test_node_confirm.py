@@ -93,7 +93,7 @@ def run_on_a_terminal(home: Path, args: list[str], answer: str) -> subprocess.Co
         process = subprocess.Popen(
             [sys.executable, "-m", "cli.main", "--home", str(home), *args],
             stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            cwd=ROOT)
         os.write(controller, answer.encode())
         out, err = process.communicate(timeout=60)
     finally:

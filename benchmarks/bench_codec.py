@@ -21,7 +21,7 @@ from typing import Any
 import synclib
 from synclib import log
 
-from protocol import (
+from tagshare.protocol import (
     Item,
     ShareBatch,
     open_envelope,
@@ -29,7 +29,7 @@ from protocol import (
     seal,
     verify_envelope,
 )
-from protocol.keys import NodeKeys
+from tagshare.protocol.keys import NodeKeys
 
 SENDER = NodeKeys(signing_seed=bytes([1]) * 32, box_secret=bytes([2]) * 32)
 RECIPIENT = NodeKeys(signing_seed=bytes([3]) * 32, box_secret=bytes([4]) * 32)

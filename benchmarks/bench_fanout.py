@@ -36,14 +36,14 @@ from pathlib import Path
 import synclib
 from synclib import BenchError, log
 
-from node import normalize
-from node import shares as share_ops
-from node.client import FederationClient
-from node.clock import system_clock
-from node.node import init_node, open_node
-from node.pairing import create_invite, join
-from node.storage import db
-from node.storage import people as people_store
+from tagshare.node import normalize
+from tagshare.node import shares as share_ops
+from tagshare.node.client import FederationClient
+from tagshare.node.clock import system_clock
+from tagshare.node.node import init_node, open_node
+from tagshare.node.pairing import create_invite, join
+from tagshare.node.storage import db
+from tagshare.node.storage import people as people_store
 
 TARGET_EDITS_S = 5.0
 
@@ -54,7 +54,7 @@ TARGET_EDITS_S = 5.0
 async def serve_subscribers(spec_path: Path) -> None:
     from aiohttp import web
 
-    from node.server import create_app
+    from tagshare.node.server import create_app
 
     spec = json.loads(spec_path.read_text())
     runners = []

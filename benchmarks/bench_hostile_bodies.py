@@ -25,10 +25,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from node.node import init_node
-from node.pairing import PAIR_PATH
-from node.server import DOCUMENT_PATH, INBOX_PATH, create_app
-from protocol import (
+from tagshare.node.node import init_node
+from tagshare.node.pairing import PAIR_PATH
+from tagshare.node.server import DOCUMENT_PATH, INBOX_PATH, create_app
+from tagshare.protocol import (
     MAX_MESSAGE_BYTES,
     ProtocolError,
     b64u_encode,
@@ -36,7 +36,7 @@ from protocol import (
     parse_json,
     verify_envelope,
 )
-from protocol.invite import parse_pair_request
+from tagshare.protocol.invite import parse_pair_request
 
 LIMIT = MAX_MESSAGE_BYTES
 

@@ -177,7 +177,7 @@ def check_sample_phones(csv_path: Path, sample: int = 1000) -> int:
     import csv
 
     sys.path.insert(0, str(REPO))
-    from node.normalize import normalize_phone
+    from tagshare.node.normalize import normalize_phone
 
     with open(csv_path, newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)

@@ -27,10 +27,10 @@ from pathlib import Path
 import synclib
 from synclib import BenchError, log
 
-from node import normalize
-from node.node import open_node
-from node.storage import db
-from node.storage import people as people_store
+from tagshare.node import normalize
+from tagshare.node.node import open_node
+from tagshare.node.storage import db
+from tagshare.node.storage import people as people_store
 
 TARGET_RATIO = 2.0
 

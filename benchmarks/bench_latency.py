@@ -28,8 +28,8 @@ from pathlib import Path
 import synclib
 from synclib import BenchError, log
 
-from node import people as people_ops
-from node.node import open_node
+from tagshare.node import people as people_ops
+from tagshare.node.node import open_node
 
 TARGET_P50_MS = 50.0
 TARGET_P99_MS = 250.0

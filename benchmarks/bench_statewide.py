@@ -49,12 +49,12 @@ from typing import Any
 import synclib
 from synclib import BenchError, log
 
-from node import pairing, shares
-from node import people as people_ops
-from node.client import FederationClient
-from node.node import Node, init_node, open_node
-from node.storage import db
-from node.storage import people as people_store
+from tagshare.node import pairing, shares
+from tagshare.node import people as people_ops
+from tagshare.node.client import FederationClient
+from tagshare.node.node import Node, init_node, open_node
+from tagshare.node.storage import db
+from tagshare.node.storage import people as people_store
 
 TAG = "volunteers"
 FIELDS = "name,email,phone,contacts"
@@ -84,8 +84,8 @@ async def serve_group(homes: list[Path]) -> None:
     """Serve every home on its config's port in this process until SIGTERM."""
     from aiohttp import web
 
-    from node.server import create_app
-    from node.service import raise_open_files_limit
+    from tagshare.node.server import create_app
+    from tagshare.node.service import raise_open_files_limit
 
     raise_open_files_limit()
     runners: list[web.AppRunner] = []

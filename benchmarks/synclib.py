@@ -40,16 +40,16 @@ sys.path.insert(0, str(HERE))
 
 import gen_people  # noqa: E402
 
-from node.home import DB_FILE  # noqa: E402
-from node.ids import uuid7  # noqa: E402
-from node.node import open_node  # noqa: E402
-from node.storage import activity, db  # noqa: E402
+from tagshare.node.home import DB_FILE  # noqa: E402
+from tagshare.node.ids import uuid7  # noqa: E402
+from tagshare.node.node import open_node  # noqa: E402
+from tagshare.node.storage import activity, db  # noqa: E402
 
 HOST = "127.0.0.1"
 SHARED_TAG = "all"
 CACHE = Path(os.environ.get("TAGSHARE_BENCH_CACHE", "/tmp/tagshare-bench-cache"))
 PYTHON = sys.executable
-SERVE_CODE = "from cli.main import main; main()"
+SERVE_CODE = "from tagshare.cli.main import main; main()"
 
 
 class BenchError(Exception):

@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 import click
 
-from node.errors import NodeError
-from node.home import resolve_home
-from node.keystore import PASSPHRASE_ENV, passphrase_from_env, read_passphrase_file
-from node.node import Node, open_node
+from tagshare.node.errors import NodeError
+from tagshare.node.home import resolve_home
+from tagshare.node.keystore import PASSPHRASE_ENV, passphrase_from_env, read_passphrase_file
+from tagshare.node.node import Node, open_node
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -2,9 +2,9 @@
 
 import click
 
-from cli import output
-from cli.context import home_option, open_current_node
-from node import coordination as ops
+from tagshare.cli import output
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node import coordination as ops
 
 
 @click.group()

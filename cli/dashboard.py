@@ -4,11 +4,11 @@ import webbrowser
 
 import click
 
-from cli import output
-from cli.context import home_option, open_current_node
-from node.admin.dashboard import login_link
-from node.admin.dashboard.login import LOGIN_SECONDS
-from node.clock import system_clock
+from tagshare.cli import output
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node.admin.dashboard import login_link
+from tagshare.node.admin.dashboard.login import LOGIN_SECONDS
+from tagshare.node.clock import system_clock
 
 
 @click.command()

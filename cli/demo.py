@@ -2,9 +2,9 @@
 
 import click
 
-from cli import output
-from cli.context import home_option
-from node.demo import run_demo
+from tagshare.cli import output
+from tagshare.cli.context import home_option
+from tagshare.node.demo import run_demo
 
 
 @click.command()

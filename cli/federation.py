@@ -7,21 +7,21 @@ from pathlib import Path
 
 import click
 
-from cli import output
-from cli.confirm import confirm_destructive, yes_option
-from cli.context import home_option, open_current_node
-from node import pairing
-from node import peers as ops
-from node.admin.listener import DEFAULT_ADMIN_HOST, AdminAddress
-from node.client import FederationClient
-from node.clock import system_clock
-from node.errors import NodeError
-from node.farewell import remove_and_tell
-from node.normalize import parse_duration
-from node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
-from node.osdi import sources as osdi_sources
-from node.service import serve as run_server
-from node.tls import TlsFiles, served_tls
+from tagshare.cli import output
+from tagshare.cli.confirm import confirm_destructive, yes_option
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node import pairing
+from tagshare.node import peers as ops
+from tagshare.node.admin.listener import DEFAULT_ADMIN_HOST, AdminAddress
+from tagshare.node.client import FederationClient
+from tagshare.node.clock import system_clock
+from tagshare.node.errors import NodeError
+from tagshare.node.farewell import remove_and_tell
+from tagshare.node.normalize import parse_duration
+from tagshare.node.oplog import LOG_FORMATS, LOG_LEVELS, configure_logging
+from tagshare.node.osdi import sources as osdi_sources
+from tagshare.node.service import serve as run_server
+from tagshare.node.tls import TlsFiles, served_tls
 
 serve_log = logging.getLogger("tagshare.serve")
 

@@ -2,29 +2,29 @@
 
 import click
 
-from cli import output
-from cli.context import (
+from tagshare.cli import output
+from tagshare.cli.context import (
     TagshareGroup,
     home_option,
     home_path,
     open_current_node,
     passphrase_option,
 )
-from cli.coordination import contacts
-from cli.dashboard import dashboard
-from cli.demo import demo
-from cli.federation import invite, peer, serve
-from cli.maintenance import backup, key, restore
-from cli.matching import match
-from cli.osdi import api_token, osdi
-from cli.people import people
-from cli.records import contact, donation, tag
-from cli.shares import share, sync
-from cli.status import status
-from cli.tls import tls
-from node import people as people_ops
-from node.keystore import read_passphrase_file
-from node.node import init_node
+from tagshare.cli.coordination import contacts
+from tagshare.cli.dashboard import dashboard
+from tagshare.cli.demo import demo
+from tagshare.cli.federation import invite, peer, serve
+from tagshare.cli.maintenance import backup, key, restore
+from tagshare.cli.matching import match
+from tagshare.cli.osdi import api_token, osdi
+from tagshare.cli.people import people
+from tagshare.cli.records import contact, donation, tag
+from tagshare.cli.shares import share, sync
+from tagshare.cli.status import status
+from tagshare.cli.tls import tls
+from tagshare.node import people as people_ops
+from tagshare.node.keystore import read_passphrase_file
+from tagshare.node.node import init_node
 
 
 @click.group(cls=TagshareGroup, context_settings={"help_option_names": ["-h", "--help"]})

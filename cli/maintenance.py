@@ -4,11 +4,11 @@ from pathlib import Path
 
 import click
 
-from cli import output
-from cli.confirm import confirm_destructive, yes_option
-from cli.context import home_option, open_current_node
-from node import backup as ops
-from node import keys as keys_ops
+from tagshare.cli import output
+from tagshare.cli.confirm import confirm_destructive, yes_option
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node import backup as ops
+from tagshare.node import keys as keys_ops
 
 
 @click.command()

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from cli import output
-from cli.context import home_option, open_current_node
-from node.osdi import sources, tokens
+from tagshare.cli import output
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node.osdi import sources, tokens
 
 
 @click.group("api-token")

@@ -6,13 +6,13 @@ from typing import Any
 
 import click
 
-from cli import output
-from cli.confirm import confirm_destructive, yes_option
-from cli.context import home_option, open_current_node
-from node import csvexport, csvio
-from node import people as ops
-from node.coordination import window_start
-from node.storage.people import PERSON_FIELDS
+from tagshare.cli import output
+from tagshare.cli.confirm import confirm_destructive, yes_option
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node import csvexport, csvio
+from tagshare.node import people as ops
+from tagshare.node.coordination import window_start
+from tagshare.node.storage.people import PERSON_FIELDS
 
 
 def person_field_options(func: Any) -> Any:

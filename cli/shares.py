@@ -6,15 +6,15 @@ from typing import Any
 
 import click
 
-from cli import output
-from cli.confirm import confirm_destructive, yes_option
-from cli.context import home_option, open_current_node
-from node import reach
-from node import shares as ops
-from node.client import FederationClient
-from node.courier import Courier
-from node.peers import list_peers, resolve_peer
-from node.sync import RoundReport, SyncWorker
+from tagshare.cli import output
+from tagshare.cli.confirm import confirm_destructive, yes_option
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node import reach
+from tagshare.node import shares as ops
+from tagshare.node.client import FederationClient
+from tagshare.node.courier import Courier
+from tagshare.node.peers import list_peers, resolve_peer
+from tagshare.node.sync import RoundReport, SyncWorker
 
 
 @click.group()

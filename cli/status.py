@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from cli import output
-from cli.context import home_option, open_current_node
-from node import people as people_ops
-from node.shares import ENDED
+from tagshare.cli import output
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node import people as people_ops
+from tagshare.node.shares import ENDED
 
 WIDTH = 80
 # SHARE (the end of its id: `share show` takes it), PEER, DIR, TAG, STATE, LAST SYNC:

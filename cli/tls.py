@@ -4,9 +4,9 @@ import datetime
 
 import click
 
-from cli import output
-from cli.context import home_option, open_current_node
-from node.tls import renew_self_signed
+from tagshare.cli import output
+from tagshare.cli.context import home_option, open_current_node
+from tagshare.node.tls import renew_self_signed
 
 
 @click.group()

@@ -13,15 +13,15 @@ import sqlite3
 import time
 from pathlib import Path
 
-from node import normalize
-from node.clock import random_bytes
-from node.errors import InvalidInput, NodeError
-from node.home import DB_FILE
-from node.node import Node
-from node.serve_lock import holding_home
-from node.storage import db, meta, outbox
-from node.storage import shares as store
-from protocol import ShareResync, b64u_encode
+from tagshare.node import normalize
+from tagshare.node.clock import random_bytes
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.home import DB_FILE
+from tagshare.node.node import Node
+from tagshare.node.serve_lock import holding_home
+from tagshare.node.storage import db, meta, outbox
+from tagshare.node.storage import shares as store
+from tagshare.protocol import ShareResync, b64u_encode
 
 PID_FILE = "serve.pid"
 

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from node.errors import NodeError
-from node.peer_text import peer_text
-from protocol import MAX_MESSAGE_BYTES, NodeDocument, ProtocolError, parse_document
+from tagshare.node.errors import NodeError
+from tagshare.node.peer_text import peer_text
+from tagshare.protocol import MAX_MESSAGE_BYTES, NodeDocument, ProtocolError, parse_document
 
 REQUEST_TIMEOUT_SECONDS = 30
 # Connections are kept and reused: to each peer at most PEER_CONNECTIONS at once (the

@@ -9,10 +9,10 @@ its linked received copies) has a contact, from whichever organization.
 from datetime import UTC, datetime
 from typing import Any
 
-from node import normalize
-from node.errors import InvalidInput
-from node.node import Node
-from node.storage import coordination as store
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput
+from tagshare.node.node import Node
+from tagshare.node.storage import coordination as store
 
 DEFAULT_WINDOW = "14d"
 

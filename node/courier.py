@@ -8,12 +8,12 @@ the sender keeps what it owes.
 
 import sqlite3
 
-from node import clock as clocks
-from node.client import FederationClient
-from node.inbox import open_for_me
-from node.node import Node
-from node.tls import pinned_sha256
-from protocol import (
+from tagshare.node import clock as clocks
+from tagshare.node.client import FederationClient
+from tagshare.node.inbox import open_for_me
+from tagshare.node.node import Node
+from tagshare.node.tls import pinned_sha256
+from tagshare.protocol import (
     Ack,
     BadSignature,
     MalformedMessage,

@@ -16,13 +16,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from node.coordination import window_start
-from node.csvio import EXPORT_COLUMNS
-from node.errors import InvalidInput
-from node.node import Node
-from node.storage import db
-from node.storage import people as store
-from node.storage.people import PERSON_FIELDS
+from tagshare.node.coordination import window_start
+from tagshare.node.csvio import EXPORT_COLUMNS
+from tagshare.node.errors import InvalidInput
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.node.storage import people as store
+from tagshare.node.storage.people import PERSON_FIELDS
 
 
 def export_csv(node: Node, out: IO[str], *, tag: str | None = None,

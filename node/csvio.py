@@ -37,16 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node import import_worker, normalize
-from node.errors import InvalidInput, NodeError
-from node.ids import uuid7
-from node.import_matching import MatchingPath
-from node.import_rows import FirstLines, Row
-from node.import_worker import CleanBatch, CleaningJob
-from node.node import Node
-from node.storage import db
-from node.storage import people as store
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import import_worker, normalize
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.ids import uuid7
+from tagshare.node.import_matching import MatchingPath
+from tagshare.node.import_rows import FirstLines, Row
+from tagshare.node.import_worker import CleanBatch, CleaningJob
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.node.storage import people as store
+from tagshare.node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
 # From this size on a file's rows are cleaned in a second process (node/import_worker.py),

@@ -32,13 +32,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from node import demo_data, pairing, peers, shares
-from node import people as people_ops
-from node.client import FederationClient
-from node.clock import system_clock
-from node.demo_changes import CHANGES, run_change
-from node.demo_data import KNOCKED, VOLUNTEERS, PeopleMaker
-from node.demo_model import (
+from tagshare.node import demo_data, pairing, peers, shares
+from tagshare.node import people as people_ops
+from tagshare.node.client import FederationClient
+from tagshare.node.clock import system_clock
+from tagshare.node.demo_changes import CHANGES, run_change
+from tagshare.node.demo_data import KNOCKED, VOLUNTEERS, PeopleMaker
+from tagshare.node.demo_model import (
     CAMPAIGNS,
     HOST,
     PARTY,
@@ -56,8 +56,8 @@ from node.demo_model import (
     incoming_share,
     ms,
 )
-from node.errors import NodeError
-from node.node import init_node
+from tagshare.node.errors import NodeError
+from tagshare.node.node import init_node
 
 
 def run_demo(*, people: int, seed: int, keep: bool, say: Say) -> DemoResult:

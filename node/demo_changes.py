@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from node import demo_data, shares
-from node import people as people_ops
-from node.demo_data import VOLUNTEERS
-from node.demo_model import POLL_SECONDS, SYNC_TIMEOUT, Demo, DemoNode, incoming_share, ms
-from node.errors import NodeError
-from node.normalize import normalize_phone
-from node.storage import activity
-from node.storage import people as people_store
-from node.storage import received as inbound
+from tagshare.node import demo_data, shares
+from tagshare.node import people as people_ops
+from tagshare.node.demo_data import VOLUNTEERS
+from tagshare.node.demo_model import POLL_SECONDS, SYNC_TIMEOUT, Demo, DemoNode, incoming_share, ms
+from tagshare.node.errors import NodeError
+from tagshare.node.normalize import normalize_phone
+from tagshare.node.storage import activity
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage import received as inbound
 
 
 @dataclass

@@ -8,8 +8,8 @@ import random
 import time
 from dataclasses import dataclass
 
-from node import people as people_ops
-from node.node import Node
+from tagshare.node import people as people_ops
+from tagshare.node.node import Node
 
 VOLUNTEERS, KNOCKED, DONORS = "volunteers", "knocked", "donors"
 VOLUNTEER_SHARE, DONOR_SHARE, KNOCKED_SHARE = 0.4, 0.15, 0.5

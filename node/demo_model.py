@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from node import shares
-from node.demo_data import PeopleMaker
-from node.node import Node
+from tagshare.node import shares
+from tagshare.node.demo_data import PeopleMaker
+from tagshare.node.node import Node
 
 HOST = "127.0.0.1"
 PARTY = "Ohio Democratic Party"
@@ -17,7 +17,7 @@ PORT_ATTEMPTS = 3
 SYNC_TIMEOUT = 30.0
 POLL_SECONDS = 0.005
 STOP_GRACE_SECONDS = 5.0
-SERVE_CODE = "from cli.main import main; main()"
+SERVE_CODE = "from tagshare.cli.main import main; main()"
 
 Say = Callable[[str], None]
 

@@ -1,14 +1,14 @@
 """`tagshare peer remove`: remove a peer here, and tell it, so that it shows this node as
 removed too instead of failing against it without knowing why."""
 
-from node.client import FederationClient
-from node.courier import Courier
-from node.errors import NodeError
-from node.node import Node
-from node.peer_text import peer_text
-from node.peers import pulls_only, remove_peer, resolve_peer
-from node.storage import peers as store
-from protocol import PeerRemove, ProtocolError
+from tagshare.node.client import FederationClient
+from tagshare.node.courier import Courier
+from tagshare.node.errors import NodeError
+from tagshare.node.node import Node
+from tagshare.node.peer_text import peer_text
+from tagshare.node.peers import pulls_only, remove_peer, resolve_peer
+from tagshare.node.storage import peers as store
+from tagshare.protocol import PeerRemove, ProtocolError
 
 
 async def remove_and_tell(node: Node, ref: str,

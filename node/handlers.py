@@ -9,21 +9,21 @@ sender: a subscriber can never write into its granter's data through a share.
 import json
 import sqlite3
 
-from node import limits, normalize, reach, reshare, terms
-from node.clock import random_bytes
-from node.inbox import Handler
-from node.node import Node
-from node.outgoing import settle_batch
-from node.peers import pulls_only
-from node.received import apply_items, drop_stale_members, end_subscription
-from node.refusals import Forbidden
-from node.shares import activate_incoming
-from node.storage import outbox
-from node.storage import peers as peer_store
-from node.storage import received as inbound
-from node.storage import reshare as reshare_store
-from node.storage import shares as store
-from protocol import (
+from tagshare.node import limits, normalize, reach, reshare, terms
+from tagshare.node.clock import random_bytes
+from tagshare.node.inbox import Handler
+from tagshare.node.node import Node
+from tagshare.node.outgoing import settle_batch
+from tagshare.node.peers import pulls_only
+from tagshare.node.received import apply_items, drop_stale_members, end_subscription
+from tagshare.node.refusals import Forbidden
+from tagshare.node.shares import activate_incoming
+from tagshare.node.storage import outbox
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage import reshare as reshare_store
+from tagshare.node.storage import shares as store
+from tagshare.protocol import (
     KeyRotate,
     Message,
     OutboxAck,
@@ -43,7 +43,7 @@ from protocol import (
     b64u_encode,
     check_rotation,
 )
-from protocol.reshare import paths_to_list
+from tagshare.protocol.reshare import paths_to_list
 
 Detail = dict[str, object]
 

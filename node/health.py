@@ -8,8 +8,8 @@ The answer names no person and needs no login.
 
 import sqlite3
 
-from node.normalize import now_iso
-from node.storage import db, meta
+from tagshare.node.normalize import now_iso
+from tagshare.node.storage import db, meta
 
 HEALTH_WAIT_MS = 2_000  # a probe must answer; a writer holding the lock longer is a fault
 HEALTH_KEY = "health_checked_at"

@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from node.errors import InvalidInput, NodeExists, NoNode
+from tagshare.node.errors import InvalidInput, NodeExists, NoNode
 
 DEFAULT_URL = "http://127.0.0.1:7440"
 DB_FILE = "node.db"

@@ -1,8 +1,8 @@
 """The node's signed, published document (GET /.well-known/tagshare)."""
 
-from node.node import Node
-from node.tls import served_tls
-from protocol import NodeDocument, sign_document
+from tagshare.node.node import Node
+from tagshare.node.tls import served_tls
+from tagshare.protocol import NodeDocument, sign_document
 
 DOCUMENT_VALIDITY_SECONDS = 30 * 24 * 3600
 

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from node import matching, normalize
-from node.ids import uuid7
-from node.import_rows import FirstLines, Row
-from node.storage import matching as reviews_store
-from node.storage import people as store
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import matching, normalize
+from tagshare.node.ids import uuid7
+from tagshare.node.import_rows import FirstLines, Row
+from tagshare.node.storage import matching as reviews_store
+from tagshare.node.storage import people as store
+from tagshare.node.storage.people import PERSON_FIELDS
 
 if TYPE_CHECKING:
-    from node.csvio import ImportReport
+    from tagshare.node.csvio import ImportReport
 
 Names = tuple[str | None, str | None]
 Review = tuple[str, list[tuple[str, str]]]  # reason, [(candidate, matched on)]

@@ -3,11 +3,11 @@ may repeat an earlier one (email, phone, or name and address) in bounded memory.
 
 from dataclasses import dataclass, field
 
-from node import normalize
-from node.errors import InvalidInput
-from node.ids import is_uuid
-from node.people import MAX_FIELD
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput
+from tagshare.node.ids import is_uuid
+from tagshare.node.people import MAX_FIELD
+from tagshare.node.storage.people import PERSON_FIELDS
 
 
 @dataclass

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from node.errors import InvalidInput, NodeError
-from node.ids import uuid7s
-from node.import_rows import FirstLines, KeySet, Row, RowCleaner
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.ids import uuid7s
+from tagshare.node.import_rows import FirstLines, KeySet, Row, RowCleaner
 
 QUEUE_BATCHES = 4
 _POLL_S = 0.5

@@ -20,14 +20,14 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from node import clock as clocks
-from node.keys import forget_previous_keys
-from node.node import Node
-from node.refusals import Replayed, UnknownPeer
-from node.storage import db
-from node.storage import outbox as outbox_store
-from node.storage import peers as peer_store
-from protocol import (
+from tagshare.node import clock as clocks
+from tagshare.node.keys import forget_previous_keys
+from tagshare.node.node import Node
+from tagshare.node.refusals import Replayed, UnknownPeer
+from tagshare.node.storage import db
+from tagshare.node.storage import outbox as outbox_store
+from tagshare.node.storage import peers as peer_store
+from tagshare.protocol import (
     CLOCK_WINDOW_SECONDS,
     Ack,
     DecryptionFailed,

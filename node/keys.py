@@ -13,16 +13,16 @@ import json
 import os
 import sqlite3
 
-from node import normalize
-from node.clock import system_clock
-from node.errors import NodeError
-from node.identity import node_document
-from node.keystore import KeyState
-from node.node import Node
-from node.storage import db
-from node.storage import outbox as outbox_store
-from node.storage import peers as peer_store
-from protocol import KeyRotate, NodeKeys, make_link
+from tagshare.node import normalize
+from tagshare.node.clock import system_clock
+from tagshare.node.errors import NodeError
+from tagshare.node.identity import node_document
+from tagshare.node.keystore import KeyState
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.node.storage import outbox as outbox_store
+from tagshare.node.storage import peers as peer_store
+from tagshare.protocol import KeyRotate, NodeKeys, make_link
 
 
 def rotate_keys(node: Node) -> dict[str, object]:

@@ -24,11 +24,11 @@ import nacl.exceptions
 import nacl.pwhash
 import nacl.secret
 
-from node.errors import InvalidInput, NodeError
-from node.home import KEYS_FILE, write_private
-from protocol.encoding import b64u_decode, b64u_encode
-from protocol.keys import NodeKeys
-from protocol.rotation import KeyLink
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.home import KEYS_FILE, write_private
+from tagshare.protocol.encoding import b64u_decode, b64u_encode
+from tagshare.protocol.keys import NodeKeys
+from tagshare.protocol.rotation import KeyLink
 
 SEALED_FORMAT = "tagshare-keys-v1+argon2id"
 PASSPHRASE_ENV = "TAGSHARE_PASSPHRASE_FILE"

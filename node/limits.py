@@ -19,11 +19,11 @@ docs/protocol.md section 11.3 states the same for other implementations.
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from node import normalize
-from node.refusals import RateLimited
-from node.storage import received as inbound
-from node.storage import shares as store
-from protocol import CLOCK_WINDOW_SECONDS
+from tagshare.node import normalize
+from tagshare.node.refusals import RateLimited
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage import shares as store
+from tagshare.protocol import CLOCK_WINDOW_SECONDS
 
 MAX_PENDING_OFFERS = 20
 RESYNC_INTERVAL = timedelta(minutes=10)

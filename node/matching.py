@@ -20,13 +20,13 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from node import normalize
-from node.errors import Ambiguous, InvalidInput, NotFound
-from node.ids import is_uuid
-from node.node import Node
-from node.storage import db
-from node.storage import matching as store
-from node.storage import people as people_store
+from tagshare.node import normalize
+from tagshare.node.errors import Ambiguous, InvalidInput, NotFound
+from tagshare.node.ids import is_uuid
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.node.storage import matching as store
+from tagshare.node.storage import people as people_store
 
 Fields = Mapping[str, str | None]
 Holder = tuple[str, str | None, str | None]  # a phone's holder: uuid, first and last name

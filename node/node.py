@@ -7,9 +7,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node import home as homes
-from node.errors import NodeError
-from node.keystore import (
+from tagshare.node import home as homes
+from tagshare.node.errors import NodeError
+from tagshare.node.keystore import (
     MODERATE,
     KeyState,
     SealCost,
@@ -19,9 +19,9 @@ from node.keystore import (
     save_key_state,
     save_keys,
 )
-from node.normalize import now_iso
-from node.storage import db, meta
-from protocol.keys import NodeKeys, fingerprint
+from tagshare.node.normalize import now_iso
+from tagshare.node.storage import db, meta
+from tagshare.protocol.keys import NodeKeys, fingerprint
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Node:
         """Current signing keys of peers that rotated theirs (read once, kept up to date by
         the rotation handler), so the inbox verifies signatures without a database read."""
         if self._peer_keys is None:
-            from node.storage.peers import rotated_signing_keys
+            from tagshare.node.storage.peers import rotated_signing_keys
 
             self._peer_keys = rotated_signing_keys(self.conn)
         return self._peer_keys

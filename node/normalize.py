@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 import phonenumbers
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from node.errors import InvalidInput
+from tagshare.node.errors import InvalidInput
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")

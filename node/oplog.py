@@ -19,9 +19,9 @@ from typing import IO
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from node.client import PeerRefused, PeerUnreachable
-from node.peer_text import peer_text
-from node.telemetry import peer_label
+from tagshare.node.client import PeerRefused, PeerUnreachable
+from tagshare.node.peer_text import peer_text
+from tagshare.node.telemetry import peer_label
 
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")

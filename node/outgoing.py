@@ -12,13 +12,13 @@ import json
 import sqlite3
 from collections import defaultdict
 
-from node import reshare
-from node.node import Node
-from node.storage import db, outbox
-from node.storage import people as people_store
-from node.storage import reshare as reshare_store
-from node.storage import shares as store
-from protocol import (
+from tagshare.node import reshare
+from tagshare.node.node import Node
+from tagshare.node.storage import db, outbox
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage import reshare as reshare_store
+from tagshare.node.storage import shares as store
+from tagshare.protocol import (
     Item,
     LocalProtocolError,
     OutboxEntry,
@@ -27,7 +27,7 @@ from protocol import (
     ShareSynced,
     message_from_dict,
 )
-from protocol.shares import PULLABLE, columns_for
+from tagshare.protocol.shares import PULLABLE, columns_for
 
 BATCH_ITEMS = 1000
 

@@ -26,18 +26,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from node import clock as clocks
-from node.client import FederationClient, PeerCertificateMismatch, PeerUnreachable
-from node.errors import InvalidInput, NodeError
-from node.identity import node_document
-from node.node import Node
-from node.normalize import now_iso
-from node.peer_text import peer_text
-from node.peers import check_alias, peer_dict
-from node.refusals import RateLimited
-from node.storage import db
-from node.storage import peers as store
-from protocol import (
+from tagshare.node import clock as clocks
+from tagshare.node.client import FederationClient, PeerCertificateMismatch, PeerUnreachable
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.identity import node_document
+from tagshare.node.node import Node
+from tagshare.node.normalize import now_iso
+from tagshare.node.peer_text import peer_text
+from tagshare.node.peers import check_alias, peer_dict
+from tagshare.node.refusals import RateLimited
+from tagshare.node.storage import db
+from tagshare.node.storage import peers as store
+from tagshare.protocol import (
     BadInvite,
     Envelope,
     InviteToken,
@@ -62,7 +62,7 @@ from protocol import (
     verify_envelope,
     verify_inviter_document,
 )
-from protocol.messages import PairAccept, PairRequest
+from tagshare.protocol.messages import PairAccept, PairRequest
 
 pairing_log = logging.getLogger("tagshare.pairing")
 

@@ -8,12 +8,12 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from node.errors import Ambiguous, InvalidInput, NotFound
-from node.node import Node
-from node.normalize import now_iso
-from node.storage import db, outbox
-from node.storage import peers as store
-from protocol import fingerprint
+from tagshare.node.errors import Ambiguous, InvalidInput, NotFound
+from tagshare.node.node import Node
+from tagshare.node.normalize import now_iso
+from tagshare.node.storage import db, outbox
+from tagshare.node.storage import peers as store
+from tagshare.protocol import fingerprint
 
 
 def slug(name: str) -> str:

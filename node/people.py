@@ -9,16 +9,16 @@ import re
 import sqlite3
 from typing import Any
 
-from node import normalize
-from node.coordination import window_start
-from node.errors import Ambiguous, InvalidInput, NotFound
-from node.ids import is_uuid, uuid7
-from node.node import Node
-from node.shares import list_shares, sync_state, sync_summary
-from node.storage import activity, db, meta, search
-from node.storage import people as store
-from node.storage import received as inbound
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import normalize
+from tagshare.node.coordination import window_start
+from tagshare.node.errors import Ambiguous, InvalidInput, NotFound
+from tagshare.node.ids import is_uuid, uuid7
+from tagshare.node.node import Node
+from tagshare.node.shares import list_shares, sync_state, sync_summary
+from tagshare.node.storage import activity, db, meta, search
+from tagshare.node.storage import people as store
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage.people import PERSON_FIELDS
 
 CONTACT_METHODS = ("door", "phone", "text", "email", "event", "other")
 MAX_FIELD = 500

@@ -13,17 +13,17 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from node import clock as clocks
-from node import normalize
-from node.errors import NotFound
-from node.node import Node
-from node.refusals import Forbidden
-from node.storage import outbox
-from node.storage import peers as peer_store
-from node.storage import reshare as store
-from node.storage import shares as shares_store
-from protocol import ShareReach
-from protocol.reshare import Grant, Notice, make_notice, paths_from
+from tagshare.node import clock as clocks
+from tagshare.node import normalize
+from tagshare.node.errors import NotFound
+from tagshare.node.node import Node
+from tagshare.node.refusals import Forbidden
+from tagshare.node.storage import outbox
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.storage import reshare as store
+from tagshare.node.storage import shares as shares_store
+from tagshare.protocol import ShareReach
+from tagshare.protocol.reshare import Grant, Notice, make_notice, paths_from
 
 
 def notify(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, status: str) -> None:

@@ -12,17 +12,17 @@ import json
 import sqlite3
 from dataclasses import dataclass, replace
 
-from node import clock as clocks
-from node import limits, matching, normalize, reshare
-from node.ids import uuid7
-from node.node import Node
-from node.storage import people as people_store
-from node.storage import received as inbound
-from node.storage import reshare as reshare_store
-from node.storage import shares as store
-from node.storage import staged
-from protocol import Item, MalformedMessage
-from protocol.shares import columns_for
+from tagshare.node import clock as clocks
+from tagshare.node import limits, matching, normalize, reshare
+from tagshare.node.ids import uuid7
+from tagshare.node.node import Node
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage import reshare as reshare_store
+from tagshare.node.storage import shares as store
+from tagshare.node.storage import staged
+from tagshare.protocol import Item, MalformedMessage
+from tagshare.protocol.shares import columns_for
 
 CONTACT_COLUMNS = ("uuid", "method", "outcome", "note", "at", "by")
 DONATION_COLUMNS = ("uuid", "amount_cents", "currency", "at")

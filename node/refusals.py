@@ -5,7 +5,7 @@ that need its database (unknown peer, replay, rate limit). Every refusal is
 answered as JSON {"error": CODE, "message": TEXT} with the status below.
 """
 
-from protocol.errors import RemoteProtocolError
+from tagshare.protocol.errors import RemoteProtocolError
 
 HTTP_STATUS = {
     "too_large": 413,

@@ -15,12 +15,18 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 
-from node.client import FederationClient
-from node.errors import NodeError
-from node.node import Node
-from node.storage import db
-from node.storage import peers as peer_store
-from protocol import NodeDocument, ProtocolError, current_key, parse_document, verify_document
+from tagshare.node.client import FederationClient
+from tagshare.node.errors import NodeError
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.node.storage import peers as peer_store
+from tagshare.protocol import (
+    NodeDocument,
+    ProtocolError,
+    current_key,
+    parse_document,
+    verify_document,
+)
 
 log = logging.getLogger("tagshare.sync")
 RunInDb = Callable[[Callable[[], None]], Awaitable[None]]

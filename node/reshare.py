@@ -12,15 +12,15 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from node import normalize, reach
-from node.errors import InvalidInput
-from node.node import Node
-from node.storage import outbox
-from node.storage import peers as peer_store
-from node.storage import reshare as store
-from node.storage import shares as shares_store
-from protocol import Item, MalformedMessage, ShareOffer, ShareRevoke
-from protocol.reshare import (
+from tagshare.node import normalize, reach
+from tagshare.node.errors import InvalidInput
+from tagshare.node.node import Node
+from tagshare.node.storage import outbox
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.storage import reshare as store
+from tagshare.node.storage import shares as shares_store
+from tagshare.protocol import Item, MalformedMessage, ShareOffer, ShareRevoke
+from tagshare.protocol.reshare import (
     RESHARE,
     Grant,
     NotPermitted,
@@ -32,7 +32,7 @@ from protocol.reshare import (
     paths_from,
     paths_to_list,
 )
-from protocol.shares import CONTACT_KEYS, DONATION_KEYS, Relayed, columns_for
+from tagshare.protocol.shares import CONTACT_KEYS, DONATION_KEYS, Relayed, columns_for
 
 Path = tuple[Grant, ...]
 

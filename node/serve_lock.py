@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from node.errors import NodeError
+from tagshare.node.errors import NodeError
 
 LOCK_FILE = "serve.lock"
 

@@ -16,24 +16,24 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from node import clock as clocks
-from node.client import FederationClient
-from node.courier import INBOX_PATH, OUTBOX_PATH, Courier
-from node.handlers import HANDLERS
-from node.health import database_problem, health_answer
-from node.identity import node_document
-from node.inbox import Inbox
-from node.node import Node
-from node.oplog import RefusalLog
-from node.osdi.app import PREFIX as OSDI_PREFIX
-from node.osdi.app import create_osdi_app
-from node.outgoing import pull_answer
-from node.pairing import PAIR_PATH, accept_pair_request, check_pair_body
-from node.refusals import http_status
-from node.storage.db import Checkpointer
-from node.sync import SyncWorker
-from node.telemetry import Telemetry
-from protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
+from tagshare.node import clock as clocks
+from tagshare.node.client import FederationClient
+from tagshare.node.courier import INBOX_PATH, OUTBOX_PATH, Courier
+from tagshare.node.handlers import HANDLERS
+from tagshare.node.health import database_problem, health_answer
+from tagshare.node.identity import node_document
+from tagshare.node.inbox import Inbox
+from tagshare.node.node import Node
+from tagshare.node.oplog import RefusalLog
+from tagshare.node.osdi.app import PREFIX as OSDI_PREFIX
+from tagshare.node.osdi.app import create_osdi_app
+from tagshare.node.outgoing import pull_answer
+from tagshare.node.pairing import PAIR_PATH, accept_pair_request, check_pair_body
+from tagshare.node.refusals import http_status
+from tagshare.node.storage.db import Checkpointer
+from tagshare.node.sync import SyncWorker
+from tagshare.node.telemetry import Telemetry
+from tagshare.protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
 
 log = logging.getLogger("tagshare.server")
 

@@ -16,16 +16,16 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from node import systemd
-from node.admin import NodeMetrics
-from node.admin.listener import AdminAddress, admin_url, forget_admin, start_admin
-from node.backup import PID_FILE
-from node.errors import NodeError
-from node.node import Node
-from node.oplog import DebugAccessLogger
-from node.serve_lock import holding_home
-from node.server import DB_THREAD, create_app
-from node.tls import TlsFiles
+from tagshare.node import systemd
+from tagshare.node.admin import NodeMetrics
+from tagshare.node.admin.listener import AdminAddress, admin_url, forget_admin, start_admin
+from tagshare.node.backup import PID_FILE
+from tagshare.node.errors import NodeError
+from tagshare.node.node import Node
+from tagshare.node.oplog import DebugAccessLogger
+from tagshare.node.serve_lock import holding_home
+from tagshare.node.server import DB_THREAD, create_app
+from tagshare.node.tls import TlsFiles
 
 log = logging.getLogger("tagshare.serve")
 LOOPBACK_ADMIN = AdminAddress()

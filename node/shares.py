@@ -10,19 +10,19 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from node import normalize, reach, reshare, terms
-from node.clock import random_bytes
-from node.errors import Ambiguous, InvalidInput, NotFound
-from node.ids import uuid7
-from node.node import Node
-from node.peers import resolve_peer, slug
-from node.received import end_subscription
-from node.storage import db, outbox
-from node.storage import peers as peer_store
-from node.storage import people as people_store
-from node.storage import reshare as reshare_store
-from node.storage import shares as store
-from protocol import (
+from tagshare.node import normalize, reach, reshare, terms
+from tagshare.node.clock import random_bytes
+from tagshare.node.errors import Ambiguous, InvalidInput, NotFound
+from tagshare.node.ids import uuid7
+from tagshare.node.node import Node
+from tagshare.node.peers import resolve_peer, slug
+from tagshare.node.received import end_subscription
+from tagshare.node.storage import db, outbox
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage import reshare as reshare_store
+from tagshare.node.storage import shares as store
+from tagshare.protocol import (
     Message,
     ShareAccept,
     ShareDecline,
@@ -32,7 +32,7 @@ from protocol import (
     ShareRevoke,
     b64u_encode,
 )
-from protocol.shares import FIELD_GROUPS, canonical_fields
+from tagshare.protocol.shares import FIELD_GROUPS, canonical_fields
 
 
 def parse_fields(text: str) -> tuple[str, ...]:

@@ -34,25 +34,25 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
-from node import normalize
-from node.client import PeerCertificateMismatch, PeerRefused, PeerUnreachable
-from node.courier import Courier
-from node.errors import NodeError
-from node.handlers import HANDLERS
-from node.keys import forget_previous_keys
-from node.node import Node
-from node.oplog import log_delivery_failure
-from node.outgoing import build_batch, settle_batch
-from node.peer_text import peer_text
-from node.peers import pulls_only
-from node.repin import refresh_pin
-from node.storage import db, outbox
-from node.storage import peers as peer_store
-from node.storage import shares as store
-from node.storage.db import CommitWatch, file_of
-from node.telemetry import Telemetry, delivery_result, peer_label
-from node.wakeup import WakeListener
-from protocol import (
+from tagshare.node import normalize
+from tagshare.node.client import PeerCertificateMismatch, PeerRefused, PeerUnreachable
+from tagshare.node.courier import Courier
+from tagshare.node.errors import NodeError
+from tagshare.node.handlers import HANDLERS
+from tagshare.node.keys import forget_previous_keys
+from tagshare.node.node import Node
+from tagshare.node.oplog import log_delivery_failure
+from tagshare.node.outgoing import build_batch, settle_batch
+from tagshare.node.peer_text import peer_text
+from tagshare.node.peers import pulls_only
+from tagshare.node.repin import refresh_pin
+from tagshare.node.storage import db, outbox
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.storage import shares as store
+from tagshare.node.storage.db import CommitWatch, file_of
+from tagshare.node.telemetry import Telemetry, delivery_result, peer_label
+from tagshare.node.wakeup import WakeListener
+from tagshare.protocol import (
     KeyRotate,
     Message,
     OutboxAck,

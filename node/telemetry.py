@@ -8,8 +8,8 @@ knows them: by alias, else by their own name, never by node id.
 
 import sqlite3
 
-from node.client import PeerRefused, PeerUnreachable
-from protocol import ProtocolError
+from tagshare.node.client import PeerRefused, PeerUnreachable
+from tagshare.protocol import ProtocolError
 
 
 class Telemetry:

@@ -12,15 +12,15 @@ versions grant.
 import json
 import sqlite3
 
-from node import normalize
-from node.errors import InvalidInput
-from node.node import Node
-from node.storage import outbox
-from node.storage import people as people_store
-from node.storage import received as inbound
-from node.storage import shares as store
-from protocol import MalformedMessage, ShareTerms, ShareTermsAccept
-from protocol.shares import columns_for
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput
+from tagshare.node.node import Node
+from tagshare.node.storage import outbox
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage import shares as store
+from tagshare.protocol import MalformedMessage, ShareTerms, ShareTermsAccept
+from tagshare.protocol.shares import columns_for
 
 
 def _queue(conn: sqlite3.Connection, peer: str, message: ShareTerms | ShareTermsAccept) -> None:

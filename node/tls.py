@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from node.errors import InvalidInput
-from node.home import write_private
-from node.node import Node
-from node.storage import db
-from protocol import LocalProtocolError
-from protocol.document import check_tls_sha256
+from tagshare.node.errors import InvalidInput
+from tagshare.node.home import write_private
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.protocol import LocalProtocolError
+from tagshare.protocol.document import check_tls_sha256
 
 CERT_FILE = "tls.crt"
 KEY_FILE = "tls.key"

@@ -5,15 +5,15 @@ clock, no randomness: time, nonces, ids and keys are arguments. See
 docs/protocol.md for the specification.
 """
 
-from protocol.acks import NotAcknowledged, check_ack
-from protocol.document import (
+from tagshare.protocol.acks import NotAcknowledged, check_ack
+from tagshare.protocol.document import (
     NodeDocument,
     parse_document,
     sign_document,
     verify_document,
     verify_document_signature,
 )
-from protocol.encoding import (
+from tagshare.protocol.encoding import (
     CLOCK_WINDOW_SECONDS,
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
@@ -23,7 +23,7 @@ from protocol.encoding import (
     parse_canonical_json,
     parse_json,
 )
-from protocol.envelope import (
+from tagshare.protocol.envelope import (
     Envelope,
     check_clock,
     check_recipient,
@@ -33,7 +33,7 @@ from protocol.envelope import (
     seal,
     verify_envelope,
 )
-from protocol.errors import (
+from tagshare.protocol.errors import (
     BadInvite,
     BadSignature,
     DecryptionFailed,
@@ -46,7 +46,7 @@ from protocol.errors import (
     UnsupportedVersion,
     WrongRecipient,
 )
-from protocol.invite import (
+from tagshare.protocol.invite import (
     InviteToken,
     check_invite_expiry,
     check_pair_accept,
@@ -58,14 +58,14 @@ from protocol.invite import (
     secret_matches,
     verify_inviter_document,
 )
-from protocol.keys import (
+from tagshare.protocol.keys import (
     NodeKeys,
     fingerprint,
     is_node_id,
     verify_key_from_node_id,
     verify_signature,
 )
-from protocol.messages import (
+from tagshare.protocol.messages import (
     MESSAGE_TYPES,
     Ack,
     KeyRotate,
@@ -79,8 +79,8 @@ from protocol.messages import (
     message_to_dict,
     register_message,
 )
-from protocol.rotation import KeyLink, current_key, make_link
-from protocol.shares import (
+from tagshare.protocol.rotation import KeyLink, current_key, make_link
+from tagshare.protocol.shares import (
     Item,
     OutboxAck,
     OutboxEntry,

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from protocol.encoding import MAX_SAFE_INTEGER, b64u_decode_exact
-from protocol.errors import LocalProtocolError, MalformedMessage, RemoteProtocolError
+from tagshare.protocol.encoding import MAX_SAFE_INTEGER, b64u_decode_exact
+from tagshare.protocol.errors import LocalProtocolError, MalformedMessage, RemoteProtocolError
 
 T = TypeVar("T")
 

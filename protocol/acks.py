@@ -11,10 +11,10 @@ those keys leaves the message owed: the sender tries again after a backoff.
 
 from __future__ import annotations
 
-from protocol.errors import RemoteProtocolError
-from protocol.messages import Ack, KeyRotate, Message
-from protocol.rotation import current_key
-from protocol.shares import OutboxAck, ShareBatch
+from tagshare.protocol.errors import RemoteProtocolError
+from tagshare.protocol.messages import Ack, KeyRotate, Message
+from tagshare.protocol.rotation import current_key
+from tagshare.protocol.shares import OutboxAck, ShareBatch
 
 
 class NotAcknowledged(RemoteProtocolError):

@@ -12,11 +12,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from protocol import _fields as f
-from protocol.encoding import PROTOCOL_VERSION, b64u_decode, b64u_encode, canonical_json, parse_json
-from protocol.errors import BadSignature, LocalProtocolError, MalformedMessage, StaleMessage
-from protocol.keys import KEY_BYTES, SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
-from protocol.rotation import KeyLink, current_key, links_from
+from tagshare.protocol import _fields as f
+from tagshare.protocol.encoding import (
+    PROTOCOL_VERSION,
+    b64u_decode,
+    b64u_encode,
+    canonical_json,
+    parse_json,
+)
+from tagshare.protocol.errors import (
+    BadSignature,
+    LocalProtocolError,
+    MalformedMessage,
+    StaleMessage,
+)
+from tagshare.protocol.keys import (
+    KEY_BYTES,
+    SIGNATURE_BYTES,
+    NodeKeys,
+    is_node_id,
+    verify_signature,
+)
+from tagshare.protocol.rotation import KeyLink, current_key, links_from
 
 MAX_NAME_CHARS = 200
 MAX_URL_CHARS = 2048

@@ -16,7 +16,7 @@ from itertools import accumulate
 
 import orjson
 
-from protocol.errors import LocalProtocolError, MalformedMessage, TooLarge
+from tagshare.protocol.errors import LocalProtocolError, MalformedMessage, TooLarge
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 PROTOCOL_VERSION = 1

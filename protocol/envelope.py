@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import nacl.exceptions
 import nacl.public
 
-from protocol import _fields as f
-from protocol.encoding import (
+from tagshare.protocol import _fields as f
+from tagshare.protocol.encoding import (
     CLOCK_WINDOW_SECONDS,
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
@@ -34,7 +34,7 @@ from protocol.encoding import (
     parse_canonical_json,
     parse_json,
 )
-from protocol.errors import (
+from tagshare.protocol.errors import (
     DecryptionFailed,
     LocalProtocolError,
     MalformedMessage,
@@ -42,8 +42,20 @@ from protocol.errors import (
     UnsupportedVersion,
     WrongRecipient,
 )
-from protocol.keys import KEY_BYTES, SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
-from protocol.messages import ID_BYTES, Message, is_message_type, message_from_dict, message_to_dict
+from tagshare.protocol.keys import (
+    KEY_BYTES,
+    SIGNATURE_BYTES,
+    NodeKeys,
+    is_node_id,
+    verify_signature,
+)
+from tagshare.protocol.messages import (
+    ID_BYTES,
+    Message,
+    is_message_type,
+    message_from_dict,
+    message_to_dict,
+)
 
 NONCE_BYTES = 24
 MAC_BYTES = 16

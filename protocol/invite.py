@@ -25,24 +25,24 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from protocol import _fields as f
-from protocol.document import (
+from tagshare.protocol import _fields as f
+from tagshare.protocol.document import (
     MAX_DOCUMENT_BYTES,
     NodeDocument,
     check_url,
     verify_document,
     verify_document_signature,
 )
-from protocol.encoding import b64u_decode, b64u_encode, canonical_json, parse_json
-from protocol.envelope import Envelope, seal
-from protocol.errors import (
+from tagshare.protocol.encoding import b64u_decode, b64u_encode, canonical_json, parse_json
+from tagshare.protocol.envelope import Envelope, seal
+from tagshare.protocol.errors import (
     BadInvite,
     BadSignature,
     LocalProtocolError,
     RemoteProtocolError,
 )
-from protocol.keys import KEY_BYTES, NodeKeys, is_node_id
-from protocol.messages import ID_BYTES, SECRET_BYTES, Message, PairAccept, PairRequest
+from tagshare.protocol.keys import KEY_BYTES, NodeKeys, is_node_id
+from tagshare.protocol.messages import ID_BYTES, SECRET_BYTES, Message, PairAccept, PairRequest
 
 TOKEN_PREFIX = "tagshare1:"
 MAX_TOKEN_CHARS = 4096

@@ -14,8 +14,8 @@ import nacl.exceptions
 import nacl.public
 import nacl.signing
 
-from protocol.encoding import b64u_decode, b64u_encode
-from protocol.errors import BadSignature, LocalProtocolError, MalformedMessage
+from tagshare.protocol.encoding import b64u_decode, b64u_encode
+from tagshare.protocol.errors import BadSignature, LocalProtocolError, MalformedMessage
 
 KEY_BYTES = 32
 SIGNATURE_BYTES = 64

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import ClassVar, Self, TypeVar
 
-from protocol import _fields as f
-from protocol.document import NodeDocument
-from protocol.encoding import canonical_json
-from protocol.errors import LocalProtocolError, MalformedMessage
+from tagshare.protocol import _fields as f
+from tagshare.protocol.document import NodeDocument
+from tagshare.protocol.encoding import canonical_json
+from tagshare.protocol.errors import LocalProtocolError, MalformedMessage
 
 ID_BYTES = 16
 SECRET_BYTES = 16
@@ -225,9 +225,9 @@ class KeyRotate(Message):
 def check_rotation(message: KeyRotate, *, sender: str, known_key: str) -> str:
     """A peer's key.rotate: the document is the sender's, its chain verifies and moves on
     from the key we know. Returns the new signing key; BadSignature otherwise."""
-    from protocol.document import verify_document_signature
-    from protocol.errors import BadSignature
-    from protocol.rotation import current_key
+    from tagshare.protocol.document import verify_document_signature
+    from tagshare.protocol.errors import BadSignature
+    from tagshare.protocol.rotation import current_key
 
     document = message.document
     if document.node_id != sender:

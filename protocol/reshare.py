@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from protocol import _fields as f
-from protocol.encoding import b64u_decode, b64u_encode, canonical_json
-from protocol.errors import LocalProtocolError, MalformedMessage, RemoteProtocolError
-from protocol.keys import SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
-from protocol.rotation import KeyLink, current_key, links_from
+from tagshare.protocol import _fields as f
+from tagshare.protocol.encoding import b64u_decode, b64u_encode, canonical_json
+from tagshare.protocol.errors import LocalProtocolError, MalformedMessage, RemoteProtocolError
+from tagshare.protocol.keys import SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
+from tagshare.protocol.rotation import KeyLink, current_key, links_from
 
 RESHARE = ("none", "narrower", "same")
 MAX_HOPS = 8  # grants in one path: origin plus at most seven re-sharing nodes
@@ -90,7 +90,7 @@ class Grant:
                 raise LocalProtocolError(f"{name} must be a node id")
         if self.granter == self.subscriber:
             raise LocalProtocolError("a node does not grant to itself")
-        from protocol.shares import check_uuid
+        from tagshare.protocol.shares import check_uuid
         check_uuid(self.share, "share")
         f.check_text(self.tag, "tag", max_len=100)
         _check_fields(self.fields)
@@ -210,7 +210,7 @@ class Provenance:
     via: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        from protocol.shares import check_uuid
+        from tagshare.protocol.shares import check_uuid
         if not is_node_id(self.origin):
             raise LocalProtocolError("chain origin must be a node id")
         check_uuid(self.uuid, "chain uuid")

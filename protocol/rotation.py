@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol import _fields as f
-from protocol.encoding import b64u_decode, b64u_encode, canonical_json
-from protocol.errors import BadSignature, LocalProtocolError, MalformedMessage
-from protocol.keys import KEY_BYTES, SIGNATURE_BYTES, NodeKeys, is_node_id, verify_signature
+from tagshare.protocol import _fields as f
+from tagshare.protocol.encoding import b64u_decode, b64u_encode, canonical_json
+from tagshare.protocol.errors import BadSignature, LocalProtocolError, MalformedMessage
+from tagshare.protocol.keys import (
+    KEY_BYTES,
+    SIGNATURE_BYTES,
+    NodeKeys,
+    is_node_id,
+    verify_signature,
+)
 
 MAX_LINKS = 64
 _LINK_KEYS = frozenset({"key", "created", "signature", "proof"})

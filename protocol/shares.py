@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from protocol import _fields as f
-from protocol.errors import LocalProtocolError, MalformedMessage
-from protocol.keys import is_node_id
-from protocol.messages import ID_BYTES, Message, message_from_dict, register_message
-from protocol.reshare import (
+from tagshare.protocol import _fields as f
+from tagshare.protocol.errors import LocalProtocolError, MalformedMessage
+from tagshare.protocol.keys import is_node_id
+from tagshare.protocol.messages import ID_BYTES, Message, message_from_dict, register_message
+from tagshare.protocol.reshare import (
     Grant,
     Notice,
     Provenance,

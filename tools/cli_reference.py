@@ -11,7 +11,7 @@ import click
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cli.main import cli  # noqa: E402
+from tagshare.cli.main import cli  # noqa: E402
 
 
 def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, click.Command]]:

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from node.admin.dashboard import add_dashboard
-from node.admin.metrics import NodeMetrics
-from node.node import Node
+from tagshare.node.admin.dashboard import add_dashboard
+from tagshare.node.admin.metrics import NodeMetrics
+from tagshare.node.node import Node
 
 METRICS_PATH = "/metrics"
 ADMIN_NODE = web.AppKey("admin_node", Node)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from node.admin.app import create_admin_app
-from node.admin.metrics import NodeMetrics
-from node.errors import NodeError
-from node.home import write_private
-from node.node import Node
-from node.oplog import DebugAccessLogger
+from tagshare.node.admin.app import create_admin_app
+from tagshare.node.admin.metrics import NodeMetrics
+from tagshare.node.errors import NodeError
+from tagshare.node.home import write_private
+from tagshare.node.node import Node
+from tagshare.node.oplog import DebugAccessLogger
 
 ADMIN_FILE = "admin.json"
 DEFAULT_ADMIN_HOST = "127.0.0.1"

@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 import orjson
 from aiohttp import web
 
-from node.errors import Ambiguous, InvalidInput, NodeError, NotFound
-from node.node import Node
-from node.osdi import tokens
-from node.osdi.ratelimit import RateLimiter
-from node.osdi.service import PeopleCounts, ReadOnlyPerson
+from tagshare.node.errors import Ambiguous, InvalidInput, NodeError, NotFound
+from tagshare.node.node import Node
+from tagshare.node.osdi import tokens
+from tagshare.node.osdi.ratelimit import RateLimiter
+from tagshare.node.osdi.service import PeopleCounts, ReadOnlyPerson
 
 log = logging.getLogger("tagshare.osdi")
 
@@ -50,7 +50,7 @@ class Refused(NodeError):
 
 def create_osdi_app(node: Node, db_thread: ThreadPoolExecutor, *,
                     limiter: RateLimiter | None = None) -> web.Application:
-    from node.osdi.handlers import add_routes  # handlers use this module's helpers
+    from tagshare.node.osdi.handlers import add_routes  # handlers use this module's helpers
 
     app = web.Application(middlewares=[guard])
     app[NODE] = node

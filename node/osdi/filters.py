@@ -8,9 +8,9 @@ parameter, so no text of the filter ever reaches SQL.
 
 import re
 
-from node import normalize
-from node.errors import InvalidInput
-from node.storage.osdi import PeopleFilter
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput
+from tagshare.node.storage.osdi import PeopleFilter
 
 MAX_FILTER = 300
 _FORM = re.compile(r"\s*(modified_date|created_date|email_address)\s+(gt|lt|eq)\s+"

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from node.errors import InvalidInput
-from node.osdi import filters, resources, service
-from node.osdi.app import (
+from tagshare.node.errors import InvalidInput
+from tagshare.node.osdi import filters, resources, service
+from tagshare.node.osdi.app import (
     COUNTS,
     DEFAULT_PAGESIZE,
     MAX_PAGESIZE,

@@ -24,17 +24,17 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from node import csvio, normalize
-from node import people as people_ops
-from node.errors import InvalidInput
-from node.import_rows import Row
-from node.node import Node
-from node.osdi import resources
-from node.osdi.source import Fetch, check_url, href, last_segment, pages, remote_id
-from node.storage import db
-from node.storage import osdi as store
-from node.storage import people as people_store
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import csvio, normalize
+from tagshare.node import people as people_ops
+from tagshare.node.errors import InvalidInput
+from tagshare.node.import_rows import Row
+from tagshare.node.node import Node
+from tagshare.node.osdi import resources
+from tagshare.node.osdi.source import Fetch, check_url, href, last_segment, pages, remote_id
+from tagshare.node.storage import db
+from tagshare.node.storage import osdi as store
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage.people import PERSON_FIELDS
 
 T = TypeVar("T")
 RunDb = Callable[[Callable[[], T]], Awaitable[T]]

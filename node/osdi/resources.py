@@ -4,8 +4,8 @@ into person fields. The field mapping is documented in docs/osdi.md."""
 import sqlite3
 from typing import Any
 
-from node import normalize
-from node.errors import InvalidInput
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput
 
 CURIES = [{"name": "osdi", "href": "http://opensupporter.org/docs/v1/{rel}", "templated": True}]
 MAX_TEXT = 500

@@ -5,17 +5,17 @@ to subscribers). People are matched by the import's rule (csvio.apply_rows)."""
 import sqlite3
 from dataclasses import dataclass
 
-from node import csvio, normalize
-from node import people as people_ops
-from node.errors import InvalidInput, NodeError, NotFound
-from node.ids import is_uuid
-from node.import_rows import Row
-from node.node import Node
-from node.storage import db
-from node.storage import osdi as store
-from node.storage import people as people_store
-from node.storage.osdi import PeopleFilter
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import csvio, normalize
+from tagshare.node import people as people_ops
+from tagshare.node.errors import InvalidInput, NodeError, NotFound
+from tagshare.node.ids import is_uuid
+from tagshare.node.import_rows import Row
+from tagshare.node.node import Node
+from tagshare.node.storage import db
+from tagshare.node.storage import osdi as store
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage.osdi import PeopleFilter
+from tagshare.node.storage.people import PERSON_FIELDS
 
 
 class ReadOnlyPerson(NodeError):

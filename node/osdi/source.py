@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import orjson
 
-from node.errors import InvalidInput, NodeError
+from tagshare.node.errors import InvalidInput, NodeError
 
 MAX_ANSWER = 8 * 1024 * 1024
 TIMEOUT_SECONDS = 60

@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from node import normalize
-from node.errors import InvalidInput, NodeError
-from node.node import Node, open_node
-from node.osdi.pull import Progress, PullReport, RunDb, pull, run_here
-from node.osdi.source import HttpSource, check_url
-from node.storage import db
-from node.storage import osdi as store
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.node import Node, open_node
+from tagshare.node.osdi.pull import Progress, PullReport, RunDb, pull, run_here
+from tagshare.node.osdi.source import HttpSource, check_url
+from tagshare.node.storage import db
+from tagshare.node.storage import osdi as store
 
 log = logging.getLogger("tagshare.osdi.pull")
 T = TypeVar("T")

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from node import normalize
-from node.errors import InvalidInput, NotFound
-from node.node import Node
-from node.storage import api_tokens as store
-from node.storage import db
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput, NotFound
+from tagshare.node.node import Node
+from tagshare.node.storage import api_tokens as store
+from tagshare.node.storage import db
 
 SCOPES = ("read", "write")
 PREFIX = "tsk_"

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from node import wakeup
-from node.storage import schema, search
+from tagshare.node import wakeup
+from tagshare.node.storage import schema, search
 
 BUSY_TIMEOUT_MS = 30_000
 

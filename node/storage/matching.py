@@ -3,7 +3,7 @@
 import sqlite3
 from collections.abc import Sequence
 
-from node.storage.db import select_in_chunks
+from tagshare.node.storage.db import select_in_chunks
 
 
 def reviews_of(conn: sqlite3.Connection, people: Sequence[str]) -> dict[str, sqlite3.Row]:

@@ -8,7 +8,7 @@ against the fixed table below; the value is always a bound parameter.
 import sqlite3
 from collections.abc import Sequence
 
-from node.storage.db import select_in_chunks
+from tagshare.node.storage.db import select_in_chunks
 
 PEOPLE_FILTERS = {
     ("modified_date", "gt"): "updated_at > ?",

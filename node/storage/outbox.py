@@ -4,7 +4,7 @@ per-peer delivery state, full resends, and reading what a batch carries."""
 import sqlite3
 from collections.abc import Sequence
 
-from node.storage.db import select_in_chunks
+from tagshare.node.storage.db import select_in_chunks
 
 
 def enqueue_tagged(conn: sqlite3.Connection, share_id: str, tag_id: int) -> int:

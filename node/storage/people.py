@@ -3,8 +3,8 @@
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from node.storage.coordination import NOT_CONTACTED_SINCE
-from node.storage.db import select_in_chunks
+from tagshare.node.storage.coordination import NOT_CONTACTED_SINCE
+from tagshare.node.storage.db import select_in_chunks
 
 PERSON_FIELDS = (
     "first_name", "last_name", "email", "phone",

@@ -5,7 +5,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from node.storage.db import select_in_chunks
+from tagshare.node.storage.db import select_in_chunks
 
 
 def received_rows(conn: sqlite3.Connection, share_id: str,

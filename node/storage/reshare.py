@@ -5,7 +5,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
-from node.storage.db import select_in_chunks
+from tagshare.node.storage.db import select_in_chunks
 
 
 def set_terms(conn: sqlite3.Connection, share_id: str, *, reshare: str, grant: str | None,

@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from node.errors import SchemaTooNew
-from node.storage import search
+from tagshare.node.errors import SchemaTooNew
+from tagshare.node.storage import search
 
 MIGRATION_1 = """
 CREATE TABLE meta (

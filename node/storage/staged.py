@@ -12,7 +12,7 @@ tombstones, grants and links, and passes only rows it may write.
 import sqlite3
 from collections.abc import Sequence
 
-from node.storage.people import PERSON_FIELDS
+from tagshare.node.storage.people import PERSON_FIELDS
 
 _NEW_COLUMNS = ("uuid", "origin_uuid", *PERSON_FIELDS, "link")
 _SCHEMA = (

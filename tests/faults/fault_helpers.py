@@ -34,17 +34,17 @@ from typing import Any, ClassVar
 import pytest
 from shares_helpers import DatabaseReads, free_port
 
-from node import shares
-from node.client import FederationClient
-from node.ids import uuid7
-from node.node import Node, init_node, open_node
-from node.pairing import create_invite, join
-from node.storage import db
-from node.storage import people as people_store
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import shares
+from tagshare.node.client import FederationClient
+from tagshare.node.ids import uuid7
+from tagshare.node.node import Node, init_node, open_node
+from tagshare.node.pairing import create_invite, join
+from tagshare.node.storage import db
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage.people import PERSON_FIELDS
 
 HOST = "127.0.0.1"
-SERVE_CODE = "from cli.main import main; main()"
+SERVE_CODE = "from tagshare.cli.main import main; main()"
 START_TIMEOUT = 20.0
 TAG = "volunteers"
 LONG = os.environ.get("TAGSHARE_LONG_FAULTS") == "1"
@@ -344,7 +344,7 @@ class Editor:
     kinds: dict[str, int] = field(default_factory=dict)
 
     def one(self) -> None:
-        from node import people as ops
+        from tagshare.node import people as ops
 
         op = self.node.op
         roll = self.rng.random()

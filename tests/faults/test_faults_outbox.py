@@ -17,11 +17,11 @@ from pathlib import Path
 from fault_helpers import SEED, person_row
 from shares_helpers import TAG, Org, three_orgs, wait_until
 
-from node import people as ops
-from node.storage import db
-from node.storage import people as people_store
-from node.storage.people import PERSON_FIELDS
-from node.sync import FIRST_RETRY, MAX_RETRY
+from tagshare.node import people as ops
+from tagshare.node.storage import db
+from tagshare.node.storage import people as people_store
+from tagshare.node.storage.people import PERSON_FIELDS
+from tagshare.node.sync import FIRST_RETRY, MAX_RETRY
 
 PEOPLE = 1_000
 ROUNDS = 10

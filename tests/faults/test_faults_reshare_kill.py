@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fault_helpers import SEED, ServeNode, load_people, nodes, pair, wait_for
 
-from node import people, shares
+from tagshare.node import people, shares
 
 LONG = os.environ.get("TAGSHARE_LONG_FAULTS") == "1"
 PEOPLE, KILLS = (20_000, 10) if LONG else (1_500, 3)

@@ -34,14 +34,14 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import people as ops
-from node import shares
-from node.errors import InvalidInput
-from node.storage.people import PERSON_FIELDS
-from node.sync import IDLE_POLL
-from protocol import Item, ShareBatch, ShareRevoke, ShareTerms
-from protocol.encoding import b64u_encode
-from protocol.shares import MAX_VALUE_CHARS, columns_for
+from tagshare.node import people as ops
+from tagshare.node import shares
+from tagshare.node.errors import InvalidInput
+from tagshare.node.storage.people import PERSON_FIELDS
+from tagshare.node.sync import IDLE_POLL
+from tagshare.protocol import Item, ShareBatch, ShareRevoke, ShareTerms
+from tagshare.protocol.encoding import b64u_encode
+from tagshare.protocol.shares import MAX_VALUE_CHARS, columns_for
 
 FULL = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.org",
         "phone": "+16145550100", "address1": "1 Main St", "city": "Columbus", "state": "OH",

@@ -31,7 +31,7 @@ from fault_helpers import (
 
 PEOPLE = 50_000 if LONG else 6_000
 COMMANDS = 150 if LONG else 12
-CLI = [sys.executable, "-c", "from cli.main import main; main()"]
+CLI = [sys.executable, "-c", "from tagshare.cli.main import main; main()"]
 
 
 def tagshare(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from fault_helpers import LONG, SEED, nodes
 
-from node.osdi import tokens
-from node.people import audit_log
+from tagshare.node.osdi import tokens
+from tagshare.node.people import audit_log
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("schemathesis") is None,

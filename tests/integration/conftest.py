@@ -13,9 +13,9 @@ from aiohttp import web
 from federation_helpers import FakeClock, RunningNode, StartNode
 from shares_helpers import Trio, three_orgs
 
-from node.node import init_node
-from node.server import create_app
-from protocol import MAX_MESSAGE_BYTES
+from tagshare.node.node import init_node
+from tagshare.node.server import create_app
+from tagshare.protocol import MAX_MESSAGE_BYTES
 
 PLACEHOLDER_URL = "http://127.0.0.1:1"
 

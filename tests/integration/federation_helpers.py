@@ -21,13 +21,13 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from node.client import FederationClient
-from node.home import DB_FILE
-from node.identity import node_document
-from node.node import Node
-from node.pairing import create_invite, join
-from node.server import INBOX_PATH
-from protocol import (
+from tagshare.node.client import FederationClient
+from tagshare.node.home import DB_FILE
+from tagshare.node.identity import node_document
+from tagshare.node.node import Node
+from tagshare.node.pairing import create_invite, join
+from tagshare.node.server import INBOX_PATH
+from tagshare.protocol import (
     Envelope,
     InviteToken,
     Message,

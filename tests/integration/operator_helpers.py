@@ -24,13 +24,13 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 from shares_helpers import DatabaseReads, free_port
 
-from node.admin.listener import ADMIN_FILE
-from node.client import FederationClient
-from node.node import Node, init_node, open_node
-from node.pairing import create_invite, join
+from tagshare.node.admin.listener import ADMIN_FILE
+from tagshare.node.client import FederationClient
+from tagshare.node.node import Node, init_node, open_node
+from tagshare.node.pairing import create_invite, join
 
 HOST = "127.0.0.1"
-SERVE_CODE = "from cli.main import main; main()"
+SERVE_CODE = "from tagshare.cli.main import main; main()"
 TIMEOUT = 30.0
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

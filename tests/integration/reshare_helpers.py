@@ -13,7 +13,7 @@ from pathlib import Path
 
 from shares_helpers import TAG, Org, idle, pair, settled, three_orgs, wait_until
 
-from node import shares
+from tagshare.node import shares
 
 
 @dataclass

@@ -32,16 +32,16 @@ import aiohttp
 from aiohttp import web
 from click.testing import CliRunner, Result
 
-from cli.main import cli
-from node import people, shares
-from node.client import FederationClient
-from node.home import DB_FILE
-from node.node import Node, init_node, open_node
-from node.pairing import create_invite, join
-from node.peers import slug
-from node.server import INBOX_PATH, WORKER, create_app
-from node.sync import SyncWorker
-from protocol import (
+from tagshare.cli.main import cli
+from tagshare.node import people, shares
+from tagshare.node.client import FederationClient
+from tagshare.node.home import DB_FILE
+from tagshare.node.node import Node, init_node, open_node
+from tagshare.node.pairing import create_invite, join
+from tagshare.node.peers import slug
+from tagshare.node.server import INBOX_PATH, WORKER, create_app
+from tagshare.node.sync import SyncWorker
+from tagshare.protocol import (
     Ack,
     Envelope,
     Item,

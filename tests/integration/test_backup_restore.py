@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from shares_helpers import Trio, settled, wait_until
 
-from node import backup, people, shares
-from node.errors import InvalidInput, NodeError
-from node.node import open_node
+from tagshare.node import backup, people, shares
+from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.node import open_node
 
 
 async def test_backup_is_private_and_refuses_to_overwrite(trio: Trio, tmp_path: Path) -> None:

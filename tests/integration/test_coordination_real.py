@@ -29,9 +29,9 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import people
-from node.ids import uuid7
-from node.normalize import iso
+from tagshare.node import people
+from tagshare.node.ids import uuid7
+from tagshare.node.normalize import iso
 
 WINDOW = "14d"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from shares_helpers import TAG, Org, Trio, settled, wait_until
 
-from node import people, shares
-from node.errors import InvalidInput
-from node.peers import trust_peer
-from protocol.shares import columns_for
+from tagshare.node import people, shares
+from tagshare.node.errors import InvalidInput
+from tagshare.node.peers import trust_peer
+from tagshare.protocol.shares import columns_for
 
 
 def _copy_value(org: Org, origin: Org, uuid: str, column: str) -> object:

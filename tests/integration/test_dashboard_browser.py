@@ -27,7 +27,7 @@ from operator_helpers import Served, pair, wait_for
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from node import people, shares
+from tagshare.node import people, shares
 
 TAG = "volunteers"
 HOSTILE = "<script>window.pwned = 1</script>"

@@ -17,7 +17,7 @@ DEMO_TIMEOUT = 120
 CHANGE_LINES = ("new volunteer ", "'s new phone ", " untagged volunteers, withdrawn ", " erased ",
                 "door knock at ", "on the party's own record", "widened to name,phone,email (v2)")
 
-TAGSHARE = [sys.executable, "-c", "from cli.main import main; main()"]
+TAGSHARE = [sys.executable, "-c", "from tagshare.cli.main import main; main()"]
 
 
 def run_tagshare(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,9 +11,9 @@ import json
 import aiohttp
 from federation_helpers import RunningNode, assert_refusal, post
 
-from node.pairing import PAIR_PATH
-from node.server import DOCUMENT_PATH, INBOX_PATH
-from protocol import MAX_MESSAGE_BYTES, b64u_encode
+from tagshare.node.pairing import PAIR_PATH
+from tagshare.node.server import DOCUMENT_PATH, INBOX_PATH
+from tagshare.protocol import MAX_MESSAGE_BYTES, b64u_encode
 
 ROOM = MAX_MESSAGE_BYTES - 400
 

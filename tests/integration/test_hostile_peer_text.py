@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from shares_helpers import three_orgs, wait_until
 
-from node import shares
-from node.client import MAX_ERROR_BYTES, FederationClient, HttpTransport, PeerRefused
-from node.courier import INBOX_PATH
-from node.peer_text import MAX_PEER_TEXT
+from tagshare.node import shares
+from tagshare.node.client import MAX_ERROR_BYTES, FederationClient, HttpTransport, PeerRefused
+from tagshare.node.courier import INBOX_PATH
+from tagshare.node.peer_text import MAX_PEER_TEXT
 
 FORGED = "\n2026-12-03 09:00:00 INFO tagshare.sync: delivery to everyone succeeded\n"
 HOSTILE_TEXT = ("\x1b[2J\x1b[31mboom" + FORGED) * (2_000_000 // (len(FORGED) + 12))

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from shares_helpers import idle, three_orgs, wait_until
 
-from node import sync, wakeup
+from tagshare.node import sync, wakeup
 
 REPO = Path(__file__).resolve().parents[2]
 EDIT_IN_ANOTHER_PROCESS = """
 import sys
 from pathlib import Path
-from node import people
-from node.node import open_node
+from tagshare.node import people
+from tagshare.node.node import open_node
 node = open_node(Path(sys.argv[1]))
 people.edit_person(node, sys.argv[2], {"first_name": "Knocked"})
 node.close()

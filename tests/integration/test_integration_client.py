@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from federation_helpers import FakeClock, RunningNode, pair, sealed
 
-from node.client import FederationClient, HttpTransport, PeerRefused, PeerUnreachable
-from node.server import INBOX_PATH
-from protocol import Ack, open_envelope, parse_envelope, verify_document
+from tagshare.node.client import FederationClient, HttpTransport, PeerRefused, PeerUnreachable
+from tagshare.node.server import INBOX_PATH
+from tagshare.protocol import Ack, open_envelope, parse_envelope, verify_document
 
 Serve = Callable[[web.Application], Awaitable[str]]
 

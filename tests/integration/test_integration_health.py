@@ -8,7 +8,7 @@ from contextlib import closing
 import aiohttp
 from federation_helpers import RunningNode
 
-from node.home import DB_FILE
+from tagshare.node.home import DB_FILE
 
 
 async def get_health(http: aiohttp.ClientSession, node: RunningNode) -> tuple[int, dict[str, str]]:

@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 from federation_helpers import RunningNode
 
-from node.server import INBOX
+from tagshare.node.server import INBOX
 
 PROBES = [
     ("GET", "/nope", 404, "not_found"),

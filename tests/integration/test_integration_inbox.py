@@ -21,10 +21,10 @@ from federation_helpers import (
     sealed,
 )
 
-from cli.main import cli
-from node.keystore import generate_keys
-from node.server import INBOX_PATH
-from protocol import Ack, Envelope, Ping, open_envelope, parse_envelope, verify_envelope
+from tagshare.cli.main import cli
+from tagshare.node.keystore import generate_keys
+from tagshare.node.server import INBOX_PATH
+from tagshare.protocol import Ack, Envelope, Ping, open_envelope, parse_envelope, verify_envelope
 
 SMALL_BODY = 4096
 
@@ -390,8 +390,8 @@ async def test_a_serving_node_checkpoints_its_wal_beside_the_database_thread(
     import sqlite3
     from contextlib import closing
 
-    from node.server import CHECKPOINT_INTERVAL
-    from node.storage import db
+    from tagshare.node.server import CHECKPOINT_INTERVAL
+    from tagshare.node.storage import db
 
     conn = alice.node.conn
     with db.transaction(conn):
@@ -420,8 +420,8 @@ async def test_the_background_checkpoint_waits_while_a_reader_holds_pages_back(
     import sqlite3
     from contextlib import closing
 
-    from node.server import BEHIND_INTERVAL
-    from node.storage import db
+    from tagshare.node.server import BEHIND_INTERVAL
+    from tagshare.node.storage import db
 
     behind: list[int] = []
     original = db.Checkpointer.run

@@ -23,11 +23,11 @@ from federation_helpers import (
     pair_request,
 )
 
-from cli.main import cli
-from node.client import PeerRefused
-from node.errors import InvalidInput
-from node.keystore import generate_keys
-from node.pairing import (
+from tagshare.cli.main import cli
+from tagshare.node.client import PeerRefused
+from tagshare.node.errors import InvalidInput
+from tagshare.node.keystore import generate_keys
+from tagshare.node.pairing import (
     FAILURE_WINDOW_SECONDS,
     MAX_INVITE_FAILURES,
     MAX_SOURCE_FAILURES,
@@ -35,8 +35,8 @@ from node.pairing import (
     create_invite,
     list_invites,
 )
-from node.peers import list_peers, show_peer
-from protocol import fingerprint
+from tagshare.node.peers import list_peers, show_peer
+from tagshare.protocol import fingerprint
 
 
 def tagshare(home: Path, *args: str) -> Result:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from node.node import init_node
-from protocol import parse_document, verify_document
+from tagshare.node.node import init_node
+from tagshare.protocol import parse_document, verify_document
 
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
@@ -27,7 +27,7 @@ LISTENING = re.compile(r"listening on (http://\S+)")
 
 def start_serve(home: Path, port: int = 0,
                 ) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
-    command = [sys.executable, "-c", "from cli.main import main; main()",
+    command = [sys.executable, "-c", "from tagshare.cli.main import main; main()",
                "serve", "--home", str(home), "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, cwd=Path(__file__).resolve().parents[2])

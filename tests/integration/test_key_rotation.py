@@ -9,10 +9,10 @@ import time
 import pytest
 from shares_helpers import Trio, pair, post_inbox, settled, wait_until
 
-from node import keys as key_ops
-from node.errors import NodeError
-from node.keystore import load_key_state
-from protocol import NodeKeys, Ping, current_key, seal
+from tagshare.node import keys as key_ops
+from tagshare.node.errors import NodeError
+from tagshare.node.keystore import load_key_state
+from tagshare.protocol import NodeKeys, Ping, current_key, seal
 
 
 def _signing_key_on(org, peer) -> str | None:  # type: ignore[no-untyped-def]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from operator_helpers import Served, pair, sample, wait_for
 
-from node import people, shares
-from node.admin.listener import ADMIN_FILE
+from tagshare.node import people, shares
+from tagshare.node.admin.listener import ADMIN_FILE
 
 TAG = "volunteers"
 

@@ -12,7 +12,7 @@ import pytest
 from operator_helpers import HOST, Served
 from shares_helpers import free_port
 
-from node.node import init_node
+from tagshare.node.node import init_node
 
 UNIT = Path(__file__).resolve().parents[2] / "contrib" / "systemd" / "tagshare.service"
 
@@ -78,7 +78,7 @@ def test_without_the_credential_sealed_keys_stay_shut(tmp_path: Path) -> None:
     init_node(home, name="Sealed Org", passphrase=b"correct horse battery staple").close()
     env = {k: v for k, v in os.environ.items()
            if k not in ("TAGSHARE_PASSPHRASE_FILE", "CREDENTIALS_DIRECTORY")}
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
+    result = subprocess.run([sys.executable, "-c", "from tagshare.cli.main import main; main()",
                              "--home", str(home), "serve", "--port", "0"], env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1 and "protected by a passphrase" in result.stderr

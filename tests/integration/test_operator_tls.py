@@ -23,9 +23,9 @@ from aiohttp import web
 from operator_helpers import HOST, Served, pair, sample, wait_for
 from test_operator_metrics import share_volunteers
 
-from node import people
-from node.errors import NodeError
-from node.tls import TlsFiles, certificate_sha256, make_self_signed, renew_self_signed
+from tagshare.node import people
+from tagshare.node.errors import NodeError
+from tagshare.node.tls import TlsFiles, certificate_sha256, make_self_signed, renew_self_signed
 
 NOW = datetime.datetime.now(datetime.UTC)
 

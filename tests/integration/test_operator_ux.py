@@ -30,9 +30,9 @@ from shares_helpers import (
     wait_until,
 )
 
-from node.keystore import generate_keys
-from node.node import init_node
-from protocol import PeerRemove, seal
+from tagshare.node.keystore import generate_keys
+from tagshare.node.node import init_node
+from tagshare.protocol import PeerRemove, seal
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -179,7 +179,7 @@ async def test_sync_names_peers_by_alias(trio: Trio) -> None:
 def test_serve_no_listen_says_it_opened_no_port(tmp_path: Path) -> None:
     init_node(tmp_path / "home", name="Behind NAT").close()
     process = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", "serve", "--home",
+        [sys.executable, "-c", "from tagshare.cli.main import main; main()", "serve", "--home",
          str(tmp_path / "home"), "--no-listen", "--admin-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     lines: queue.Queue[str | None] = queue.Queue()
@@ -230,5 +230,5 @@ async def test_peer_add_to_an_inviter_that_is_not_serving_asks_if_serve_runs(
 def run_joiner(joiner: Org, token: str):  # type: ignore[no-untyped-def]
     from click.testing import CliRunner
 
-    from cli.main import cli
+    from tagshare.cli.main import cli
     return CliRunner().invoke(cli, ["--home", str(joiner.home), "peer", "add", token])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 from shares_helpers import TAG, Trio, wait_until
 
-from node.osdi import tokens
+from tagshare.node.osdi import tokens
 
 API = "/api/osdi/v1"
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from federation_helpers import RunningNode
 
-from node import people
-from node.osdi import tokens
+from tagshare.node import people
+from tagshare.node.osdi import tokens
 
 with warnings.catch_warnings():
     # Parsons warns on import that its install now pulls only core dependencies.

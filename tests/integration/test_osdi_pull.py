@@ -14,11 +14,11 @@ from aiohttp import web
 from click.testing import CliRunner, Result
 from federation_helpers import RunningNode
 
-from cli.main import cli
-from node import people
-from node.osdi import tokens
-from node.osdi.source import SourceError
-from node.osdi.sources import pull_url
+from tagshare.cli.main import cli
+from tagshare.node import people
+from tagshare.node.osdi import tokens
+from tagshare.node.osdi.source import SourceError
+from tagshare.node.osdi.sources import pull_url
 
 API = "/api/osdi/v1"
 
@@ -230,7 +230,7 @@ async def test_registered_sources_are_pulled_beside_the_server(
 
     from shares_helpers import wait_until
 
-    from node.osdi.sources import add_source, pull_forever
+    from tagshare.node.osdi.sources import add_source, pull_forever
 
     fill(alice, 5)
     add_source(bob.node, "alice", f"{alice.url}{API}", token_file(tmp_path, alice))

@@ -27,11 +27,11 @@ from shares_helpers import (
     wait_until,
 )
 
-from node.ids import uuid7
-from node.limits import MAX_PENDING_OFFERS, MAX_UNSEEN_PER_SHARE, UNSEEN_RETENTION
-from protocol import Item, ShareOffer, ShareResync, b64u_encode
-from protocol.reshare import make_grant
-from protocol.shares import MAX_ITEMS
+from tagshare.node.ids import uuid7
+from tagshare.node.limits import MAX_PENDING_OFFERS, MAX_UNSEEN_PER_SHARE, UNSEEN_RETENTION
+from tagshare.protocol import Item, ShareOffer, ShareResync, b64u_encode
+from tagshare.protocol.reshare import make_grant
+from tagshare.protocol.shares import MAX_ITEMS
 
 
 def offer(party: Org, to: Org, note: str = "") -> ShareOffer:

@@ -29,11 +29,11 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import keys as key_ops
-from node import shares
-from node.ids import uuid7
-from node.node import init_node
-from protocol import Item, fingerprint
+from tagshare.node import keys as key_ops
+from tagshare.node import shares
+from tagshare.node.ids import uuid7
+from tagshare.node.node import init_node
+from tagshare.protocol import Item, fingerprint
 
 
 def tagged(org: Org, tag: str) -> set[str]:

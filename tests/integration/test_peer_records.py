@@ -15,9 +15,9 @@ from typing import Any
 
 from shares_helpers import Org, Trio, make_batch, send_as, settled, wait_until
 
-from node import people, shares
-from node.ids import uuid7
-from protocol import Item
+from tagshare.node import people, shares
+from tagshare.node.ids import uuid7
+from tagshare.protocol import Item
 
 NOW = "2026-03-01T12:00:00Z"
 

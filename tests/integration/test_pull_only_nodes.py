@@ -9,12 +9,12 @@ from pathlib import Path
 
 from shares_helpers import Org, cli_json, run_cli, settled, three_orgs, wait_until
 
-from node import keys as key_ops
-from node import shares
-from node.client import PeerUnreachable
-from node.courier import INBOX_PATH
-from node.keystore import load_key_state
-from protocol import KeyRotate, ShareOffer
+from tagshare.node import keys as key_ops
+from tagshare.node import shares
+from tagshare.node.client import PeerUnreachable
+from tagshare.node.courier import INBOX_PATH
+from tagshare.node.keystore import load_key_state
+from tagshare.protocol import KeyRotate, ShareOffer
 
 WAIT = 30  # seconds: pulls run every second, and the machine may be loaded
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from reshare_helpers import Chain, chain_of_three
 from shares_helpers import assert_unchanged, make_batch, send_as, settled, wait_until
 
-from node import people
-from node.ids import uuid7
-from protocol import Item, ShareOffer, b64u_encode
-from protocol.reshare import Grant, Provenance, grant_input, make_grant
-from protocol.shares import Relayed
+from tagshare.node import people
+from tagshare.node.ids import uuid7
+from tagshare.protocol import Item, ShareOffer, b64u_encode
+from tagshare.protocol.reshare import Grant, Provenance, grant_input, make_grant
+from tagshare.protocol.shares import Relayed
 
 
 def _offer(chain: Chain, upstream: tuple[tuple[Grant, ...], ...],

@@ -7,7 +7,7 @@ from pathlib import Path
 from reshare_helpers import chain_of_three
 from shares_helpers import settled, wait_until
 
-from node import people, shares
+from tagshare.node import people, shares
 
 
 async def test_a_field_the_party_drops_disappears_downstream(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from reshare_helpers import chain_of_three
 from shares_helpers import TAG, run_cli, settled, wait_until
 
-from node import people
+from tagshare.node import people
 
 
 async def test_a_county_cannot_pass_on_what_the_party_did_not_allow(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from reshare_helpers import chain_of_three
 from shares_helpers import assert_unchanged, cli_json, run_cli, send_as, wait_until
 
-from node import shares
-from protocol import ShareReach
-from protocol.reshare import Grant, make_grant, make_notice
+from tagshare.node import shares
+from tagshare.protocol import ShareReach
+from tagshare.protocol.reshare import Grant, make_grant, make_notice
 
 
 async def test_the_party_sees_where_its_people_went(tmp_path: Path) -> None:

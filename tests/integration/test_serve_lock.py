@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from test_integration_serve import START_TIMEOUT, STOP_TIMEOUT, drain, start_serve, wait_for_url
 
-from node.backup import PID_FILE, backup
-from node.node import init_node, open_node
+from tagshare.node.backup import PID_FILE, backup
+from tagshare.node.node import init_node, open_node
 
 REPO = Path(__file__).resolve().parents[2]
-TAGSHARE = [sys.executable, "-c", "from cli.main import main; main()"]
+TAGSHARE = [sys.executable, "-c", "from tagshare.cli.main import main; main()"]
 
 
 def tagshare(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -23,9 +23,9 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import peers, people
-from node.ids import uuid7
-from protocol import Item, ShareBatch
+from tagshare.node import peers, people
+from tagshare.node.ids import uuid7
+from tagshare.protocol import Item, ShareBatch
 
 
 def contact(method: str) -> dict[str, object]:

@@ -21,8 +21,8 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import people, shares
-from protocol import ShareBatch
+from tagshare.node import people, shares
+from tagshare.protocol import ShareBatch
 
 
 def delivery(granter: Org, peer: Org) -> dict[str, object] | None:

@@ -20,8 +20,8 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import people, shares
-from protocol import Item
+from tagshare.node import people, shares
+from tagshare.protocol import Item
 
 
 async def _people_on_both(trio: Trio, to_a: str, to_b: str) -> tuple[str, str]:

@@ -23,9 +23,9 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import people, shares
-from node.pairing import create_invite
-from protocol.shares import columns_for
+from tagshare.node import people, shares
+from tagshare.node.pairing import create_invite
+from tagshare.protocol.shares import columns_for
 
 
 async def test_offer_arrives_offered_and_accept_brings_people_tagged_peerslug_tag(

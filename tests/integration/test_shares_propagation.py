@@ -19,8 +19,8 @@ from shares_helpers import (
     wait_until,
 )
 
-from node import people
-from protocol import Item
+from tagshare.node import people
+from tagshare.protocol import Item
 
 
 async def test_changes_reach_the_subscriber_by_themselves(trio: Trio) -> None:

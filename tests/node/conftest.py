@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from cli.main import cli
+from tagshare.cli.main import cli
 
 
 class Tagshare:
@@ -86,8 +86,8 @@ async def osdi(tmp_path: Path, aiohttp_client: Any) -> Any:
     """A node served (no sync worker) with a read and a write OSDI token."""
     from osdi_helpers import Api, make_tokens
 
-    from node.node import init_node
-    from node.server import create_app
+    from tagshare.node.node import init_node
+    from tagshare.node.server import create_app
 
     home = tmp_path / "osdi-node"
     served = init_node(home, name="Ohio Senate 12")

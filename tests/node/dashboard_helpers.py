@@ -16,14 +16,14 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from node.admin.dashboard.login import issue_login
-from node.home import DB_FILE
-from node.keystore import generate_keys
-from node.node import Node
-from node.normalize import now_iso
-from node.storage import db
-from node.storage import peers as peer_store
-from node.storage import shares as share_store
+from tagshare.node.admin.dashboard.login import issue_login
+from tagshare.node.home import DB_FILE
+from tagshare.node.keystore import generate_keys
+from tagshare.node.node import Node
+from tagshare.node.normalize import now_iso
+from tagshare.node.storage import db
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.storage import shares as share_store
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from node.node import Node
-from node.osdi import tokens
+from tagshare.node.node import Node
+from tagshare.node.osdi import tokens
 
 API = "/api/osdi/v1"
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from node.ids import uuid7
-from node.node import open_node
-from node.normalize import now_iso
-from node.received import apply_items
-from node.storage import db
-from node.storage import peers as peers_store
-from node.storage import received as inbound
-from node.storage import shares as shares_store
-from protocol import Item
+from tagshare.node.ids import uuid7
+from tagshare.node.node import open_node
+from tagshare.node.normalize import now_iso
+from tagshare.node.received import apply_items
+from tagshare.node.storage import db
+from tagshare.node.storage import peers as peers_store
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage import shares as shares_store
+from tagshare.protocol import Item
 
 FIELDS = ("name", "email", "phone", "contacts")
 

@@ -10,7 +10,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from node.storage import schema
+from tagshare.node.storage import schema
 
 
 def database_at(path: Path, version: int) -> None:

@@ -6,8 +6,8 @@ import json
 
 from schema_helpers import downgrade
 
-from node.osdi.tokens import token_hash
-from node.storage import schema
+from tagshare.node.osdi.tokens import token_hash
+from tagshare.node.storage import schema
 
 
 def test_create_prints_the_token_once_and_keeps_only_its_hash(node) -> None:

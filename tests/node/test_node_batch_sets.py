@@ -9,13 +9,13 @@ import sqlite3
 import pytest
 from received_helpers import Peer
 
-from node.ids import uuid7
-from node.node import open_node
-from node.received import apply_items
-from node.storage import db
-from node.storage import received as inbound
-from node.storage import shares as shares_store
-from protocol import Item
+from tagshare.node.ids import uuid7
+from tagshare.node.node import open_node
+from tagshare.node.received import apply_items
+from tagshare.node.storage import db
+from tagshare.node.storage import received as inbound
+from tagshare.node.storage import shares as shares_store
+from tagshare.protocol import Item
 
 
 @pytest.fixture

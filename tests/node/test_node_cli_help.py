@@ -8,7 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
+from tagshare.cli.main import cli
 
 
 def _walk(command: click.Command, path: tuple[str, ...] = ()):

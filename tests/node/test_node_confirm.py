@@ -19,7 +19,7 @@ import pytest
 from nacl.signing import SigningKey
 from received_helpers import Peer
 
-from protocol.encoding import b64u_encode
+from tagshare.protocol.encoding import b64u_encode
 
 if TYPE_CHECKING:
     from conftest import Tagshare  # tests/node/conftest.py
@@ -91,7 +91,7 @@ def run_on_a_terminal(home: Path, args: list[str], answer: str) -> subprocess.Co
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "--home", str(home), *args],
+            [sys.executable, "-m", "tagshare.cli.main", "--home", str(home), *args],
             stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             cwd=ROOT)
         os.write(controller, answer.encode())

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from received_helpers import Peer, contact
 
-from node.ids import uuid7
-from node.normalize import iso
+from tagshare.node.ids import uuid7
+from tagshare.node.normalize import iso
 
 
 def days_ago(days: float) -> str:

@@ -17,12 +17,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from dashboard_helpers import CSRF_FIELD, MovableClock, add_offer, add_peer, dump, log_in, rows
 
-from node import people, shares
-from node.admin.dashboard import add_dashboard
-from node.admin.dashboard.login import LOGIN_SECONDS, SESSION_SECONDS, cookie_name, issue_login
-from node.node import Node, init_node
-from node.storage import db, outbox
-from node.storage import shares as share_store
+from tagshare.node import people, shares
+from tagshare.node.admin.dashboard import add_dashboard
+from tagshare.node.admin.dashboard.login import (
+    LOGIN_SECONDS,
+    SESSION_SECONDS,
+    cookie_name,
+    issue_login,
+)
+from tagshare.node.node import Node, init_node
+from tagshare.node.storage import db, outbox
+from tagshare.node.storage import shares as share_store
 
 HOSTILE_NAME = "<script>window.pwned = 1</script>"
 HOSTILE_PEER = '<img src=x onerror="window.pwned = 2">'

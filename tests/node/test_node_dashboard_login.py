@@ -20,10 +20,10 @@ import pytest
 from dashboard_helpers import add_peer
 from schema_helpers import downgrade
 
-from node.admin import listener
-from node.admin.dashboard import login
-from node.node import open_node
-from node.storage import db, outbox, schema
+from tagshare.node.admin import listener
+from tagshare.node.admin.dashboard import login
+from tagshare.node.node import open_node
+from tagshare.node.storage import db, outbox, schema
 
 LINK = re.compile(r"^http://127\.0\.0\.1:(\d+)/login/([A-Za-z0-9_-]{43})$")
 

@@ -20,18 +20,26 @@ from pathlib import Path
 
 import pytest
 
-from node import people
-from node.client import FederationClient
-from node.courier import Courier
-from node.handlers import HANDLERS
-from node.identity import node_document
-from node.node import Node, init_node
-from node.pairing import _store_peer
-from node.shares import grant_share
-from node.storage import db
-from node.storage import peers as peer_store
-from node.sync import MAX_RETRY, SyncWorker
-from protocol import Ack, Message, ShareAccept, ShareBatch, open_envelope, parse_envelope, seal
+from tagshare.node import people
+from tagshare.node.client import FederationClient
+from tagshare.node.courier import Courier
+from tagshare.node.handlers import HANDLERS
+from tagshare.node.identity import node_document
+from tagshare.node.node import Node, init_node
+from tagshare.node.pairing import _store_peer
+from tagshare.node.shares import grant_share
+from tagshare.node.storage import db
+from tagshare.node.storage import peers as peer_store
+from tagshare.node.sync import MAX_RETRY, SyncWorker
+from tagshare.protocol import (
+    Ack,
+    Message,
+    ShareAccept,
+    ShareBatch,
+    open_envelope,
+    parse_envelope,
+    seal,
+)
 
 NOW = 1_800_000_000.0
 Answer = Callable[[Message, str], tuple[int, bytes] | Ack]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from received_helpers import Peer
 
-from node.csvexport import FORMULA_TRIGGERS, spreadsheet_safe
+from tagshare.node.csvexport import FORMULA_TRIGGERS, spreadsheet_safe
 
 if TYPE_CHECKING:
     from conftest import Tagshare  # tests/node/conftest.py

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from node.server import (
+from tagshare.node.server import (
     BEHIND_INTERVAL,
     CHECKPOINT_INTERVAL,
     IDLE_CHECKPOINT,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from node.errors import InvalidInput
+from tagshare.node.errors import InvalidInput
 
 NATIONBUILDER_HEADER = (
     "nationbuilder_id,first_name,last_name,email,phone_number,mobile_number,"
@@ -166,7 +166,7 @@ def test_a_repeated_email_names_both_lines_and_changes_nobody(node, tmp_path, no
 
 
 def test_duplicates_across_batches_collapse(node, tmp_path, monkeypatch):
-    from node import csvio
+    from tagshare.node import csvio
     monkeypatch.setattr(csvio, "BATCH_ROWS", 2)
     rows = "".join(f"P{i},p{i % 3}@example.org\n" for i in range(7))
     path = write(tmp_path, "first_name,email\n" + rows)
@@ -397,7 +397,7 @@ DUPLICATES = (
 def test_bulk_import_matches_the_matching_path(node, fresh, tmp_path, monkeypatch, batch):
     """Into an empty node (bulk path, switching to matching at the first repeat) the
     result is the same as into a node that already has someone (matching path)."""
-    from node import csvio
+    from tagshare.node import csvio
     monkeypatch.setattr(csvio, "BATCH_ROWS", batch)
     path = write(tmp_path, DUPLICATES)
     other = type(fresh)(tmp_path / "other")
@@ -428,7 +428,7 @@ def test_a_tag_given_twice_tags_once_and_tags_are_in_place_at_once(node, tmp_pat
                                                                    monkeypatch):
     """The bulk path sets taggings aside and adds them at the end: the same counts, and
     the matching path that may follow it in the same import sees them."""
-    from node import csvio
+    from tagshare.node import csvio
     monkeypatch.setattr(csvio, "BATCH_ROWS", 1)
     if nonempty:
         node.add("--first-name", "Zed")
@@ -492,8 +492,8 @@ def test_import_queues_people_of_an_actively_shared_tag(node, tmp_path, nonempty
 
 
 def test_bulk_import_turns_foreign_keys_back_on(node, tmp_path):
-    from node import csvio
-    from node.node import open_node
+    from tagshare.node import csvio
+    from tagshare.node.node import open_node
     opened = open_node(node.home)
     try:
         csvio.import_csv(opened, write(tmp_path, "first_name\nAnn\n"), tags=["t"])

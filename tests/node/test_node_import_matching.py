@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from received_helpers import Peer
 
-from node import csvio
-from node.ids import uuid7
-from node.node import open_node
-from node.storage import schema
+from tagshare.node import csvio
+from tagshare.node.ids import uuid7
+from tagshare.node.node import open_node
+from tagshare.node.storage import schema
 
 HEADER = "first_name,last_name,email,phone,tags\n"
 

@@ -25,10 +25,10 @@ from test_node_import_export import (  # run again below, through the child proc
     write,
 )
 
-from node import csvio, import_worker
-from node.errors import InvalidInput
-from node.import_worker import CleanBatch, CleaningJob, clean_batches
-from node.node import open_node
+from tagshare.node import csvio, import_worker
+from tagshare.node.errors import InvalidInput
+from tagshare.node.import_worker import CleanBatch, CleaningJob, clean_batches
+from tagshare.node.node import open_node
 
 REUSED = (  # collected here too: the autouse fixture below sends their files to a child
     test_a_repeated_email_names_both_lines_and_changes_nobody,

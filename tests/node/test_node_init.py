@@ -11,7 +11,7 @@ from contextlib import closing
 import pytest
 from schema_helpers import downgrade
 
-from node.storage import schema
+from tagshare.node.storage import schema
 
 FINGERPRINT = re.compile(r"^[0-9A-F]{4}( [0-9A-F]{4}){9}$")
 

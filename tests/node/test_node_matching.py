@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from received_helpers import Peer
 
-from node.ids import uuid7
-from node.node import open_node
-from node.normalize import now_iso
-from node.storage import db
-from node.storage import people as people_store
+from tagshare.node.ids import uuid7
+from tagshare.node.node import open_node
+from tagshare.node.normalize import now_iso
+from tagshare.node.storage import db
+from tagshare.node.storage import people as people_store
 
 
 @pytest.fixture

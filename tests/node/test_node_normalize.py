@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from node import normalize
-from node.errors import InvalidInput
-from node.ids import is_uuid, uuid7
+from tagshare.node import normalize
+from tagshare.node.errors import InvalidInput
+from tagshare.node.ids import is_uuid, uuid7
 
 # --- emails -------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 import resource
 
-from node.service import OPEN_FILES_WANTED, raise_open_files_limit
+from tagshare.node.service import OPEN_FILES_WANTED, raise_open_files_limit
 
 
 class Limits:

@@ -14,10 +14,10 @@ import pytest
 from nacl.signing import SigningKey
 from received_helpers import Peer
 
-from node.keystore import INTERACTIVE
-from node.node import init_node
-from protocol import InviteToken
-from protocol.encoding import b64u_encode
+from tagshare.node.keystore import INTERACTIVE
+from tagshare.node.node import init_node
+from tagshare.protocol import InviteToken
+from tagshare.protocol.encoding import b64u_encode
 
 if TYPE_CHECKING:
     from conftest import Tagshare  # tests/node/conftest.py
@@ -220,7 +220,7 @@ def test_invite_name_works_on_a_database_from_before_it(node: Tagshare) -> None:
     before it."""
     from schema_helpers import downgrade
 
-    from node.storage import schema
+    from tagshare.node.storage import schema
 
     before = schema.MIGRATIONS.index(schema.MIGRATION_17)
     downgrade(node.home / "node.db", before)

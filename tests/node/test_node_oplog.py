@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from node import systemd
-from node.oplog import JsonFormatter, RefusalLog, configure_logging
+from tagshare.node import systemd
+from tagshare.node.oplog import JsonFormatter, RefusalLog, configure_logging
 
 
 class Clock:

@@ -12,10 +12,10 @@ from aiohttp import web
 from osdi_helpers import API, Api
 from received_helpers import Peer
 
-from node import people
-from node.osdi import tokens
-from node.osdi.app import MAX_BODY, MAX_PAGESIZE, create_osdi_app
-from node.osdi.ratelimit import RateLimiter
+from tagshare.node import people
+from tagshare.node.osdi import tokens
+from tagshare.node.osdi.app import MAX_BODY, MAX_PAGESIZE, create_osdi_app
+from tagshare.node.osdi.ratelimit import RateLimiter
 
 
 def add_people(api: Api, count: int) -> list[str]:
@@ -100,7 +100,7 @@ async def test_rate_limit_allows_a_burst_then_answers_429_with_retry_after(
 
 
 def _db_key() -> Any:
-    from node.server import DB_THREAD
+    from tagshare.node.server import DB_THREAD
 
     return DB_THREAD
 
@@ -357,7 +357,7 @@ async def test_concurrent_readers_are_all_answered(osdi: Api) -> None:
 async def test_the_people_count_follows_every_writer(osdi: Api) -> None:
     """The total is kept between pages, and is new after any commit: another
     connection's (the CLI's), or the server's own (an API write)."""
-    from node.node import open_node
+    from tagshare.node.node import open_node
 
     add_people(osdi, 2)
     assert (await osdi.get("/people"))[1]["total_records"] == 2

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli.main import cli
-from node.errors import NodeError
-from node.keystore import INTERACTIVE, MODERATE, PassphraseNeeded, load_keys
-from node.node import init_node, open_node
+from tagshare.cli.main import cli
+from tagshare.node.errors import NodeError
+from tagshare.node.keystore import INTERACTIVE, MODERATE, PassphraseNeeded, load_keys
+from tagshare.node.node import init_node, open_node
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from node.storage.people import PERSON_FIELDS
+from tagshare.node.storage.people import PERSON_FIELDS
 
 ANN = ("--first-name", "Ann", "--last-name", "Lee", "--email", "Ann@Example.org",
        "--phone", "(614) 555-0101", "--address1", "1 Main St", "--city", "Columbus",

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from schema_helpers import database_at
 
-from node.storage import activity, db, schema
-from node.storage import received as inbound
+from tagshare.node.storage import activity, db, schema
+from tagshare.node.storage import received as inbound
 
 PEER_X, PEER_Y = "peer-x", "peer-y"
 OURS, THEIRS = "0190a000-0000-7000-8000-000000000001", "0190a000-0000-7000-8000-000000000002"

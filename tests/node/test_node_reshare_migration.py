@@ -8,7 +8,7 @@ from pathlib import Path
 
 from schema_helpers import database_at
 
-from node.storage import schema
+from tagshare.node.storage import schema
 
 NOW = "2026-01-02T03:04:05Z"
 

@@ -15,12 +15,12 @@ import pytest
 from received_helpers import Peer
 from schema_helpers import downgrade
 
-from node.ids import uuid7
-from node.node import open_node
-from node.received import apply_items
-from node.storage import db, schema
-from node.storage import shares as shares_store
-from protocol import Item
+from tagshare.node.ids import uuid7
+from tagshare.node.node import open_node
+from tagshare.node.received import apply_items
+from tagshare.node.storage import db, schema
+from tagshare.node.storage import shares as shares_store
+from tagshare.protocol import Item
 
 if TYPE_CHECKING:
     from conftest import Tagshare  # tests/node/conftest.py
@@ -202,8 +202,8 @@ def test_a_thousand_erasures_one_at_a_time_leave_the_index_working(tmp_path: Pat
     its structure: after about a thousand, SQLite called the index corrupt and the node
     could write no person any more ("database disk image is malformed"; found by
     benchmarks/bench_statewide.py, whose party erases 1,000 people)."""
-    from node import people as people_ops
-    from node.node import init_node
+    from tagshare.node import people as people_ops
+    from tagshare.node.node import init_node
 
     node = init_node(tmp_path / "node", name="Eraser")
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from node.storage import db
+from tagshare.node.storage import db
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_commit_watch_sees_other_connections_commit(conn, tmp_path):
 def test_a_commit_that_changed_something_pokes_the_serving_node(conn, monkeypatch):
     """Only a transaction that wrote wakes the node (an empty one, such as a batch build
     that found nothing ready, must not start a sync round)."""
-    from node import wakeup
+    from tagshare.node import wakeup
 
     poked: list[str] = []
     monkeypatch.setattr(wakeup, "poke", poked.append)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from node.node import open_node
-from node.normalize import now_iso
-from node.storage import db
-from node.storage import peers as peers_store
+from tagshare.node.node import open_node
+from tagshare.node.normalize import now_iso
+from tagshare.node.storage import db
+from tagshare.node.storage import peers as peers_store
 
 
 def granted_and_accepted(node, tag: str) -> None:

@@ -6,9 +6,9 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from node.identity import node_document
-from node.node import open_node
-from node.tls import certificate_sha256
+from tagshare.node.identity import node_document
+from tagshare.node.node import open_node
+from tagshare.node.tls import certificate_sha256
 
 if TYPE_CHECKING:  # the fixture's class, from tests/node/conftest.py
     from conftest import Tagshare

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol import (
+from tagshare.protocol import (
     Envelope,
     Message,
     NodeDocument,
@@ -21,8 +21,8 @@ from protocol import (
     sign_document,
     verify_envelope,
 )
-from protocol.reshare import Grant, make_grant
-from protocol.shares import ShareOffer
+from tagshare.protocol.reshare import Grant, make_grant
+from tagshare.protocol.shares import ShareOffer
 
 NOW = 1_700_000_000
 ALICE_KEYS = NodeKeys(signing_seed=bytes(range(32)), box_secret=bytes([7]) * 32)

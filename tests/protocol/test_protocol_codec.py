@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from protocol import MalformedMessage, b64u_decode, b64u_encode, canonical_json, parse_json
-from protocol.encoding import MAX_SAFE_INTEGER, parse_canonical_json
+from tagshare.protocol import MalformedMessage, b64u_decode, b64u_encode, canonical_json, parse_json
+from tagshare.protocol.encoding import MAX_SAFE_INTEGER, parse_canonical_json
 
 # Strings without lone surrogates (those are refused, tested separately).
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import MAX_MESSAGE_BYTES, MalformedMessage, parse_envelope, parse_json
-from protocol.encoding import _check_depth
+from tagshare.protocol import MAX_MESSAGE_BYTES, MalformedMessage, parse_envelope, parse_json
+from tagshare.protocol.encoding import _check_depth
 
 # The definition that was replaced, kept as the reference (quadratic: small inputs only).
 _OLD_TOKEN_RE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)

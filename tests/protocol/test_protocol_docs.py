@@ -10,7 +10,7 @@ from test_protocol_document import ALICE_DOC_SIGNATURE
 from test_protocol_envelope import GOLDEN_PING, GOLDEN_PLAINTEXT
 from test_protocol_invite import GOLDEN_TOKEN
 
-from protocol import fingerprint, hash_secret
+from tagshare.protocol import fingerprint, hash_secret
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 
@@ -47,7 +47,7 @@ def test_spec_lists_every_error_code() -> None:
 
 def test_spec_describes_every_message_type() -> None:
     text = SPEC.read_text(encoding="utf-8")
-    from protocol import MESSAGE_TYPES
+    from tagshare.protocol import MESSAGE_TYPES
 
     for name in MESSAGE_TYPES:
         assert f"`{name}`" in text, name

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, NOW
 
-from protocol import (
+from tagshare.protocol import (
     BadSignature,
     LocalProtocolError,
     MalformedMessage,

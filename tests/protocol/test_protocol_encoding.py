@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol import (
+from tagshare.protocol import (
     LocalProtocolError,
     MalformedMessage,
     TooLarge,
@@ -11,7 +11,7 @@ from protocol import (
     canonical_json,
     parse_json,
 )
-from protocol.encoding import MAX_MESSAGE_BYTES
+from tagshare.protocol.encoding import MAX_MESSAGE_BYTES
 
 
 def test_b64u_round_trip_and_exact_text() -> None:

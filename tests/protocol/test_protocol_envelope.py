@@ -7,7 +7,7 @@ import nacl.public
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, MALLORY_KEYS, NOW, ConnectionPair, receive
 
-from protocol import (
+from tagshare.protocol import (
     Ack,
     BadSignature,
     DecryptionFailed,
@@ -30,7 +30,7 @@ from protocol import (
     seal,
     verify_envelope,
 )
-from protocol.encoding import MAX_MESSAGE_BYTES
+from tagshare.protocol.encoding import MAX_MESSAGE_BYTES
 
 # Golden values: seal(Ping) from ALICE_KEYS to BOB_KEYS, message id 16 zero
 # bytes, nonce 24 zero bytes, created 1700000000.

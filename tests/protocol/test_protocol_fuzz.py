@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, NOW, ConnectionPair, receive
 
-from protocol import (
+from tagshare.protocol import (
     Ack,
     InviteToken,
     ProtocolError,

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, MALLORY_KEYS, NOW, ConnectionPair
 
-from protocol import (
+from tagshare.protocol import (
     BadInvite,
     BadSignature,
     InviteToken,

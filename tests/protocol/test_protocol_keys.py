@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS
 
-from protocol import (
+from tagshare.protocol import (
     BadSignature,
     LocalProtocolError,
     MalformedMessage,

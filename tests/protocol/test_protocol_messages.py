@@ -6,7 +6,7 @@ from typing import ClassVar, Self
 import pytest
 from protocol_helpers import ConnectionPair
 
-from protocol import (
+from tagshare.protocol import (
     MESSAGE_TYPES,
     Ack,
     LocalProtocolError,

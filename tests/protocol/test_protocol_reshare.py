@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, MALLORY_KEYS, signed_offer
 
-from protocol import Item, MalformedMessage, ShareOffer, ShareReach, b64u_encode
-from protocol.reshare import (
+from tagshare.protocol import Item, MalformedMessage, ShareOffer, ShareReach, b64u_encode
+from tagshare.protocol.reshare import (
     Grant,
     Notice,
     NotPermitted,

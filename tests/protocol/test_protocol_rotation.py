@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from protocol_helpers import ALICE_KEYS
 
-from protocol import (
+from tagshare.protocol import (
     BadSignature,
     KeyRotate,
     NodeKeys,
@@ -18,7 +18,7 @@ from protocol import (
     sign_document,
     verify_document,
 )
-from protocol.encoding import canonical_json
+from tagshare.protocol.encoding import canonical_json
 
 NOW = 1_700_000_000
 NEW = NodeKeys(signing_seed=bytes([9]) * 32, box_secret=bytes([10]) * 32,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from protocol_helpers import ALICE_KEYS, BOB_KEYS, NOW, signed_offer
 
-from protocol import (
+from tagshare.protocol import (
     Ack,
     BadSignature,
     KeyRotate,
@@ -30,7 +30,7 @@ from protocol import (
     sign_document,
     verify_document,
 )
-from protocol.document import MAX_DOCUMENT_BYTES
+from tagshare.protocol.document import MAX_DOCUMENT_BYTES
 
 SHARE = "0190abcd-0000-7000-8000-000000000001"
 EPOCH = b64u_encode(bytes(16))
@@ -257,7 +257,7 @@ def _section(number: str) -> str:
 
 
 def test_the_message_type_table_lists_every_type() -> None:
-    from protocol import MESSAGE_TYPES
+    from tagshare.protocol import MESSAGE_TYPES
 
     table = _section("5")
     for name in MESSAGE_TYPES:
@@ -265,7 +265,7 @@ def test_the_message_type_table_lists_every_type() -> None:
 
 
 def test_every_acknowledged_type_has_its_ack_detail_in_4_3() -> None:
-    from protocol import MESSAGE_TYPES
+    from tagshare.protocol import MESSAGE_TYPES
 
     acks = _section("4").split("### 4.3")[1]
     answers = {"ack", "pair.request", "pair.accept", "outbox.pull", "outbox.items"}

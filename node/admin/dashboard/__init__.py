@@ -12,11 +12,16 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from node.admin.dashboard.guard import DASHBOARD_CLOCK, DASHBOARD_DB, DASHBOARD_NODE, TEMPLATES
-from node.admin.dashboard.login import login_link
-from node.admin.dashboard.routes import add_routes
-from node.clock import Clock, system_clock
-from node.node import Node
+from tagshare.node.admin.dashboard.guard import (
+    DASHBOARD_CLOCK,
+    DASHBOARD_DB,
+    DASHBOARD_NODE,
+    TEMPLATES,
+)
+from tagshare.node.admin.dashboard.login import login_link
+from tagshare.node.admin.dashboard.routes import add_routes
+from tagshare.node.clock import Clock, system_clock
+from tagshare.node.node import Node
 
 __all__ = ["add_dashboard", "login_link"]
 

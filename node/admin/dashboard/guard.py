@@ -17,9 +17,9 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from node.admin.dashboard.login import Session, cookie_name, csrf_matches, find_session
-from node.clock import Clock
-from node.node import Node
+from tagshare.node.admin.dashboard.login import Session, cookie_name, csrf_matches, find_session
+from tagshare.node.clock import Clock
+from tagshare.node.node import Node
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

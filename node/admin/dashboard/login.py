@@ -18,12 +18,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from node.clock import random_bytes
-from node.errors import NodeError
-from node.node import Node
-from node.storage import dashboard as store
-from node.storage import db
-from protocol import b64u_encode
+from tagshare.node.clock import random_bytes
+from tagshare.node.errors import NodeError
+from tagshare.node.node import Node
+from tagshare.node.storage import dashboard as store
+from tagshare.node.storage import db
+from tagshare.protocol import b64u_encode
 
 ADMIN_FILE = "admin.json"  # written by `serve` (node.admin.listener)
 LOGIN_PATH = "/login/"

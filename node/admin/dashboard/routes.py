@@ -15,9 +15,9 @@ import aiohttp_jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from node import pairing, peers, shares
-from node.admin.dashboard import views
-from node.admin.dashboard.guard import (
+from tagshare.node import pairing, peers, shares
+from tagshare.node.admin.dashboard import views
+from tagshare.node.admin.dashboard.guard import (
     DASHBOARD_NODE,
     TEMPLATES,
     action,
@@ -26,16 +26,16 @@ from node.admin.dashboard.guard import (
     now,
     page,
 )
-from node.admin.dashboard.login import (
+from tagshare.node.admin.dashboard.login import (
     SESSION_SECONDS,
     Session,
     cookie_name,
     end_session,
     redeem_login,
 )
-from node.errors import NodeError
-from node.node import Node
-from node.normalize import parse_duration
+from tagshare.node.errors import NodeError
+from tagshare.node.node import Node
+from tagshare.node.normalize import parse_duration
 
 LIVE_HEADER = "X-Tagshare-Live"
 STATIC = {"dashboard.css": "text/css", "dashboard.js": "text/javascript"}

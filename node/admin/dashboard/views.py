@@ -10,13 +10,13 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from node import people as people_ops
-from node import shares as share_ops
-from node.node import Node
-from node.normalize import iso
-from node.peers import list_peers
-from node.storage import outbox
-from node.storage.people import PERSON_FIELDS
+from tagshare.node import people as people_ops
+from tagshare.node import shares as share_ops
+from tagshare.node.node import Node
+from tagshare.node.normalize import iso
+from tagshare.node.peers import list_peers
+from tagshare.node.storage import outbox
+from tagshare.node.storage.people import PERSON_FIELDS
 
 LIVE_STATUSES = ("offered", "active")
 AUDIT_ROWS = 200

@@ -19,6 +19,6 @@ test: install
 
 lint: install
 	$(BIN)/ruff check node protocol cli tests benchmarks tools
-	$(BIN)/mypy protocol node
+	$(BIN)/python tools/typecheck.py
 
 .PHONY: install demo test lint

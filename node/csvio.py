@@ -50,8 +50,10 @@ from tagshare.node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
 # From this size on a file's rows are cleaned in a second process (node/import_worker.py),
-# when the machine has a core to spare for it (_spare_core).
-CHILD_MIN_BYTES = 4_000_000
+# when the machine has a core to spare for it (_spare_core). Measured on the 2-core
+# machine of docs/performance.md, quiet: 100,000 rows (11.6 MB) 4.24 s with the child,
+# 3.85 s without; 1,000,000 rows (116 MB) 34.4 s with it, 37.1 s without.
+CHILD_MIN_BYTES = 50_000_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.

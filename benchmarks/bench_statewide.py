@@ -107,11 +107,21 @@ async def serve_group(homes: list[Path]) -> None:
     print("ready", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    orphan_watch = asyncio.create_task(_stop_when_orphaned(stop))
     await stop.wait()
+    orphan_watch.cancel()
     for runner in runners:
         await runner.cleanup()
     for node in nodes:
         node.close()
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """A group whose benchmark died (killed, Ctrl-C twice) stops too, instead of serving on."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+    stop.set()
 
 
 @dataclasses.dataclass

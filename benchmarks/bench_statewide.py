@@ -18,9 +18,13 @@ counties, 249 campaigns), campaign i belonging to county i % counties. The party
 holds `--people` people and shares `volunteers` (`--volunteers` of them; name,
 email, phone, contacts) with every county. Each campaign receives its county's
 slice of the volunteers, plus the same 20 "leaders" every campaign gets (so one
-edit can be watched reaching every node): see `route_campaign_slice`, the one
-function to change when re-sharing (`share grant --reshare`) lands; until then
-the party grants each slice directly. Pairing and granting run in this
+edit can be watched reaching every node). By default (`--route reshare`) the
+party grants `volunteers` to each county with `--reshare narrower`, and each
+county tags each of its campaigns' slices among what it received and re-shares
+it, so the party's changes cascade through the county (`reshare_campaign_slice`);
+`--route direct` has the party grant each slice itself, as the figures before
+re-sharing were measured. Door knocks go straight back to the party (each
+campaign pairs with the party and with its county). Pairing and granting run in this
 process through node/ functions (node/pairing.py, node/shares.py), not CLI
 processes: the CLI costs about 5 s per node on this machine.
 
@@ -239,13 +243,33 @@ async def pair_all(ops: dict[str, Node], inviter: Org, joiners: list[Org]) -> No
         await client.close()
 
 
-def route_campaign_slice(ops: dict[str, Node], party: Org, county: Org, campaign: Org) -> Org:
-    """Grant a campaign its slice; the granter. Today the party grants the slice tag
-    directly. With re-sharing (`share grant --reshare narrower`), the county tags the
-    slice among what it received and grants that tag instead: change only this."""
-    shares.grant_share(ops[party.node_id], tag=f"campaign-{campaign.index}",
+def route_campaign_slice(picture: "Picture", party: Org, county: Org, campaign: Org) -> None:
+    """`--route direct`: the party grants each campaign its slice tag itself."""
+    shares.grant_share(picture.ops[party.node_id], tag=f"campaign-{campaign.index}",
                        peer=campaign.node_id, fields=FIELDS, on_revoke="purge", note=None)
-    return party
+
+
+def reshare_campaign_slice(picture: "Picture", party: Org, county: Org,
+                           campaign: Org) -> None:
+    """`--route reshare` (the default): the county tags the campaign's slice among the
+    people it received from the party (granted `--reshare narrower`) and re-shares that
+    tag; the party's edits, untags and erasures cascade through the county."""
+    origin_uuids = picture.chosen[campaign.index]
+    conn = picture.watch.conns[county.node_id]
+    local: list[str] = []
+    for start in range(0, len(origin_uuids), 500):
+        part = origin_uuids[start:start + 500]
+        marks = ",".join("?" * len(part))
+        local += [row[0] for row in conn.execute(
+            f"SELECT uuid FROM people WHERE origin = ? AND origin_uuid IN ({marks})",
+            (party.node_id, *part))]
+    op = picture.ops[county.node_id]
+    slice_tag = f"campaign-{campaign.index}"
+    with db.transaction(op.conn) as write:
+        tag = people_store.tag_id(write, slice_tag, create=True) or 0
+        people_store.add_taggings(write, [(tag, uuid) for uuid in local])
+    shares.grant_share(op, tag=slice_tag, peer=campaign.node_id, fields=FIELDS,
+                       on_revoke="purge", note=None)
 
 
 # -- watching -------------------------------------------------------------------------------
@@ -341,6 +365,10 @@ def build(work: Path, args: argparse.Namespace, result: dict[str, Any]) -> Pictu
     log(f"{len(orgs)} nodes in {len(groups)} processes, started in {result['started_s']:.1f}s")
     started = time.monotonic()
     asyncio.run(pair_all(ops, party, orgs[1:]))
+    if args.route == "reshare":  # each campaign also pairs with its county
+        for county in (org for org in orgs if org.kind == "county"):
+            asyncio.run(pair_all(ops, county, [org for org in orgs if org.kind == "campaign"
+                                               and org.county == county.index]))
     result["paired_s"] = time.monotonic() - started
     log(f"paired {len(orgs) - 1} nodes with the party in {result['paired_s']:.1f}s (in process)")
     return Picture(orgs, ops, groups, Watch(orgs), volunteers, chosen)
@@ -354,10 +382,16 @@ def converge(picture: Picture, args: argparse.Namespace, result: dict[str, Any])
     started = time.monotonic()
     for county in counties:
         shares.grant_share(picture.ops[party.node_id], tag=TAG, peer=county.node_id,
-                           fields=FIELDS, on_revoke="purge", note=None)
+                           fields=FIELDS, on_revoke="purge", note=None,
+                           reshare_terms="narrower" if args.route == "reshare" else "none")
+    if args.route == "reshare":  # a county re-shares only what it holds
+        wait_for(lambda: all(picture.watch.received(county, party.node_id)
+                             >= len(picture.volunteers) for county in counties),
+                 args.timeout, "every county holds the volunteers", every=0.2)
     for campaign in campaigns:
         assert campaign.county is not None
-        route_campaign_slice(picture.ops, party, counties[campaign.county], campaign)
+        route = route_campaign_slice if args.route == "direct" else reshare_campaign_slice
+        route(picture, party, counties[campaign.county], campaign)
     expected = {org.node_id: len(picture.volunteers) for org in counties}
     expected |= {org.node_id: len(picture.chosen[org.index]) for org in campaigns}
     waiting = set(expected)
@@ -490,7 +524,8 @@ def changes(picture: Picture, args: argparse.Namespace, result: dict[str, Any]) 
             people_ops.edit_person(op, uuid, {"last_name": f"Changed{n}"})
     committed = time.monotonic() - started
     marker = one_edit(picture, picture.volunteers[0], "Marker", args.timeout)
-    wait_for(lambda: picture.watch.pending(party) == 0, args.timeout, "the party owes nothing")
+    wait_for(lambda: all(picture.watch.pending(org) == 0 for org in picture.orgs),
+             args.timeout, "no node owes anything")
     result["changes"] = len(targets)
     result["changes_committed_s"] = committed
     result["changes_s"] = time.monotonic() - started
@@ -576,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=50_000, help="people at the party")
     parser.add_argument("--volunteers", type=int, default=20_000,
                         help="of them tagged volunteers and shared with every county")
+    parser.add_argument("--route", choices=("reshare", "direct"), default="reshare",
+                        help="campaigns get their slice re-shared by their county (reshare) "
+                             "or granted by the party itself (direct)")
     parser.add_argument("--per-process", type=int, default=25,
                         help="nodes served by one process (the party is always alone)")
     parser.add_argument("--edits", type=int, default=20)

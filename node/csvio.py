@@ -185,6 +185,19 @@ def _map_columns(header: list[str]) -> tuple[dict[int, str], list[str]]:
     return mapping, ignored
 
 
+class _TagIds:
+    """Tag ids by name, read once; a name not known yet is created on its first use."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.known = store.all_tag_ids(conn)
+
+    def __call__(self, name: str) -> int:
+        if name not in self.known:
+            self.known[name] = store.tag_id(self.conn, name, create=True) or 0
+        return self.known[name]
+
+
 class _Importer:
     """Applies batches of parsed rows: the bulk path while it lasts, then the matching
     path (node/import_matching.py)."""
@@ -193,10 +206,10 @@ class _Importer:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
-        self.tag_ids = store.all_tag_ids(self.conn)
+        self.tag_id = _TagIds(self.conn)
         self.email_lines = _FirstLinesFound()
         self.matching = MatchingPath(self.conn, report, self.email_lines, source,
-                                     self._tag_id)
+                                     self.tag_id)
         # The bulk path, while the node had nobody when the import began and no row
         # has matched another yet (see the module docstring).
         self.bulk = not store.has_people(self.conn)
@@ -234,20 +247,15 @@ class _Importer:
         now = normalize.now_iso()
         people: list[tuple[str | None, ...]] = []
         taggings: list[tuple[int, str]] = []
-        tag_ids = self.tag_ids
+        tag_ids, tag_id = self.tag_id.known, self.tag_id
         for row, uuid in zip(rows, uuids or [uuid7() for _ in rows], strict=True):
             people.append((uuid, *row.values, now, now))
             for name in row.tags:
                 tag = tag_ids.get(name)
-                taggings.append((self._tag_id(name) if tag is None else tag, uuid))
+                taggings.append((tag_id(name) if tag is None else tag, uuid))
         store.insert_new_people(self.conn, people)
         self.report.added += len(people)
         store.stage_taggings(self.conn, taggings)
-
-    def _tag_id(self, name: str) -> int:
-        if name not in self.tag_ids:
-            self.tag_ids[name] = store.tag_id(self.conn, name, create=True) or 0
-        return self.tag_ids[name]
 
 
 class _FirstLinesFound(FirstLines):
@@ -266,12 +274,5 @@ def apply_rows(node: Node, rows: list[Row]) -> tuple[ImportReport, list[str]]:
     inside the caller's transaction (the OSDI API and pull); the report, and the uuid
     each row landed on (rows repeating an email land on the same person)."""
     report = ImportReport()
-    tag_ids = store.all_tag_ids(node.conn)
-
-    def tag_id(name: str) -> int:
-        if name not in tag_ids:
-            tag_ids[name] = store.tag_id(node.conn, name, create=True) or 0
-        return tag_ids[name]
-
-    path = MatchingPath(node.conn, report, None, "osdi", tag_id)
+    path = MatchingPath(node.conn, report, None, "osdi", _TagIds(node.conn))
     return report, path.apply(rows)

@@ -373,27 +373,36 @@ END;
 """
 
 
+_ACTIVE = "s.direction = 'outgoing' AND s.status = 'active'"
+# (trigger, table, event, the person it changes) of the contacts' and donations' triggers
+_RECORD_TRIGGERS = (
+    ("pending_contact_added", "contacts", "INSERT", "NEW.person"),
+    ("pending_contact_changed", "contacts", "UPDATE", "NEW.person"),
+    ("pending_contact_removed", "contacts", "DELETE", "OLD.person"),
+    ("pending_donation_added", "donations", "INSERT", "NEW.person"),
+    ("pending_donation_changed", "donations", "UPDATE", "NEW.person"),
+    ("pending_donation_removed", "donations", "DELETE", "OLD.person"),
+)
+
+
+def _tagged_triggers(triggers: tuple[tuple[str, str, str, str], ...]) -> str:
+    """Outbox triggers on a row of a person: a pending change for every active outgoing
+    share of a tag the person carries."""
+    return "".join(
+        _pending_trigger(name, table, event, ref, "taggings t JOIN shares s ON s.tag_id = t.tag",
+                         f"t.person = {ref} AND {_ACTIVE}")
+        for name, table, event, ref in triggers)
+
+
 def _outbox_triggers() -> str:
-    active = "s.direction = 'outgoing' AND s.status = 'active'"
-    tagged_source = "taggings t JOIN shares s ON s.tag_id = t.tag"
-    parts = [
+    return "".join([
         _pending_trigger("pending_tagging_added", "taggings", "INSERT", "NEW.person",
-                         "shares s", f"s.tag_id = NEW.tag AND {active}"),
+                         "shares s", f"s.tag_id = NEW.tag AND {_ACTIVE}"),
         _pending_trigger("pending_tagging_removed", "taggings", "DELETE", "OLD.person",
-                         "shares s", f"s.tag_id = OLD.tag AND {active}"),
-    ]
-    for name, table, event, ref in (
-        ("pending_person_changed", "people", "UPDATE", "NEW.uuid"),
-        ("pending_contact_added", "contacts", "INSERT", "NEW.person"),
-        ("pending_contact_changed", "contacts", "UPDATE", "NEW.person"),
-        ("pending_contact_removed", "contacts", "DELETE", "OLD.person"),
-        ("pending_donation_added", "donations", "INSERT", "NEW.person"),
-        ("pending_donation_changed", "donations", "UPDATE", "NEW.person"),
-        ("pending_donation_removed", "donations", "DELETE", "OLD.person"),
-    ):
-        parts.append(_pending_trigger(name, table, event, ref, tagged_source,
-                                      f"t.person = {ref} AND {active}"))
-    return "".join(parts)
+                         "shares s", f"s.tag_id = OLD.tag AND {_ACTIVE}"),
+        _tagged_triggers((("pending_person_changed", "people", "UPDATE", "NEW.uuid"),
+                          *_RECORD_TRIGGERS)),
+    ])
 
 
 # The outbox triggers again, as upserts (see _pending_trigger).
@@ -452,22 +461,6 @@ END;
 """
 
 
-def _record_triggers() -> str:
-    """The outbox triggers of contacts and donations (as in MIGRATION_7)."""
-    active = "s.direction = 'outgoing' AND s.status = 'active'"
-    return "".join(
-        _pending_trigger(name, table, event, ref, "taggings t JOIN shares s ON s.tag_id = t.tag",
-                         f"t.person = {ref} AND {active}")
-        for name, table, event, ref in (
-            ("pending_contact_added", "contacts", "INSERT", "NEW.person"),
-            ("pending_contact_changed", "contacts", "UPDATE", "NEW.person"),
-            ("pending_contact_removed", "contacts", "DELETE", "OLD.person"),
-            ("pending_donation_added", "donations", "INSERT", "NEW.person"),
-            ("pending_donation_changed", "donations", "UPDATE", "NEW.person"),
-            ("pending_donation_removed", "donations", "DELETE", "OLD.person"),
-        ))
-
-
 # A record's uuid is chosen by the node that originated it, so with `uuid` as the
 # primary key a peer could name the uuid of a record of ours (or of another peer's)
 # and replace, move or delete it. Now the node's own records (origin NULL) are unique
@@ -508,7 +501,7 @@ ALTER TABLE donations_keyed RENAME TO donations;
 CREATE UNIQUE INDEX donations_own ON donations(uuid) WHERE origin IS NULL;
 CREATE UNIQUE INDEX donations_received ON donations(uuid, origin) WHERE origin IS NOT NULL;
 CREATE INDEX donations_person ON donations(person, at);
-""" + _record_triggers()
+""" + _tagged_triggers(_RECORD_TRIGGERS)  # the triggers of MIGRATION_7 again
 
 # What a peer may change about itself, and what it may make this node keep: the name a
 # peer announces (pairing again, key.rotate) is kept apart from the name the operator

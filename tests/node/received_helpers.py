@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nacl.signing import SigningKey
+
 from tagshare.node.ids import uuid7
 from tagshare.node.node import open_node
 from tagshare.node.normalize import now_iso
@@ -14,6 +16,7 @@ from tagshare.node.storage import peers as peers_store
 from tagshare.node.storage import received as inbound
 from tagshare.node.storage import shares as shares_store
 from tagshare.protocol import Item
+from tagshare.protocol.encoding import b64u_encode
 
 FIELDS = ("name", "email", "phone", "contacts")
 
@@ -40,6 +43,22 @@ class Peer:
                     "status": "active", "epoch": "epoch", "now": now_iso()})
         finally:
             node.close()
+
+    def with_real_node_id(self, seed: bytes) -> Peer:
+        """Give the peer a real Ed25519 node id (from a 32-byte `seed`), for commands that
+        print its fingerprint (`peer show`, `peer remove`)."""
+        real_id = b64u_encode(bytes(SigningKey(seed).verify_key))
+        node = open_node(self.home)
+        try:
+            with db.transaction(node.conn) as conn:
+                conn.execute("UPDATE peers SET node_id = ? WHERE node_id = ?",
+                             (real_id, self.node_id))
+                conn.execute("UPDATE shares SET peer = ? WHERE peer = ?",
+                             (real_id, self.node_id))
+        finally:
+            node.close()
+        self.node_id = real_id
+        return self
 
     def send(self, uuid: str, *, contacts: list[dict[str, object]] | None = None,
              **fields: str | None) -> str:

@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from nacl.signing import SigningKey
 from received_helpers import Peer
-
-from tagshare.protocol.encoding import b64u_encode
 
 if TYPE_CHECKING:
     from conftest import Tagshare  # tests/node/conftest.py
@@ -39,14 +36,7 @@ def snapshot(home: Path) -> dict[str, list[tuple[object, ...]]]:
 @pytest.fixture
 def peer(node: Tagshare) -> Peer:
     peer = Peer(node.home, "Rivera Campaign", local_tag="rivera:volunteers")
-    # `peer show/remove` print a fingerprint, so the peer needs a real Ed25519 node id.
-    real_id = b64u_encode(bytes(SigningKey(b"r" * 32).verify_key))
-    with node.db() as conn:
-        conn.execute("UPDATE peers SET node_id = ? WHERE node_id = ?", (real_id, peer.node_id))
-        conn.execute("UPDATE shares SET peer = ? WHERE peer = ?", (real_id, peer.node_id))
-        conn.commit()
-    peer.node_id = real_id
-    return peer
+    return peer.with_real_node_id(b"r" * 32)
 
 
 def destructive_commands(node: Tagshare, peer: Peer, tmp_path: Path) -> list[list[str]]:

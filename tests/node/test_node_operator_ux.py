@@ -11,13 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from nacl.signing import SigningKey
 from received_helpers import Peer
 
 from tagshare.node.keystore import INTERACTIVE
 from tagshare.node.node import init_node
 from tagshare.protocol import InviteToken
-from tagshare.protocol.encoding import b64u_encode
 
 if TYPE_CHECKING:
     from conftest import Tagshare  # tests/node/conftest.py
@@ -29,13 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def rivera(node: Tagshare) -> Peer:
     """A paired campaign, first known by the name it announced: 'Rivera Campaign'."""
     peer = Peer(node.home, "Rivera Campaign", local_tag="rivera-campaign:volunteers")
-    real_id = b64u_encode(bytes(SigningKey(b"r" * 32).verify_key))
-    with node.db() as conn:
-        conn.execute("UPDATE peers SET node_id = ? WHERE node_id = ?", (real_id, peer.node_id))
-        conn.execute("UPDATE shares SET peer = ? WHERE peer = ?", (real_id, peer.node_id))
-        conn.commit()
-    peer.node_id = real_id
-    return peer
+    return peer.with_real_node_id(b"r" * 32)
 
 
 # --- 1. peers by alias, name or id prefix, whatever the case ---------------------------

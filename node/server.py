@@ -9,6 +9,7 @@ two threads at once.
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from tagshare.node.osdi.app import create_osdi_app
 from tagshare.node.outgoing import pull_answer
 from tagshare.node.pairing import PAIR_PATH, accept_pair_request, check_pair_body
 from tagshare.node.refusals import http_status
+from tagshare.node.storage import db, search
 from tagshare.node.storage.db import Checkpointer
 from tagshare.node.sync import SyncWorker
 from tagshare.node.telemetry import Telemetry
@@ -99,10 +101,16 @@ async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Checkpoint the WAL in the background, so the database thread's commits stay short."""
-    checkpointer = Checkpointer(app[NODE].conn)
+    """Checkpoint the WAL in the background, so the database thread's commits stay short;
+    and purge the search index of erased people when that falls due (storage/search.py)."""
+    node = app[NODE]
+    checkpointer = Checkpointer(node.conn)
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-checkpoint")
-    task = asyncio.create_task(_checkpoint_forever(checkpointer, thread))
+
+    async def purge() -> None:
+        await in_db_thread(app, lambda: db.purge_pending(node.conn))
+
+    task = asyncio.create_task(_checkpoint_forever(checkpointer, thread, purge=purge))
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -112,25 +120,46 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExecutor,
                               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                              purge: Callable[[], Awaitable[None]] | None = None,
                               ) -> None:
     """Checkpoint again soon while pages are left behind, but never in a tight loop: a
     reader holding an old snapshot (a long export) keeps pages behind until it ends.
     When nothing commits, look ever less often (up to IDLE_CHECKPOINT): an idle node
-    costs the machine almost nothing."""
+    costs the machine almost nothing. An erasure whose search-index purge was left
+    for later is purged when it falls due, whether or not anything else commits."""
     loop = asyncio.get_running_loop()
     seen: int | None = None
     pause = CHECKPOINT_INTERVAL
+    purge_in: float | None = None
     while True:
         version = checkpointer.committed()  # one PRAGMA: cheap enough on the event loop
-        if version != seen:
+        behind = 0
+        if version != seen or purge_in is not None:
             seen, pause = version, CHECKPOINT_INTERVAL
             behind = await loop.run_in_executor(thread, checkpointer.run)
             if behind:
                 seen = None  # not done: look again soon, even if nothing else commits
+            purge_in = await _purge_when_due(checkpointer, thread, purge)
         else:
-            behind = 0
             pause = min(pause * 2, IDLE_CHECKPOINT)
-        await sleep(BEHIND_INTERVAL if behind else pause)
+        delay = BEHIND_INTERVAL if behind else pause
+        await sleep(delay if purge_in is None else min(delay, purge_in))
+
+
+async def _purge_when_due(checkpointer: Checkpointer, thread: ThreadPoolExecutor,
+                          purge: Callable[[], Awaitable[None]] | None) -> float | None:
+    """Purge now if due; otherwise the seconds until it is (None: nothing waits)."""
+    if purge is None:
+        return None
+    wait = await asyncio.get_running_loop().run_in_executor(thread, checkpointer.purge_wait)
+    if wait is None or wait > 0:
+        return wait
+    try:
+        await purge()
+    except sqlite3.Error as error:  # e.g. the lock held too long: try again later
+        log.warning("could not purge the search index of erased people: %s", error)
+        return search.PURGE_GAP
+    return None
 
 
 async def _refusal_summary_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ later wants to write cannot deadlock.
 """
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,6 +95,13 @@ class Checkpointer:
             return 0  # busy or closing: the next run, or the writer, will do it
         return max(int(in_log) - int(copied), 0)
 
+    def purge_wait(self) -> float | None:
+        """Seconds until an erasure's search-index purge is due (search.purge_wait)."""
+        try:
+            return search.purge_wait(self._conn, time.time())
+        except sqlite3.Error:
+            return None
+
     def committed(self) -> int:
         """A number that differs after another connection's commit (see CommitWatch)."""
         try:
@@ -108,20 +116,30 @@ class Checkpointer:
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction: everything inside commits together, or nothing does.
-    If it erased people, their tokens leave the search index before it commits.
+    If it erased people, their tokens leave the search index before it commits, or
+    within search.PURGE_GAP if the index was purged just before (`purge_pending`).
     After a commit that changed something, the node serving this file, in whatever
     process, is woken (node/wakeup.py), so what was written goes out at once."""
     changes = conn.total_changes
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-        search.purge_erased(conn)
+        search.purge_erased(conn, time.time())
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     if conn.total_changes != changes:
         wakeup.poke(file_of(conn))
+
+
+def purge_pending(conn: sqlite3.Connection) -> bool:
+    """Purge the search index now if an erasure still waits for it (search.py); whoever
+    closes the node or serves it calls this. Returns whether it purged."""
+    if search.purge_wait(conn, time.time()) is None:
+        return False
+    with transaction(conn):
+        return search.purge_erased(conn, time.time(), force=True)
 
 
 @contextmanager

@@ -12,9 +12,14 @@ the erased person's tokens stay in older segments until a merge reaches them (SQ
 `secure-delete` option, which avoids that, needs 3.42). So a trigger notes in
 `people_search_erased` that people were deleted (or blanked), and `purge_erased`,
 called by every write transaction before it commits, then runs FTS5's `optimize`: the
-segments are merged into one without the erased tokens, in the same transaction as
-the erasure. It costs time in proportion to the index (about 0.3 s for 400,000
-people), and only transactions that removed someone pay it.
+segments are merged into one without the erased tokens. It costs time in proportion
+to the index (about 45 ms at 50,000 people, 0.3 s at 400,000), so it runs at most once
+every PURGE_GAP: an erasure committed sooner after the last purge leaves the flag set
+(the person is already gone from every search), and the purge follows within
+PURGE_GAP, done by the next write transaction, by the serving node (its checkpoint
+loop, node/server.py) or by whoever closes the node (Node.close: every CLI command).
+A party erasing a thousand people in a minute pays for about thirty purges, not a
+thousand.
 
 A bulk load into an empty node (csvio) drops the insert trigger with the indexes and
 rebuilds the index once at the end (`suspend_indexing`): one trigger call per row
@@ -24,6 +29,8 @@ costs about 20 us, since FTS5 flushes its pending terms at each statement.
 import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from tagshare.node.storage import meta
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -40,6 +47,8 @@ _UPDATE_TRIGGER = "people_au"
 # afresh; it costs about 1 s at 50,000 people, so it runs only when the record is big.
 _STRUCTURE_ROWID = 10
 _STRUCTURE_LIMIT = 1024  # bytes: some 500 levels, a quarter of what breaks it
+PURGE_GAP = 2.0  # seconds: at most one purge this often (see the module's docstring)
+_PURGED_AT = "search_purged_at"  # meta key: when the index was last purged (unix time)
 
 
 def _database(conn: sqlite3.Connection) -> "sqlite_utils.Database":
@@ -87,13 +96,12 @@ def search_people(conn: sqlite3.Connection, query: str, limit: int) -> list[str]
     return [str(row["uuid"]) for row in rows]
 
 
-def purge_erased(conn: sqlite3.Connection) -> bool:
+def purge_erased(conn: sqlite3.Connection, now: float, *, force: bool = False) -> bool:
     """Inside a write transaction: if people were erased since the last purge, rewrite
-    the index without their tokens. Returns whether it did."""
-    try:
-        if conn.execute("SELECT 1 FROM people_search_erased").fetchone() is None:
-            return False
-    except sqlite3.OperationalError:  # a database not (yet) migrated: nothing indexed
+    the index without their tokens, unless the last purge was under PURGE_GAP ago and
+    not `force`d (then it stays due). Returns whether it purged."""
+    wait = purge_wait(conn, now)
+    if wait is None or (wait > 0 and not force):
         return False
     conn.execute(f"INSERT INTO {_INDEX} ({_INDEX}) VALUES ('optimize')")
     structure = conn.execute(f"SELECT length(block) FROM {_INDEX}_data WHERE id = ?",
@@ -101,7 +109,22 @@ def purge_erased(conn: sqlite3.Connection) -> bool:
     if structure is not None and (structure[0] or 0) > _STRUCTURE_LIMIT:
         conn.execute(f"INSERT INTO {_INDEX} ({_INDEX}) VALUES ('rebuild')")
     conn.execute("DELETE FROM people_search_erased")
+    meta.set_meta(conn, _PURGED_AT, repr(now))
     return True
+
+
+def purge_wait(conn: sqlite3.Connection, now: float) -> float | None:
+    """None if no erasure awaits a purge; otherwise the seconds until it is due (0: now).
+    A clock that went back counts as due, so nothing waits for long."""
+    try:
+        if conn.execute("SELECT 1 FROM people_search_erased").fetchone() is None:
+            return None
+        last = meta.get_meta(conn, _PURGED_AT)
+    except sqlite3.OperationalError:  # a database not (yet) migrated: nothing indexed
+        return None
+    if last is None or float(last) > now:
+        return 0.0
+    return max(float(last) + PURGE_GAP - now, 0.0)
 
 
 def suspend_indexing(conn: sqlite3.Connection, tables: Iterable[str]) -> list[str]:

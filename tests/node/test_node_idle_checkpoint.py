@@ -68,3 +68,31 @@ async def test_pages_held_back_are_retried_soon_even_with_no_new_commit() -> Non
     assert pauses == [BEHIND_INTERVAL] * 4
 
 
+
+
+async def test_a_due_purge_is_waited_for_and_run_once_with_no_new_commit() -> None:
+    checkpointer = FakeCheckpointer([3])
+    waits = [1.5, 0.0, None]
+    purges: list[int] = []
+
+    def purge_wait() -> float | None:
+        return waits.pop(0) if len(waits) > 1 else waits[0]
+
+    async def purge() -> None:
+        purges.append(1)
+
+    checkpointer.purge_wait = purge_wait  # type: ignore[attr-defined]
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) >= 4:
+            raise Stop
+
+    with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
+        await _checkpoint_forever(checkpointer, thread, sleep,  # type: ignore[arg-type]
+                                  purge=purge)
+    assert purges == [1]
+    assert pauses[0] == min(CHECKPOINT_INTERVAL, 1.5)
+    assert checkpointer.runs == 2  # the first look, and the one when it fell due
+    assert pauses[2] == 2 * pauses[1]  # then idle again: backing off

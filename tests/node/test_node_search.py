@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from received_helpers import Peer
@@ -18,7 +18,7 @@ from schema_helpers import downgrade
 from tagshare.node.ids import uuid7
 from tagshare.node.node import open_node
 from tagshare.node.received import apply_items
-from tagshare.node.storage import db, schema
+from tagshare.node.storage import db, schema, search
 from tagshare.node.storage import shares as shares_store
 from tagshare.protocol import Item
 
@@ -221,3 +221,97 @@ def test_a_thousand_erasures_one_at_a_time_leave_the_index_working(tmp_path: Pat
         assert node.conn.execute("SELECT count(*) FROM people").fetchone()[0] == 1000
     finally:
         node.close()
+
+
+def erase_several(node: Tagshare, count: int) -> list[str]:
+    """`count` people with secret values among a crowd, erased one transaction each on
+    one open node (as the serving node or a script would); returns their uuids."""
+    from tagshare.node import people as people_ops
+
+    crowd(node, 20)
+    local = open_node(node.home)
+    try:
+        secrets = [people_ops.add_person(local, {
+            "first_name": f"{SECRET_NAME[0]}{n}", "city": SECRET_CITY[0]}, [])
+            for n in range(count)]
+        for uuid in secrets:
+            people_ops.erase_person(local, uuid)
+        assert (SECRET_CITY[1] in index_bytes(node.home)) == (count > 1)
+        assert not local.conn.execute("SELECT 1 FROM people_fts WHERE people_fts MATCH"
+                                      " 'teotihuacan'").fetchall()  # unsearchable at once
+    finally:
+        local.close()
+    return secrets
+
+
+def test_erasures_in_quick_succession_purge_once_and_closing_purges_the_rest(
+        node: Tagshare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first erasure purges in its own transaction; the next ones, within
+    PURGE_GAP of it, leave the purge due (the tokens are still in the index's pages)
+    until the node is closed, which purges them."""
+    monkeypatch.setattr(search, "PURGE_GAP", 3600.0)
+    erase_several(node, 3)
+    assert SECRET_CITY[1] not in index_bytes(node.home)
+    assert SECRET_NAME[1] not in index_bytes(node.home)
+    assert len(uuids(node, "smith", "--limit", "100")) == 20
+
+
+def test_each_cli_erasure_leaves_no_token_even_right_after_a_purge(
+        node: Tagshare, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search, "PURGE_GAP", 3600.0)
+    crowd(node, 10)
+    first = node.add("--first-name", "Tlaloc", "--city", "Columbus")
+    second = node.add("--first-name", SECRET_NAME[0], "--email", SECRET_EMAIL[0])
+    node.ok("people", "erase", first, "--yes")  # purges, and starts the gap
+    node.ok("people", "erase", second, "--yes")  # within the gap: purged on closing
+    raw = index_bytes(node.home)
+    assert SECRET_NAME[1] not in raw and SECRET_EMAIL[1] not in raw
+
+
+def test_a_due_purge_is_kept_in_the_database_for_the_next_writer(
+        node: Tagshare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process killed before closing leaves the purge due in the database, and the
+    next write transaction once PURGE_GAP has passed does it."""
+    from tagshare.node import people as people_ops
+
+    monkeypatch.setattr(search, "PURGE_GAP", 3600.0)
+    crowd(node, 10)
+    local = open_node(node.home)
+    secret = people_ops.add_person(local, {"first_name": SECRET_NAME[0]}, [])
+    people_ops.erase_person(local, people_ops.add_person(local, {"first_name": "Ann"}, []))
+    people_ops.erase_person(local, secret)
+    local.conn.close()  # as if killed: Node.close never ran
+    assert SECRET_NAME[1] in index_bytes(node.home)
+    monkeypatch.setattr(search, "PURGE_GAP", 0.0)
+    node.add("--first-name", "Later")  # any write transaction
+    assert SECRET_NAME[1] not in index_bytes(node.home)
+
+
+async def test_a_serving_node_purges_a_due_erasure_by_itself(
+        tmp_path: Path, aiohttp_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing else commits and nobody closes the node: the server's checkpoint loop
+    purges once the gap has passed."""
+    import asyncio
+
+    from tagshare.node import people as people_ops
+    from tagshare.node.node import init_node
+    from tagshare.node.server import create_app
+
+    monkeypatch.setattr(search, "PURGE_GAP", 1.0)
+    served = init_node(tmp_path / "served", name="Served")
+    try:
+        await aiohttp_client(create_app(served, sync=False))
+        secret = people_ops.add_person(served, {"first_name": SECRET_NAME[0]}, [])
+        other = people_ops.add_person(served, {"first_name": "Ann"}, [])
+        people_ops.erase_person(served, other)  # purges now: the gap starts
+        people_ops.erase_person(served, secret)  # due in a second
+        assert SECRET_NAME[1] in index_bytes(served.home)
+        for _ in range(600):
+            if SECRET_NAME[1] not in index_bytes(served.home):
+                break
+            await asyncio.sleep(0.05)
+        assert SECRET_NAME[1] not in index_bytes(served.home)
+        with closing(sqlite3.connect(served.home / "node.db")) as conn:
+            assert conn.execute("SELECT count(*) FROM people_search_erased").fetchone()[0] == 0
+    finally:
+        served.close()

@@ -23,6 +23,7 @@ from tagshare.node.storage import db
 from tagshare.node.storage import outbox as outbox_store
 from tagshare.node.storage import peers as peer_store
 from tagshare.protocol import KeyRotate, NodeKeys, make_link
+from tagshare.protocol.keys import box_between
 
 
 def rotate_keys(node: Node) -> dict[str, object]:
@@ -59,4 +60,5 @@ def forget_previous_keys(node: Node) -> bool:
     if state.previous is None or outbox_store.has_queued(node.conn, KeyRotate.TYPE):
         return False
     node.replace_key_state(KeyState(keys=state.keys, chain=state.chain))
+    box_between.cache_clear()  # nor keep the old secret in the box cache
     return True

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import nacl.exceptions
-import nacl.public
 
 from tagshare.protocol import _fields as f
 from tagshare.protocol.encoding import (
@@ -46,6 +45,7 @@ from tagshare.protocol.keys import (
     KEY_BYTES,
     SIGNATURE_BYTES,
     NodeKeys,
+    box_between,
     is_node_id,
     verify_signature,
 )
@@ -191,9 +191,7 @@ def seal(
         },
         checked=True,  # every message validates its fields when it is built
     )
-    box = nacl.public.Box(
-        nacl.public.PrivateKey(sender.box_secret), nacl.public.PublicKey(recipient_box_key)
-    )
+    box = box_between(sender, recipient_box_key)
     ciphertext_text = b64u_encode(box.encrypt(plaintext, nonce).ciphertext)
     nonce_text = b64u_encode(nonce)
     unsigned = {
@@ -266,9 +264,7 @@ def open_envelope(env: Envelope, *, recipient: NodeKeys, sender_box_key: bytes) 
     """Step 5: decrypt, check the inner header against the outer one, parse the body."""
     check_recipient(env, recipient.node_id)
     _check_bytes(sender_box_key, KEY_BYTES, "sender_box_key")
-    box = nacl.public.Box(
-        nacl.public.PrivateKey(recipient.box_secret), nacl.public.PublicKey(sender_box_key)
-    )
+    box = box_between(recipient, sender_box_key)
     try:
         plaintext = box.decrypt(env.ciphertext_bytes, b64u_decode(env.nonce))
     except nacl.exceptions.CryptoError as exc:

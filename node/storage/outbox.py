@@ -134,13 +134,22 @@ def delivery_state(conn: sqlite3.Connection, peer: str) -> sqlite3.Row | None:
     return row
 
 
+SUCCESS_REFRESH = 5  # seconds: how stale a peer's "last success" may be shown
+
+
 def record_success(conn: sqlite3.Connection, peer: str, at: str) -> None:
+    """A delivery or pull went through. Writes nothing if the peer was not failing and
+    its last success is under SUCCESS_REFRESH old: a party delivering every edit to
+    hundreds of peers would otherwise commit once more per peer per edit, and each
+    commit wakes its sync worker for another round."""
     conn.execute(
         "INSERT INTO delivery (peer, attempts, next_attempt, last_success_at, last_error, parked) "
         "VALUES (?, 0, 0, ?, NULL, 0) ON CONFLICT(peer) DO UPDATE SET attempts = 0, "
         "next_attempt = 0, last_success_at = excluded.last_success_at, last_error = NULL, "
-        "parked = 0",
-        (peer, at),
+        "parked = 0 WHERE attempts != 0 OR next_attempt != 0 OR parked != 0 "
+        "OR last_error IS NOT NULL OR last_success_at IS NULL "
+        "OR last_success_at < strftime('%Y-%m-%dT%H:%M:%fZ', excluded.last_success_at, ?)",
+        (peer, at, f"-{SUCCESS_REFRESH} seconds"),
     )
     conn.execute("DELETE FROM delivery_failing WHERE peer = ?", (peer,))
 

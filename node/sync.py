@@ -44,7 +44,7 @@ from tagshare.node.node import Node
 from tagshare.node.oplog import log_delivery_failure
 from tagshare.node.outgoing import build_batch, settle_batch
 from tagshare.node.peer_text import peer_text
-from tagshare.node.peers import pulls_only
+from tagshare.node.peers import pulls_only, takes_snapshots
 from tagshare.node.repin import refresh_pin
 from tagshare.node.storage import db, outbox
 from tagshare.node.storage import peers as peer_store
@@ -219,7 +219,7 @@ class SyncWorker:
             sent += await self._send_control(peer)
             for share in await self.db(lambda: store.active_outgoing(self.node.conn, peer_id)):
                 if not share["pull"]:
-                    sent += await self._send_batches(peer, share["id"])
+                    sent += await self._send_batches(peer, share["id"], takes_snapshots(peer))
             await self.db(lambda: _in_tx(self.node, outbox.record_success, peer_id,
                                          normalize.now_iso()))
             if report is not None:
@@ -250,15 +250,17 @@ class SyncWorker:
             sent += 1
         return sent
 
-    async def _send_batches(self, peer: sqlite3.Row, share_id: str) -> int:
-        """Send every ready batch of a share, up to PIPELINE of them in flight at once."""
+    async def _send_batches(self, peer: sqlite3.Row, share_id: str, snapshots: bool) -> int:
+        """Send every ready batch of a share, up to PIPELINE of them in flight at once
+        (snapshot chunks to a peer whose document says it takes them)."""
         sent = 0
         in_flight: set[asyncio.Task[int]] = set()
         try:
             while True:
                 await self.in_flight.acquire()  # before building: bounds batches in memory
                 try:
-                    batch = await self.db(partial(build_batch, self.node, share_id))
+                    batch = await self.db(partial(build_batch, self.node, share_id,
+                                                  snapshots=snapshots))
                 except BaseException:
                     self.in_flight.release()
                     raise
@@ -283,7 +285,7 @@ class SyncWorker:
         await self.courier.send(peer, batch)
         await self.db(partial(_in_tx, self.node, settle_batch, share_id, batch.seq,
                               normalize.now_iso()))
-        return len(batch.items)
+        return len(batch.uuids())
 
     async def _failed(self, peer: sqlite3.Row, exc: Exception) -> None:
         peer_id = peer["node_id"]

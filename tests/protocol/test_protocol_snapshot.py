@@ -143,7 +143,8 @@ def test_a_malformed_chunk_is_refused(path: tuple[object, ...], value: object) -
 
 def test_a_record_uuid_twice_is_refused() -> None:
     body = _set(("snapshot", "contacts", "rows"),
-                [[ANN, DOOR, "door", None, None, AT, None], [BO, DOOR, "call", None, None, AT, None]])
+                [[ANN, DOOR, "door", None, None, AT, None],
+                 [BO, DOOR, "call", None, None, AT, None]])
     with pytest.raises(MalformedMessage, match="twice"):
         ShareBatch.from_dict(body)
 

@@ -27,9 +27,9 @@ from tagshare.node.storage import snapshot as chunks
 from tagshare.node.storage import staged
 from tagshare.protocol import LocalProtocolError, MalformedMessage
 from tagshare.protocol.shares import MAX_ITEMS, columns_for
-from tagshare.protocol.snapshot import MAX_CHUNK_PEOPLE, RECORD_COLUMNS, Row, Snapshot
+from tagshare.protocol.snapshot import RECORD_COLUMNS, Row, Snapshot
 
-CHUNK_PEOPLE = MAX_CHUNK_PEOPLE
+CHUNK_PEOPLE = 5000  # people a chunk carries at most (the protocol allows MAX_CHUNK_PEOPLE)
 # A chunk's JSON at most: sealed, it grows by a third (base64) and must stay under
 # MAX_MESSAGE_BYTES (8 MiB); a larger one is halved until it fits.
 CHUNK_BYTES = 4 * 1024 * 1024

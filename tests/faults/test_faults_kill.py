@@ -9,11 +9,11 @@ shared people on the sender. The victim restarts on the same port after
 each kill. Afterwards the subscriber must hold exactly the sender's shared
 state, field by field, and both databases must pass `PRAGMA integrity_check`.
 
-The initial sync goes in snapshot chunks (node/snapshot.py: up to 10,000 people per
+The initial sync goes in snapshot chunks (node/snapshot.py: up to 5,000 people per
 batch instead of 1,000), so the kills cut chunked syncs: each run checks that batches
 of more than 1,000 people were in flight.
 
-Short (default): N=25,000, K=3. Long: N=50,000, K=20 with TAGSHARE_LONG_FAULTS=1.
+Short (default): N=20,000, K=3. Long: N=50,000, K=20 with TAGSHARE_LONG_FAULTS=1.
 """
 
 from __future__ import annotations

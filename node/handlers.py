@@ -18,7 +18,7 @@ from tagshare.node.peers import pulls_only
 from tagshare.node.received import apply_items, drop_stale_members, end_subscription
 from tagshare.node.refusals import Forbidden
 from tagshare.node.shares import activate_incoming
-from tagshare.node.snapshot import apply_snapshot
+from tagshare.node.snapshot import apply_snapshot, check_snapshot_grant
 from tagshare.node.storage import outbox
 from tagshare.node.storage import peers as peer_store
 from tagshare.node.storage import received as inbound
@@ -177,6 +177,8 @@ def on_batch(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     if row["status"] != "active":
         return {"share": row["id"], "seq": message.seq, "applied": 0, "status": row["status"]}
     fields = terms.batch_fields(conn, row, message.terms)
+    if message.snapshot is not None:
+        check_snapshot_grant(message.snapshot, fields)  # before anything is written
     applied = apply_items(node, conn, row, message.items, fields)
     if message.snapshot is not None:
         applied += apply_snapshot(node, conn, row, message.snapshot, fields)

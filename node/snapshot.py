@@ -87,7 +87,7 @@ def apply_snapshot(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     """Apply a chunk's plain upserts inside the caller's transaction, as sets; returns
     how many took effect. A chunk beyond the terms it was sent under is refused whole."""
     now_granted = tuple(json.loads(share["fields"]))
-    _check_grant(snapshot, batch_fields)
+    check_snapshot_grant(snapshot, batch_fields)
     writable = set(columns_for(batch_fields)) & set(columns_for(now_granted))
     kinds = [k for k in RECORD_COLUMNS if k in batch_fields and k in now_granted]
     known = inbound.received_rows(conn, share["id"], snapshot.uuids())
@@ -119,7 +119,7 @@ def apply_snapshot(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     return len(fresh)
 
 
-def _check_grant(snapshot: Snapshot, granted: tuple[str, ...]) -> None:
+def check_snapshot_grant(snapshot: Snapshot, granted: tuple[str, ...]) -> None:
     """A granter that sends more (or other) than its own terms grant is refused."""
     extra = set(snapshot.columns) - set(columns_for(granted))
     if extra:

@@ -9,18 +9,30 @@ say it gets ordinary batches only, and ends the same.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from typing import Any
 
 import pytest
-from shares_helpers import TAG, Org, Trio, settled, wait_until
+from shares_helpers import (
+    TAG,
+    Org,
+    Trio,
+    assert_unchanged,
+    make_batch,
+    send_as,
+    settled,
+    wait_until,
+)
 
 from tagshare.node import outgoing, shares
 from tagshare.node.ids import uuid7
 from tagshare.node.outgoing import BATCH_ITEMS
 from tagshare.node.storage import db
 from tagshare.node.storage import people as people_store
+from tagshare.protocol import ShareBatch
+from tagshare.protocol.snapshot import Snapshot
 
 PEOPLE = 3000
 AT = "2026-10-03T14:30:00.000Z"
@@ -119,3 +131,40 @@ async def test_a_peer_that_does_not_say_it_takes_chunks_gets_ordinary_batches(
     assert sent and all(batch.snapshot is None for batch in sent)
     assert max(len(batch.items) for batch in sent) <= BATCH_ITEMS
     assert copies(b, party) == shared(party)
+
+
+def chunk(people: list[tuple[str, int, str]], *, email: bool = False) -> Snapshot:
+    columns = ("first_name", "last_name", "email") if email else ("first_name", "last_name")
+    return Snapshot(columns=columns,
+                    rows=tuple((uuid, version, name, "Doe", *(["x@example.org"] if email else []))
+                               for uuid, version, name in people),
+                    contacts=(), donations=None)
+
+
+async def test_hostile_chunks_through_a_real_inbox_change_nothing(trio: Trio) -> None:
+    """Sealed with the party's real keys and POSTed to campaign A's inbox: a chunk beyond
+    the terms is refused whole, a replayed or older chunk applies nothing."""
+    party, a = trio.party, trio.a
+    share_id = await trio.active(a, fields="name,contacts")
+    people = [(uuid7(), 5, f"Name{i}") for i in range(50)]
+
+    def with_chunk(seq: int, snapshot: Snapshot) -> ShareBatch:
+        return dataclasses.replace(make_batch(party, share_id, seq, []), snapshot=snapshot)
+
+    before = a.snapshot()
+    status, body = await send_as(party, a, with_chunk(201, chunk(people, email=True)))
+    assert status == 400 and body["error"] == "malformed", body
+    assert_unchanged(before, a.snapshot())
+
+    status, detail = await send_as(party, a, with_chunk(202, chunk(people)))
+    assert status == 200 and detail["applied"] == 50, detail
+    before = a.snapshot()
+    status, detail = await send_as(party, a, with_chunk(203, chunk(people)))  # replayed
+    assert status == 200 and detail["applied"] == 0, detail
+    older = [(uuid, 4, "Older") for uuid, _, _ in people]
+    status, detail = await send_as(party, a, with_chunk(204, chunk(older)))
+    assert status == 200 and detail["applied"] == 0, detail
+    after = a.snapshot()
+    assert after["people"] == before["people"] and after["received"] == before["received"]
+    assert {row["first_name"] for row in a.received_people(party).values()} == {
+        name for _, _, name in people}

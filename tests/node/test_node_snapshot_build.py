@@ -4,27 +4,36 @@ stored value the protocol refuses is parked, never sent, without holding up the 
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
+from test_node_delivery_rules import SubscriberSeam, honest
 
+from tagshare.node import outgoing
 from tagshare.node import snapshot as node_snapshot
+from tagshare.node.client import FederationClient
+from tagshare.node.courier import Courier
 from tagshare.node.handlers import HANDLERS
 from tagshare.node.identity import node_document
 from tagshare.node.ids import uuid7
 from tagshare.node.node import init_node
-from tagshare.node.outgoing import BATCH_ITEMS, build_batch
+from tagshare.node.outgoing import BATCH_ITEMS, build_batch, pull_answer
 from tagshare.node.pairing import _store_peer
+from tagshare.node.peers import takes_snapshots
 from tagshare.node.shares import grant_share
 from tagshare.node.storage import db
 from tagshare.node.storage import peers as peer_store
 from tagshare.node.storage import people as people_store
 from tagshare.node.storage.outbox import PARKED
-from tagshare.protocol import ShareAccept
+from tagshare.node.sync import CHUNKS_IN_FLIGHT, PIPELINE, SyncWorker
+from tagshare.protocol import ShareAccept, ShareBatch, open_envelope, parse_envelope
 
 NOW = 1_800_000_000
 PEOPLE = 1500
@@ -32,7 +41,7 @@ AT = "2026-01-01T00:00:00Z"
 
 
 class Granter:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, count: int = PEOPLE) -> None:
         self.node = init_node(root / "granter", name="County Party", url="https://party.example")
         self.subscriber = init_node(root / "sub", name="Campaign", url="https://c.example")
         conn = self.node.conn
@@ -41,7 +50,7 @@ class Granter:
                         auto_accept=False)
             tag_id = people_store.tag_id(conn, "volunteers", create=True) or 0
             rows = [{"uuid": uuid7(), "first_name": f"P{i}", "email": f"p{i}@example.org",
-                     "created_at": AT, "updated_at": AT} for i in range(PEOPLE)]
+                     "created_at": AT, "updated_at": AT} for i in range(count)]
             people_store.insert_people(conn, rows)
             people_store.add_taggings(conn, [(tag_id, str(r["uuid"])) for r in rows])
             conn.executemany("INSERT INTO contacts (uuid, person, method, at) "
@@ -120,3 +129,61 @@ def test_a_value_the_protocol_refuses_is_parked_and_the_rest_goes(granter: Grant
     assert sorted(item.uuid for item in batch.items) == sorted(set(granter.people) - {bad})
     assert granter.pending()[bad] == PARKED
     assert build_batch(granter.node, granter.share, snapshots=True) is None
+
+
+def test_a_pull_gets_ordinary_batches(granter: Granter) -> None:
+    """A subscriber nobody can reach pulls through outbox.pull: whatever its document
+    says, the answer carries ordinary batches only."""
+    with db.transaction(granter.node.conn) as conn:
+        peer = peer_store.active_peer(conn, granter.subscriber.node_id)
+    assert takes_snapshots(peer)
+    answer = pull_answer(granter.node, peer)
+    [batch] = [entry.message for entry in answer.entries if entry.ref == 0]
+    assert isinstance(batch, ShareBatch) and batch.snapshot is None
+    assert len(batch.items) == BATCH_ITEMS
+
+
+@dataclass
+class BusySubscriber(SubscriberSeam):
+    """Takes 50 ms to answer each message; counts the chunks it holds at once."""
+
+    holding: int = 0
+    most: int = 0
+
+    async def post(self, url: str, body: bytes,
+                   tls_sha256: str | None = None) -> tuple[int, bytes]:
+        message = open_envelope(parse_envelope(body), recipient=self.subscriber.keys,
+                                sender_box_key=self.granter.keys.box_public)
+        chunk = isinstance(message, ShareBatch) and message.snapshot is not None
+        self.holding += chunk
+        self.most = max(self.most, self.holding)
+        try:
+            await asyncio.sleep(0.05)
+            return await super().post(url, body, tls_sha256)
+        finally:
+            self.holding -= chunk
+
+
+def test_at_most_two_chunks_are_in_flight(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks hold memory on both sides: however many a share owes, at most
+    CHUNKS_IN_FLIGHT of them are out at once (ordinary batches pipeline as before)."""
+    monkeypatch.setattr(outgoing, "CHUNK_PEOPLE", 1200)  # 4 chunks and a batch of 5,000
+    setup = Granter(tmp_path, count=5000)
+    seam = BusySubscriber(setup.subscriber, setup.node, honest)
+
+    async def run() -> None:
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            courier = Courier(setup.node, FederationClient(seam), clock=lambda: NOW)
+            worker = SyncWorker(setup.node, courier, executor=executor, pull=False,
+                                clock=lambda: float(NOW))
+            await worker.deliver(setup.subscriber.node_id)
+
+    try:
+        asyncio.run(run())
+        assert setup.pending() == {}  # everyone delivered and settled
+    finally:
+        setup.close()
+    batches = [m for m in seam.received if isinstance(m, ShareBatch)]
+    assert [b.snapshot is not None for b in batches].count(True) == 4
+    assert seam.most == CHUNKS_IN_FLIGHT < PIPELINE

@@ -35,7 +35,6 @@ CHUNK_PEOPLE = 5000  # people a chunk carries at most (the protocol allows MAX_C
 CHUNK_BYTES = 4 * 1024 * 1024
 
 
-
 def take_snapshot(conn: sqlite3.Connection, share: sqlite3.Row, seq: int,
                   pending: list[tuple[str, int]]) -> tuple[Snapshot | None, list[tuple[str, int]]]:
     """For these pending rows, taken under batch `seq` inside the caller's transaction:
@@ -46,9 +45,9 @@ def take_snapshot(conn: sqlite3.Connection, share: sqlite3.Row, seq: int,
     rows = chunks.plain_rows(conn, share["id"], seq, share["tag_id"], columns_for(granted))
     records = {kind: chunks.own_records(conn, kind, share["id"], seq)
                for kind in RECORD_COLUMNS if kind in granted}
-    snapshot = _fitting(conn, share["id"], seq, granted, rows, records)
+    snapshot, kept = _fitting(conn, share["id"], seq, granted, rows, records)
     sent = set(snapshot.uuids()) if snapshot is not None else set()
-    released = {str(row[0]) for row in rows[len(sent):]} if snapshot is not None else set()
+    released = {str(row[0]) for row in rows[len(kept):]}
     rest = [(person, version) for person, version in pending
             if person not in sent and person not in released]
     if len(rest) > MAX_ITEMS:
@@ -57,9 +56,10 @@ def take_snapshot(conn: sqlite3.Connection, share: sqlite3.Row, seq: int,
 
 
 def _fitting(conn: sqlite3.Connection, share_id: str, seq: int, granted: tuple[str, ...],
-             rows: list[Row], records: dict[str, list[Row]]) -> Snapshot | None:
+             rows: list[Row], records: dict[str, list[Row]]) -> tuple[Snapshot | None, list[Row]]:
     """The snapshot of these rows, halved (the rest released to a later batch) until its
-    JSON fits in CHUNK_BYTES; None if there is none, or a stored value cannot travel."""
+    JSON fits in CHUNK_BYTES, and the rows still in the batch; no snapshot if there are
+    no rows, or a stored value cannot travel."""
     while rows:
         people = {row[0] for row in rows}
         kept = {kind: [r for r in found if r[0] in people] for kind, found in records.items()}
@@ -72,10 +72,10 @@ def _fitting(conn: sqlite3.Connection, share_id: str, seq: int, granted: tuple[s
         try:
             return Snapshot(columns=columns_for(granted), rows=tuple(rows),
                             contacts=_records(kept, "contacts"),
-                            donations=_records(kept, "donations"))
+                            donations=_records(kept, "donations")), rows
         except LocalProtocolError:
-            return None
-    return None
+            return None, rows
+    return None, rows
 
 
 def _records(kept: dict[str, list[Row]], kind: str) -> tuple[Row, ...] | None:

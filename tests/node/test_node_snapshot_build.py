@@ -131,6 +131,23 @@ def test_a_value_the_protocol_refuses_is_parked_and_the_rest_goes(granter: Grant
     assert build_batch(granter.node, granter.share, snapshots=True) is None
 
 
+def test_every_batch_carries_exactly_the_rows_in_flight_under_its_seq(
+        granter: Granter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Halved chunks and a value that cannot travel together: each batch names exactly
+    the people its ack will settle, everyone goes once, the bad one is parked."""
+    monkeypatch.setattr(node_snapshot, "CHUNK_BYTES", 60_000)
+    bad = granter.people[0]  # in the first half, kept while the chunk is halved
+    with db.transaction(granter.node.conn) as conn:
+        conn.execute("UPDATE people SET first_name = ? WHERE uuid = ?", ("x" * 2001, bad))
+    carried: list[str] = []
+    while (batch := build_batch(granter.node, granter.share, snapshots=True)) is not None:
+        in_flight = {p for p, seq in granter.pending().items() if seq == batch.seq}
+        assert set(batch.uuids()) == in_flight
+        carried += batch.uuids()
+    assert sorted(carried) == sorted(set(granter.people) - {bad})
+    assert granter.pending()[bad] == PARKED
+
+
 def test_a_pull_gets_ordinary_batches(granter: Granter) -> None:
     """A subscriber nobody can reach pulls through outbox.pull: whatever its document
     says, the answer carries ordinary batches only."""

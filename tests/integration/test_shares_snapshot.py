@@ -4,7 +4,8 @@ The party holds a few thousand tagged people with contacts and donations. A camp
 whose signed document says `share.snapshot` gets them in chunks of more than an
 ordinary batch's worth of people, while the party edits some of them, and ends
 holding every person at their latest version; a campaign whose document does not
-say it gets ordinary batches only, and ends the same.
+say it gets ordinary batches only, and ends the same, until its rotated document
+tells the party: its resync then goes in chunks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from shares_helpers import (
     wait_until,
 )
 
+from tagshare.node import keys as key_ops
 from tagshare.node import outgoing, shares
 from tagshare.node.ids import uuid7
 from tagshare.node.outgoing import BATCH_ITEMS
@@ -131,6 +133,20 @@ async def test_a_peer_that_does_not_say_it_takes_chunks_gets_ordinary_batches(
     assert sent and all(batch.snapshot is None for batch in sent)
     assert max(len(batch.items) for batch in sent) <= BATCH_ITEMS
     assert copies(b, party) == shared(party)
+
+    # B rotates its keys: the rotated document tells the party, and a resync goes in chunks.
+    key_ops.rotate_keys(b.op)
+    await wait_until(lambda: "capabilities" in json.loads(party.query(
+        "SELECT document FROM peers WHERE node_id = ?", (b.node_id,))[0][0]),
+        message="the party learns that B takes chunks")
+    party.sent.clear()
+    shares.resync_share(b.op, share_id)
+    await wait_until(lambda: any(batch.snapshot is not None
+                                 for batch in batches_to(party, share_id)),
+                     message="the resync goes in chunks")
+    await settled(party, share_id, timeout=60)
+    await wait_until(lambda: copies(b, party) == shared(party), timeout=30,
+                     message="B holds the party's people after the resync")
 
 
 def chunk(people: list[tuple[str, int, str]], *, email: bool = False) -> Snapshot:

@@ -18,6 +18,7 @@ from tagshare.node.peers import pulls_only
 from tagshare.node.received import apply_items, drop_stale_members, end_subscription
 from tagshare.node.refusals import Forbidden
 from tagshare.node.shares import activate_incoming
+from tagshare.node.snapshot import apply_snapshot, check_snapshot_grant
 from tagshare.node.storage import outbox
 from tagshare.node.storage import peers as peer_store
 from tagshare.node.storage import received as inbound
@@ -175,11 +176,15 @@ def on_batch(node: Node, peer: sqlite3.Row, message: Message) -> Detail:
     row = _share_of(conn, message.share, peer, "incoming")
     if row["status"] != "active":
         return {"share": row["id"], "seq": message.seq, "applied": 0, "status": row["status"]}
-    applied = apply_items(node, conn, row, message.items,
-                          terms.batch_fields(conn, row, message.terms))
+    fields = terms.batch_fields(conn, row, message.terms)
+    if message.snapshot is not None:
+        check_snapshot_grant(message.snapshot, fields)  # before anything is written
+    applied = apply_items(node, conn, row, message.items, fields)
+    if message.snapshot is not None:
+        applied += apply_snapshot(node, conn, row, message.snapshot, fields)
     epoch = message.epoch if message.seq > row["seq"] else row["epoch"]  # newest batch wins
     if message.epoch == epoch:
-        inbound.mark_epoch(conn, row["id"], [item.uuid for item in message.items], epoch)
+        inbound.mark_epoch(conn, row["id"], message.uuids(), epoch)
     store.update_share(conn, row["id"], normalize.now_iso(), epoch=epoch,
                        seq=max(row["seq"], message.seq), last_delivery_at=normalize.now_iso())
     return {"share": row["id"], "seq": message.seq, "applied": applied, "status": "active"}

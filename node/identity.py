@@ -3,6 +3,7 @@
 from tagshare.node.node import Node
 from tagshare.node.tls import served_tls
 from tagshare.protocol import NodeDocument, sign_document
+from tagshare.protocol.snapshot import SNAPSHOT_CAPABILITY
 
 DOCUMENT_VALIDITY_SECONDS = 30 * 24 * 3600
 
@@ -12,7 +13,7 @@ def node_document(node: Node, now: int) -> NodeDocument:
     return sign_document(state.keys, name=node.config.name, url=node.config.url,
                          created=now, valid_until=now + DOCUMENT_VALIDITY_SECONDS,
                          links=state.chain, pull_only=not node.config.reachable,
-                         tls_sha256=tls_pin(node))
+                         tls_sha256=tls_pin(node), capabilities=(SNAPSHOT_CAPABILITY,))
 
 
 def tls_pin(node: Node) -> str | None:

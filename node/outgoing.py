@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from tagshare.node import reshare
 from tagshare.node.node import Node
+from tagshare.node.snapshot import CHUNK_PEOPLE, take_snapshot
 from tagshare.node.storage import db, outbox
 from tagshare.node.storage import people as people_store
 from tagshare.node.storage import reshare as reshare_store
@@ -32,8 +33,11 @@ from tagshare.protocol.shares import PULLABLE, columns_for
 BATCH_ITEMS = 1000
 
 
-def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBatch | None:
-    """The next batch of an active share, or None if nothing is ready."""
+def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS,
+                snapshots: bool = False) -> ShareBatch | None:
+    """The next batch of an active share, or None if nothing is ready. For a peer that
+    takes `snapshots`, while more than `limit` people are owed, a batch carries up to
+    CHUNK_PEOPLE of them, the plain upserts as a snapshot (node/snapshot.py)."""
     with db.transaction(node.conn) as conn:
         share = store.get_share(conn, share_id)
         if share is None or share["status"] != "active" or share["direction"] != "outgoing":
@@ -41,13 +45,16 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS) -> ShareBat
         if not outbox.has_ready(conn, share_id):
             return None
         seq = store.next_seq(conn, share_id)
-        rows = outbox.take_pending(conn, share_id, seq, limit)
-        items, invalid = make_items(conn, share, [(r["person"], r["version"]) for r in rows],
-                                    node.node_id)
+        rows = outbox.take_pending(conn, share_id, seq, CHUNK_PEOPLE if snapshots else limit)
+        pending = [(r["person"], r["version"]) for r in rows]
+        chunk = None
+        if len(pending) > limit:
+            chunk, pending = take_snapshot(conn, share, seq, pending)
+        items, invalid = make_items(conn, share, pending, node.node_id)
         if invalid:
             _park(node, conn, share_id, invalid)
     return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq,
-                      terms=share["terms_version"], items=tuple(items))
+                      terms=share["terms_version"], items=tuple(items), snapshot=chunk)
 
 
 def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]) -> None:

@@ -14,6 +14,7 @@ from tagshare.node.normalize import now_iso
 from tagshare.node.storage import db, outbox
 from tagshare.node.storage import peers as store
 from tagshare.protocol import fingerprint
+from tagshare.protocol.snapshot import SNAPSHOT_CAPABILITY
 
 
 def slug(name: str) -> str:
@@ -42,6 +43,13 @@ def pulls_only(peer: sqlite3.Row) -> bool:
     """The peer's signed document says nobody can reach it: never push to it, it pulls."""
     document = json.loads(peer["document"])
     return isinstance(document, dict) and document.get("pull_only") is True
+
+
+def takes_snapshots(peer: sqlite3.Row) -> bool:
+    """The peer's signed document says it accepts snapshot chunks (protocol/snapshot.py)."""
+    document = json.loads(peer["document"])
+    capabilities = document.get("capabilities") if isinstance(document, dict) else None
+    return isinstance(capabilities, list) and SNAPSHOT_CAPABILITY in capabilities
 
 
 def resolve_peer(conn: sqlite3.Connection, ref: str, *, include_removed: bool = False) -> str:

@@ -112,7 +112,8 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     plain = [_only(item, writable.columns) for item in live
              if item.uuid not in attached and item.chain is None]
     existing = inbound.received_people(conn, origin, [item.uuid for item in plain])
-    person_of = {**_write_people(conn, origin, plain, existing), **attached}
+    person_of = {**write_people(conn, origin, [(i.uuid, i.fields or {}) for i in plain],
+                                existing), **attached}
     forwarded = [_only(item, writable.columns) for item in live if item.chain is not None]
     person_of.update(_write_forwarded(conn, forwarded))
     staged.add_members(conn, share["id"], tag_id,
@@ -142,27 +143,36 @@ def _write_forwarded(conn: sqlite3.Connection, items: list[Item]) -> dict[str, s
         existing = inbound.received_people(conn, origin, list(as_origin))
         direct = reshare_store.held_directly(conn, origin,
                                              [row["uuid"] for row in existing.values()])
-        writes = [replace(item, uuid=uuid, chain=None,
-                          fields={} if uuid in existing and existing[uuid]["uuid"] in direct
-                          else item.fields)
+        writes = [(uuid, {} if uuid in existing and existing[uuid]["uuid"] in direct
+                       else item.fields or {})
                   for uuid, item in as_origin.items()]
-        written = _write_people(conn, origin, writes, existing)
+        written = write_people(conn, origin, writes, existing)
         person_of.update({item.uuid: written[uuid] for uuid, item in as_origin.items()})
     return person_of
 
 
 def _not_erased(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
                 items: list[Item]) -> list[Item]:
-    """The items whose person was never erased here; the others are recorded as erased
-    (their keyed hashes are computed only when the node holds any tombstone at all)."""
+    """The items whose person was never erased here; the others are recorded as erased."""
     if not items or not inbound.any_tombstones(conn):
         return items
-    keys = {item.uuid: node.tombstone_key(item.chain.uuid, item.chain.origin) if item.chain
-            else node.tombstone_key(item.uuid, share["peer"]) for item in items}
-    buried = inbound.tombstoned(conn, list(keys.values()))
-    inbound.set_received_many(conn, share["id"], [(i.uuid, i.version, None, "erased")
-                                                for i in items if keys[i.uuid] in buried])
-    return [item for item in items if keys[item.uuid] not in buried]
+    buried = erased_here(conn, share, {
+        item.uuid: (item.version, node.tombstone_key(item.chain.uuid, item.chain.origin)
+                    if item.chain else node.tombstone_key(item.uuid, share["peer"]))
+        for item in items})
+    return [item for item in items if item.uuid not in buried]
+
+
+def erased_here(conn: sqlite3.Connection, share: sqlite3.Row,
+                keys: dict[str, tuple[int, str]]) -> set[str]:
+    """Of these people (uuid -> (version, tombstone key)), the ones erased here before,
+    recorded as erased in the share (their keyed hashes are computed by the caller only
+    when the node holds any tombstone at all)."""
+    buried = inbound.tombstoned(conn, [key for _, key in keys.values()])
+    erased = {uuid for uuid, (_, key) in keys.items() if key in buried}
+    inbound.set_received_many(conn, share["id"], [(uuid, keys[uuid][0], None, "erased")
+                                                for uuid in erased])
+    return erased
 
 
 def _only(item: Item, columns: set[str]) -> Item:
@@ -191,23 +201,24 @@ def _attach_targets(node: Node, conn: sqlite3.Connection, items: list[Item]) -> 
     return targets
 
 
-def _write_people(conn: sqlite3.Connection, origin: str, items: list[Item],
-                  existing: dict[str, sqlite3.Row]) -> dict[str, str]:
-    """Insert new copies and update changed ones; returns origin uuid -> local row uuid."""
+def write_people(conn: sqlite3.Connection, origin: str,
+                 people: list[tuple[str, dict[str, str | None]]],
+                 existing: dict[str, sqlite3.Row]) -> dict[str, str]:
+    """Insert new copies and update changed ones, from (origin uuid, fields) of people
+    the caller may write; returns origin uuid -> local row uuid."""
     now = normalize.now_iso()
     person_of: dict[str, str] = {}
     inserts: list[tuple[str, str, dict[str, str | None]]] = []
     updates: list[tuple[str, dict[str, str | None]]] = []
     relink: list[tuple[str, dict[str, str | None]]] = []
-    for item in items:
-        fields = dict(item.fields or {})
-        row = existing.get(item.uuid)
+    for origin_uuid, fields in people:
+        row = existing.get(origin_uuid)
         if row is None:
-            person = person_of[item.uuid] = uuid7()
-            inserts.append((person, item.uuid, fields))
+            person = person_of[origin_uuid] = uuid7()
+            inserts.append((person, origin_uuid, fields))
             relink.append((person, fields))
             continue
-        person = person_of[item.uuid] = row["uuid"]
+        person = person_of[origin_uuid] = row["uuid"]
         changes = {k: v for k, v in fields.items() if row[k] != v}
         if changes:
             updates.append((person, changes))

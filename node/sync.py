@@ -42,9 +42,9 @@ from tagshare.node.handlers import HANDLERS
 from tagshare.node.keys import forget_previous_keys
 from tagshare.node.node import Node
 from tagshare.node.oplog import log_delivery_failure
-from tagshare.node.outgoing import build_batch, settle_batch
+from tagshare.node.outgoing import BATCH_ITEMS, build_batch, settle_batch
 from tagshare.node.peer_text import peer_text
-from tagshare.node.peers import pulls_only
+from tagshare.node.peers import pulls_only, takes_snapshots
 from tagshare.node.repin import refresh_pin
 from tagshare.node.storage import db, outbox
 from tagshare.node.storage import peers as peer_store
@@ -74,6 +74,7 @@ MAX_RETRY = 3600.0
 RETRYABLE_STATUSES = (401, 408, 429)  # ... and every 5xx: see `retryable`
 PIPELINE = 4  # batches in flight per share
 IN_FLIGHT_LIMIT = 8  # batches in flight across all peers: bounds memory when fanning out
+CHUNKS_IN_FLIGHT = 2  # snapshot chunks (node/snapshot.py) in flight across all peers
 
 
 def backoff_delay(attempts: int, rand: Callable[[], float] = random.random) -> float:
@@ -107,6 +108,7 @@ class SyncWorker:
         self.clock = clock
         self.busy: set[str] = set()
         self.in_flight = asyncio.Semaphore(IN_FLIGHT_LIMIT)
+        self.chunks_in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -219,7 +221,7 @@ class SyncWorker:
             sent += await self._send_control(peer)
             for share in await self.db(lambda: store.active_outgoing(self.node.conn, peer_id)):
                 if not share["pull"]:
-                    sent += await self._send_batches(peer, share["id"])
+                    sent += await self._send_batches(peer, share["id"], takes_snapshots(peer))
             await self.db(lambda: _in_tx(self.node, outbox.record_success, peer_id,
                                          normalize.now_iso()))
             if report is not None:
@@ -250,23 +252,26 @@ class SyncWorker:
             sent += 1
         return sent
 
-    async def _send_batches(self, peer: sqlite3.Row, share_id: str) -> int:
-        """Send every ready batch of a share, up to PIPELINE of them in flight at once."""
+    async def _send_batches(self, peer: sqlite3.Row, share_id: str, snapshots: bool) -> int:
+        """Send every ready batch of a share, up to PIPELINE of them in flight at once
+        (snapshot chunks, to a peer whose document says it takes them, only while the
+        share owes more than a batch's worth and one of CHUNKS_IN_FLIGHT is free)."""
         sent = 0
         in_flight: set[asyncio.Task[int]] = set()
         try:
             while True:
-                await self.in_flight.acquire()  # before building: bounds batches in memory
+                slots = await self._batch_slots(share_id, snapshots)
                 try:
-                    batch = await self.db(partial(build_batch, self.node, share_id))
+                    batch = await self.db(partial(build_batch, self.node, share_id,
+                                                  snapshots=len(slots) > 1))
                 except BaseException:
-                    self.in_flight.release()
+                    _release(slots)
                     raise
                 if batch is None:
-                    self.in_flight.release()
+                    _release(slots)
                     break
                 task = asyncio.create_task(self._send_batch(peer, share_id, batch))
-                task.add_done_callback(lambda _: self.in_flight.release())  # even if cancelled
+                task.add_done_callback(partial(_released, slots))  # even if cancelled
                 in_flight.add(task)
                 if len(in_flight) >= PIPELINE:
                     done, in_flight = await asyncio.wait(
@@ -279,11 +284,26 @@ class SyncWorker:
                 task.cancel()
         return sent
 
+    async def _batch_slots(self, share_id: str,
+                           snapshots: bool) -> tuple[asyncio.Semaphore, ...]:
+        """Wait for room to build the next batch (before building: bounds batches in
+        memory); a chunk holds a chunk slot too."""
+        await self.in_flight.acquire()
+        try:
+            if snapshots and await self.db(partial(outbox.has_ready, self.node.conn, share_id,
+                                                   more_than=BATCH_ITEMS)):
+                await self.chunks_in_flight.acquire()
+                return (self.in_flight, self.chunks_in_flight)
+        except BaseException:
+            self.in_flight.release()
+            raise
+        return (self.in_flight,)
+
     async def _send_batch(self, peer: sqlite3.Row, share_id: str, batch: ShareBatch) -> int:
         await self.courier.send(peer, batch)
         await self.db(partial(_in_tx, self.node, settle_batch, share_id, batch.seq,
                               normalize.now_iso()))
-        return len(batch.items)
+        return len(batch.uuids())
 
     async def _failed(self, peer: sqlite3.Row, exc: Exception) -> None:
         peer_id = peer["node_id"]
@@ -356,6 +376,15 @@ def apply_pulled(node: Node, peer: sqlite3.Row, items: OutboxItems) -> OutboxAck
             elif entry.ref:
                 refs.append(entry.ref)
     return OutboxAck(refs=tuple(refs), batches=tuple(batches))
+
+
+def _release(slots: tuple[asyncio.Semaphore, ...]) -> None:
+    for slot in slots:
+        slot.release()
+
+
+def _released(slots: tuple[asyncio.Semaphore, ...], _task: object) -> None:
+    _release(slots)
 
 
 def _in_tx(node: Node, func: Callable[..., object], *args: object, **kwargs: object) -> None:

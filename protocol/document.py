@@ -4,7 +4,9 @@ It binds a node id to a name, a URL, an X25519 encryption key and the
 protocol versions the node speaks, signed by the node itself and valid
 until ``valid_until`` (unix seconds). A node nobody can reach says so with
 ``"pull_only": true`` (the key is absent otherwise): its peers never push to
-it and hand everything out when it pulls.
+it and hand everything out when it pulls. ``capabilities`` (absent when empty)
+names optional message forms the node accepts, e.g. ``share.snapshot``
+(protocol/snapshot.py); a peer sends such a form only to a node that names it.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ _WIRE_KEYS = frozenset(
     {"node", "name", "url", "box_key", "versions", "created", "valid_until", "signature"}
 )
 # Each optional key is present only when it says something.
-_OPTIONAL_KEYS = frozenset({"keys", "pull_only", "tls_sha256"})
+_OPTIONAL_KEYS = frozenset({"keys", "pull_only", "tls_sha256", "capabilities"})
+MAX_CAPABILITIES = 16
+_CAPABILITY_RE = re.compile(r"^[a-z][a-z0-9.-]{0,39}$")
 
 
 def check_url(value: object, what: str = "url") -> str:
@@ -63,6 +67,18 @@ def check_tls_sha256(value: object) -> str:
     return digest
 
 
+def check_capabilities(value: object) -> None:
+    """Names of optional forms: at most MAX_CAPABILITIES, each short lowercase, sorted and
+    unique (names this node does not know are kept: they cost nothing)."""
+    if not isinstance(value, tuple) or len(value) > MAX_CAPABILITIES:
+        raise LocalProtocolError(f"capabilities must be a tuple of at most {MAX_CAPABILITIES}")
+    for name in value:
+        if not isinstance(name, str) or not _CAPABILITY_RE.fullmatch(name):
+            raise LocalProtocolError("a capability is 1..40 of a-z, 0-9, '.', '-'")
+    if list(value) != sorted(set(value)):
+        raise LocalProtocolError("capabilities must be sorted and unique")
+
+
 @dataclass(frozen=True)
 class NodeDocument:
     node_id: str
@@ -76,6 +92,7 @@ class NodeDocument:
     keys: tuple[KeyLink, ...] = ()  # the key chain, once the node rotated its key
     pull_only: bool = False  # nobody can reach `url`: peers must not push, it pulls
     tls_sha256: str | None = None  # SHA-256 of the node's own TLS certificate, to pin
+    capabilities: tuple[str, ...] = ()  # optional forms it accepts, sorted, unique
 
     def __post_init__(self) -> None:
         if not is_node_id(self.node_id):
@@ -101,6 +118,7 @@ class NodeDocument:
             raise LocalProtocolError("pull_only must be a bool")
         if self.tls_sha256 is not None:
             check_tls_sha256(self.tls_sha256)
+        check_capabilities(self.capabilities)
 
     @property
     def box_public(self) -> bytes:
@@ -123,6 +141,8 @@ class NodeDocument:
             data["pull_only"] = True
         if self.tls_sha256 is not None:
             data["tls_sha256"] = self.tls_sha256
+        if self.capabilities:
+            data["capabilities"] = list(self.capabilities)
         return data
 
     def signed_bytes(self) -> bytes:
@@ -144,6 +164,9 @@ class NodeDocument:
             if isinstance(item, bool) or not isinstance(item, int):
                 raise MalformedMessage("versions must be integers")
             versions.append(item)
+        capabilities = tuple(f.get_list(obj, "capabilities")) if "capabilities" in obj else ()
+        if "capabilities" in obj and not capabilities:
+            raise MalformedMessage("capabilities is written only when it names some")
         signature = f.get_str(obj, "signature")
         if signature == "":
             raise MalformedMessage("node document is not signed")
@@ -160,6 +183,7 @@ class NodeDocument:
                 keys=links,
                 pull_only="pull_only" in obj,
                 tls_sha256=f.get_str(obj, "tls_sha256") if "tls_sha256" in obj else None,
+                capabilities=capabilities,  # type: ignore[arg-type]
             )
         )
         # One measure wherever a document travels (its own GET, inside /pair, pair.*,
@@ -180,6 +204,7 @@ def sign_document(
     links: tuple[KeyLink, ...] = (),
     pull_only: bool = False,
     tls_sha256: str | None = None,
+    capabilities: tuple[str, ...] = (),
 ) -> NodeDocument:
     """The node's document, signed with its current key (``links`` lead there);
     ``tls_sha256`` pins the TLS certificate the node serves itself, if any."""
@@ -194,6 +219,7 @@ def sign_document(
         keys=links,
         pull_only=pull_only,
         tls_sha256=tls_sha256,
+        capabilities=capabilities,
     )
     signature = b64u_encode(keys.sign(unsigned.signed_bytes()))
     return replace(unsigned, signature=signature)

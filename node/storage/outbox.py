@@ -63,10 +63,11 @@ def pending_count(conn: sqlite3.Connection, share_id: str) -> int:
                             (share_id,)).fetchone()[0])
 
 
-def has_ready(conn: sqlite3.Connection, share_id: str) -> bool:
+def has_ready(conn: sqlite3.Connection, share_id: str, more_than: int = 0) -> bool:
+    """Are more than `more_than` rows of the share ready (counting no further)?"""
     return conn.execute(
-        "SELECT 1 FROM pending WHERE share = ? AND inflight IS NULL LIMIT 1", (share_id,)
-    ).fetchone() is not None
+        "SELECT 1 FROM pending WHERE share = ? AND inflight IS NULL LIMIT 1 OFFSET ?",
+        (share_id, more_than)).fetchone() is not None
 
 
 def tagged_among(conn: sqlite3.Connection, tag_id: int, uuids: Sequence[str]) -> set[str]:

@@ -65,7 +65,9 @@ class Scale:
     kills: int
 
 
-SHORT = Scale(people=3_000, kills=3)
+# Several snapshot chunks (node/snapshot.py: CHUNK_PEOPLE, 5,000 people each), so that
+# the mid-sync kills cut a chunked first sync.
+SHORT = Scale(people=20_000, kills=3)
 FULL = Scale(people=50_000, kills=20)
 SCALES = [pytest.param(SHORT, id="short"),
           pytest.param(FULL, id="long", marks=pytest.mark.skipif(

@@ -18,6 +18,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from tagshare.node import clock as clocks
+from tagshare.node import memory
 from tagshare.node.client import FederationClient
 from tagshare.node.courier import INBOX_PATH, OUTBOX_PATH, Courier
 from tagshare.node.handlers import HANDLERS
@@ -125,7 +126,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
     """Checkpoint again soon while pages are left behind, but never in a tight loop: a
     reader holding an old snapshot (a long export) keeps pages behind until it ends.
     When nothing commits, look ever less often (up to IDLE_CHECKPOINT): an idle node
-    costs the machine almost nothing. An erasure whose search-index purge was left
+    costs the machine almost nothing, and give freed memory back to the system on the
+    first quiet look (node/memory.py). An erasure whose search-index purge was left
     for later is purged when it falls due, whether or not anything else commits."""
     loop = asyncio.get_running_loop()
     seen: int | None = None
@@ -141,6 +143,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
                 seen = None  # not done: look again soon, even if nothing else commits
             purge_in = await _purge_when_due(checkpointer, thread, purge)
         else:
+            if pause == CHECKPOINT_INTERVAL:  # the first quiet look after activity
+                await loop.run_in_executor(thread, memory.release_free_memory)
             pause = min(pause * 2, IDLE_CHECKPOINT)
         delay = BEHIND_INTERVAL if behind else pause
         await sleep(delay if purge_in is None else min(delay, purge_in))

@@ -42,6 +42,7 @@ Prints medians, ratios to the CSV copy and JSON to benchmarks/out/.
 
 import argparse
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -253,6 +254,7 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         order = ("CSV copy", *VARIANTS)
         order = order if number % 2 == 0 else order[::-1]
         run: dict[str, dict[str, float]] = {}
+        load = os.getloadavg()
         for which in order:
             with synclib.run_folder(work, f"{number}-{which.replace(' ', '-')}",
                                     args.keep) as run_dir:
@@ -261,8 +263,10 @@ def bench(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                               else floor_run(source, run_dir, which, source_id))
         base = run["CSV copy"]["wall_s"]
         log(f"N={args.rows:,} run {number + 1}/{args.runs}: CSV copy {base:.2f}s, " + ", ".join(
-            f"{v} {run[v]['wall_s']:.2f}s ({run[v]['wall_s'] / base:.2f}x)" for v in VARIANTS))
-        runs.append({"order": list(order), **run})
+            f"{v} {run[v]['wall_s']:.2f}s ({run[v]['wall_s'] / base:.2f}x)" for v in VARIANTS)
+            + f"; load {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+        runs.append({"order": list(order), "loadavg_before": load,
+                     "loadavg_after": os.getloadavg(), **run})
     return summarize(args, runs)
 
 

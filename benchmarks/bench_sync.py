@@ -64,11 +64,11 @@ def csv_copy(source: Path, work: Path) -> dict[str, float]:
         f".import --csv {csv_path} people\n"))
     rows = int(subprocess.run(["sqlite3", str(target), "SELECT count(*) FROM people"],
                               capture_output=True, text=True).stdout.strip())
-    csv_bytes = csv_path.stat().st_size
+    csv_bytes, db_bytes = csv_path.stat().st_size, target.stat().st_size
     csv_path.unlink()
     target.unlink()
     return {"export_s": export, "import_s": load, "wall_s": export + load, "rows": rows,
-            "csv_bytes": csv_bytes}
+            "csv_bytes": csv_bytes, "db_bytes": db_bytes}
 
 
 def checked_csv_copy(source: Path, work: Path, rows: int) -> dict[str, float]:

@@ -44,13 +44,15 @@ import argparse
 import json
 import os
 import sqlite3
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import synclib
-from bench_sync import checked_csv_copy, sqlite_shell
+from bench_sync import checked_csv_copy
 from synclib import BenchError, log
 
 from tagshare.node import normalize
@@ -68,6 +70,10 @@ VARIANTS = ("real schema", "indexes at end", "int keys", "int keys + end")
 FIELDS = ("first_name", "last_name", "email", "phone", "address1", "address2", "city",
           "state", "zip")
 ALL_FIELDS = json.dumps(list(FIELD_GROUPS))  # the share grants everything, as bench_sync
+RECORDS = {"contacts": ("method", "outcome", "note", "at", "by"),
+           "donations": ("amount_cents", "currency", "at")}
+STEPS = ("drop", "people", "received", "taggings", "contacts", "donations", "indexes",
+         "search index", "commit", "rest")
 LOADED = ("people", "taggings", "received", "contacts", "donations")
 KEPT_INDEX = "people_origin"  # the load looks each copy up by (origin, origin_uuid)
 # The node's own pragmas (node/storage/db.py); the database is already in WAL mode.
@@ -152,11 +158,14 @@ def use_int_keys(path: Path) -> None:
         conn.close()
 
 
-def load_script(source: Path, sub: dict[str, Any], *, at_end: list[tuple[str, str, str, str]],
-                int_keys: bool) -> str:
-    """The timed script: attach the source read-only, write every received person's rows
-    in one transaction (the indexes in `at_end` and the full-text trigger dropped first
-    and built again after, when given)."""
+Step = tuple[str, str]  # (what it writes, one SQL statement)
+
+
+def load_steps(sub: dict[str, Any], *, at_end: list[tuple[str, str, str, str]],
+               int_keys: bool) -> list[Step]:
+    """The timed statements: write every received person's rows from the attached source
+    (the indexes in `at_end` and the full-text trigger dropped first and built again
+    after, when given). The caller wraps them in one transaction."""
     key = "p.id" if int_keys else "p.uuid"
     ms = time.time_ns() // 1_000_000
     local_uuid = f"printf('{ms >> 16:08x}-{ms & 0xFFFF:04x}-7%03x-8%03x-%012x', 0, 0, s.rowid)"
@@ -164,30 +173,51 @@ def load_script(source: Path, sub: dict[str, Any], *, at_end: list[tuple[str, st
               f"ON g.id = t.tag WHERE t.person = s.uuid AND g.name = '{synclib.SHARED_TAG}')")
     origin, now = f"'{sub['origin']}'", f"'{sub['now']}'"
     copies = f"main.people p WHERE p.origin = {origin}"
-    drop = "".join(f"DROP {kind.upper()} {name};\n" for kind, name, _, _ in at_end)
-    build = "".join(f"{sql};\n" for kind, _, _, sql in at_end if kind == "index")
+    steps: list[Step] = [("drop", f"DROP {kind.upper()} {name}") for kind, name, _, _ in at_end]
+    steps += [
+        ("people", f"INSERT INTO people (uuid, origin, origin_uuid, {', '.join(FIELDS)}, "
+                   f"created_at, updated_at, version, link) SELECT {local_uuid}, {origin}, "
+                   f"s.uuid, {', '.join('s.' + f for f in FIELDS)}, {now}, {now}, 1, NULL "
+                   f"FROM src.people s WHERE {tagged}"),
+        ("received", "INSERT INTO received (share, origin_uuid, version, person, state, epoch) "
+                     f"SELECT '{sub['share']}', p.origin_uuid, p.rowid, {key}, 'member', "
+                     f"'{sub['epoch']}' FROM {copies}"),
+        ("taggings", f"INSERT INTO taggings (tag, person) SELECT {sub['tag']}, {key} "
+                     f"FROM {copies}")]
+    for table, columns in RECORDS.items():
+        steps.append((table, f"INSERT INTO {table} (uuid, person, {', '.join(columns)}, origin) "
+                             f"SELECT c.uuid, {key}, {', '.join('c.' + c for c in columns)}, "
+                             f"{origin} FROM src.{table} c JOIN main.people p ON p.origin = "
+                             f"{origin} AND p.origin_uuid = c.person WHERE c.origin IS NULL"))
+    steps += [("indexes", sql) for kind, _, _, sql in at_end if kind == "index"]
     if at_end:
-        build += "INSERT INTO people_fts (people_fts) VALUES ('rebuild');\n"
-        build += "".join(f"{sql};\n" for kind, _, _, sql in at_end if kind == "trigger")
-    records = {"contacts": "method, outcome, note, at, by",
-               "donations": "amount_cents, currency, at"}
-    record_inserts = "".join(
-        f"INSERT INTO {table} (uuid, person, {columns}, origin) "
-        f"SELECT c.uuid, {key}, {', '.join('c.' + c for c in columns.split(', '))}, {origin} "
-        f"FROM src.{table} c JOIN main.people p ON p.origin = {origin} "
-        "AND p.origin_uuid = c.person WHERE c.origin IS NULL;\n"
-        for table, columns in records.items())
-    return (
-        f"{PRAGMAS}\nATTACH 'file:{source / DB_FILE}?mode=ro' AS src;\nBEGIN;\n{drop}"
-        f"INSERT INTO people (uuid, origin, origin_uuid, {', '.join(FIELDS)}, created_at, "
-        f"updated_at, version, link) SELECT {local_uuid}, {origin}, s.uuid, "
-        f"{', '.join('s.' + f for f in FIELDS)}, {now}, {now}, 1, NULL "
-        f"FROM src.people s WHERE {tagged};\n"
-        f"INSERT INTO received (share, origin_uuid, version, person, state, epoch) "
-        f"SELECT '{sub['share']}', p.origin_uuid, p.rowid, {key}, 'member', '{sub['epoch']}' "
-        f"FROM {copies};\n"
-        f"INSERT INTO taggings (tag, person) SELECT {sub['tag']}, {key} FROM {copies};\n"
-        f"{record_inserts}{build}COMMIT;\n")
+        steps.append(("search index", "INSERT INTO people_fts (people_fts) VALUES ('rebuild')"))
+        steps += [("indexes", sql) for kind, _, _, sql in at_end if kind == "trigger"]
+    return steps
+
+
+def run_steps(path: Path, source: Path, steps: list[Step]) -> dict[str, float]:
+    """One sqlite3 shell process: the node's pragmas, the source attached read-only, then
+    the steps and COMMIT in one transaction, each timed by the shell (`.timer on`).
+    Seconds per step, COMMIT, and `rest` (start, attach, and the WAL checkpoint into the
+    database file when the shell closes it), and `wall_s` for all of it."""
+    script = (f"{PRAGMAS}\nATTACH 'file:{source / DB_FILE}?mode=ro' AS src;\nBEGIN;\n"
+              ".timer on\n" + "".join(f"{sql};\n" for _, sql in steps) + "COMMIT;\n")
+    started = time.perf_counter()
+    proc = subprocess.run(["sqlite3", str(path)], input=script, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0 or proc.stderr.strip():
+        raise BenchError(f"sqlite3 {path}: {proc.stderr.strip()[-1000:]}")
+    timings = [float(line.split()[3]) for line in proc.stdout.splitlines()
+               if line.startswith("Run Time: real")]
+    labels = [label for label, _ in steps] + ["commit"]
+    if len(timings) != len(labels):
+        raise BenchError(f"sqlite3 {path}: {len(timings)} timings for {len(labels)} steps")
+    result = {"wall_s": wall}
+    for label, seconds in zip(labels, timings, strict=True):
+        result[label] = result.get(label, 0.0) + seconds
+    result["rest"] = wall - sum(timings)
+    return result
 
 
 def dropped_at_end(path: Path) -> list[tuple[str, str, str, str]]:
@@ -205,8 +235,14 @@ def floor_run(source: Path, work: Path, variant: str, source_id: str) -> dict[st
     if int_keys:
         use_int_keys(path)
     at_end = dropped_at_end(path) if variant.endswith("end") else []
-    wall = sqlite_shell(path, load_script(source, sub, at_end=at_end, int_keys=int_keys))
-    return {"wall_s": wall, **check(home, source, sub)}
+    steps = run_steps(path, source, load_steps(sub, at_end=at_end, int_keys=int_keys))
+    return {**steps, **check(home, source, sub), "db_bytes": float(database_bytes(path))}
+
+
+def database_bytes(path: Path) -> int:
+    """The database's size after the load (its WAL, if any is left, included)."""
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 def check(home: Path, source: Path, sub: dict[str, Any]) -> dict[str, float]:
@@ -281,12 +317,16 @@ def summarize(args: argparse.Namespace, runs: list[dict[str, Any]]) -> dict[str,
         entry: dict[str, Any] = {
             "wall_s": times, "ratio": times["median"] / base["median"],
             "ratio_per_run": [r[name]["wall_s"] / r["CSV copy"]["wall_s"] for r in runs],
-            "us_per_person": times["median"] / args.rows * 1e6}
+            "us_per_person": times["median"] / args.rows * 1e6,
+            "steps_s": {step: statistics.median(r[name].get(step, 0.0) for r in runs)
+                        for step in STEPS},
+            "db_mb": statistics.median(r[name]["db_bytes"] for r in runs) / 1e6}
         for side, micros in protocol.items():
             whole = times["median"] + micros * args.rows / 1e6
             entry[f"with_protocol_{side}"] = {"s": whole, "ratio": whole / base["median"]}
         variants[name] = entry
     return {"rows": args.rows, "csv_copy_s": base,
+            "csv_copy_db_mb": statistics.median(r["CSV copy"]["db_bytes"] for r in runs) / 1e6,
             "csv_export_s": synclib.summary([r["CSV copy"]["export_s"] for r in runs]),
             "csv_import_s": synclib.summary([r["CSV copy"]["import_s"] for r in runs]),
             "protocol_us_per_person": protocol, "variants": variants, "runs_detail": runs}
@@ -313,6 +353,12 @@ def report(result: dict[str, Any], runs: int) -> None:
         wall = entry["wall_s"]
         print(f"{name:16s} {wall['median']:7.2f}s {wall['min']:6.2f}s {wall['max']:6.2f}s "
               f"{entry['us_per_person']:9.1f} {entry['ratio']:10.2f}x")
+    print(f"\nseconds by step (median; rest = start, attach, the WAL checkpoint at close); "
+          f"database size (CSV copy's: {result['csv_copy_db_mb']:.1f} MB)")
+    print(f"{'variant':16s} " + " ".join(f"{step[:8]:>8s}" for step in STEPS) + f" {'MB':>6s}")
+    for name, entry in result["variants"].items():
+        print(f"{name:16s} " + " ".join(f"{entry['steps_s'][step]:8.2f}" for step in STEPS)
+              + f" {entry['db_mb']:6.0f}")
     for side, micros in result["protocol_us_per_person"].items():
         print(f"plus the protocol ({side}, {micros:.1f} us a person): " + ", ".join(
             f"{name} {entry[f'with_protocol_{side}']['ratio']:.2f}x"

@@ -34,10 +34,13 @@ Variants of the floor, each on its own fresh node, measured the same way:
                    unique, for the edges);
   int keys + end   both.
 
+Each statement is timed by the shell (`.timer on`), so the figures say where the time
+goes. `--codec-json` (a bench_codec.py JSON) adds the protocol's own cost per person.
+
 Checked after each load (exit 1 if wrong): the node holds N copies from A, N member
 `received` rows, N taggings under the local tag, N/5 contacts and N/5 donations from
-A, and `tagshare people search` (FTS) finds everyone with a sampled last name.
-Prints medians, ratios to the CSV copy and JSON to benchmarks/out/.
+A, N documents in the full-text index, and `tagshare people search` finds a sampled
+person by email. Prints medians, ratios to the CSV copy and JSON to benchmarks/out/.
 """
 
 import argparse

@@ -25,7 +25,6 @@ from A; the CSV copy holds N rows.
 """
 
 import argparse
-import shutil
 import subprocess
 import sys
 import time
@@ -65,11 +64,19 @@ def csv_copy(source: Path, work: Path) -> dict[str, float]:
         f".import --csv {csv_path} people\n"))
     rows = int(subprocess.run(["sqlite3", str(target), "SELECT count(*) FROM people"],
                               capture_output=True, text=True).stdout.strip())
-    csv_bytes = csv_path.stat().st_size
+    csv_bytes, db_bytes = csv_path.stat().st_size, target.stat().st_size
     csv_path.unlink()
     target.unlink()
     return {"export_s": export, "import_s": load, "wall_s": export + load, "rows": rows,
-            "csv_bytes": csv_bytes}
+            "csv_bytes": csv_bytes, "db_bytes": db_bytes}
+
+
+def checked_csv_copy(source: Path, work: Path, rows: int) -> dict[str, float]:
+    """csv_copy, which must have copied all `rows` people (BenchError if not)."""
+    copied = csv_copy(source, work)
+    if copied["rows"] != rows:
+        raise BenchError(f"CSV copy holds {copied['rows']} rows")
+    return copied
 
 
 def sync_run(source: Path, work: Path, rows: int, timeout: float) -> dict[str, float]:
@@ -106,18 +113,11 @@ def bench_rows(args: argparse.Namespace, rows: int, work: Path) -> dict[str, obj
         order = ("baseline", "subject") if number % 2 == 0 else ("subject", "baseline")
         run: dict[str, dict[str, float]] = {}
         for which in order:
-            run_dir = work / f"{rows}-{number}-{which}"
-            run_dir.mkdir(parents=True)
-            try:
+            with synclib.run_folder(work, f"{rows}-{number}-{which}", args.keep) as run_dir:
                 if which == "baseline":
-                    run["baseline"] = csv_copy(source, run_dir)
-                    if run["baseline"]["rows"] != rows:
-                        raise BenchError(f"CSV copy holds {run['baseline']['rows']} rows")
+                    run["baseline"] = checked_csv_copy(source, run_dir, rows)
                 else:
                     run["subject"] = sync_run(source, run_dir, rows, args.timeout)
-            finally:
-                if not args.keep:
-                    shutil.rmtree(run_dir, ignore_errors=True)
         ratio = run["subject"]["wall_s"] / run["baseline"]["wall_s"]
         log(f"N={rows:,} run {number + 1}/{args.runs}: CSV copy {run['baseline']['wall_s']:.2f}s "
             f"(export {run['baseline']['export_s']:.2f} + import "

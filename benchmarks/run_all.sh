@@ -20,6 +20,7 @@ if [ "$quick" = 1 ]; then
     run benchmarks/bench_import_floor.py --rows 2000 --runs 1
     run benchmarks/bench_codec.py --items 100 --repeat 2
     run benchmarks/bench_sync.py --rows 2000 --runs 1
+    run benchmarks/bench_sync_floor.py --rows 2000 --runs 1
     run benchmarks/bench_latency.py --rows 2000 --seconds 5 --json benchmarks/out/latency-quick.json
     run benchmarks/bench_incremental.py --rows 1000 2000 --changes 200 --runs 1
     run benchmarks/bench_fanout.py --rows 2000 --subscribers 3 --changes 200 --runs 1
@@ -36,6 +37,13 @@ else
     run benchmarks/bench_codec.py --items 1000 --repeat 20
     # Initial sync vs the CSV copy, and peak RSS of both nodes (measure 5).
     run benchmarks/bench_sync.py --rows 100000 1000000 --runs 3
+    # What SQLite alone needs to write a subscriber's rows (no tagshare Python, HTTP or
+    # crypto), against the same CSV copy, plus the protocol's cost at the chunk size.
+    run benchmarks/bench_codec.py --items 5000 --repeat 20 --json benchmarks/out/codec-5000.json
+    run benchmarks/bench_sync_floor.py --rows 100000 --runs 3 \
+        --codec-json benchmarks/out/codec-5000.json
+    run benchmarks/bench_sync_floor.py --rows 1000000 --runs 1 \
+        --codec-json benchmarks/out/codec-5000.json
     run benchmarks/bench_latency.py --rows 10000 --rate 50 --seconds 30
     run benchmarks/bench_incremental.py --rows 1000 1000000 --changes 1000 --runs 3
     run benchmarks/bench_fanout.py --rows 10000 --subscribers 50 --changes 1000 --runs 3

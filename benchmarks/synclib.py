@@ -446,6 +446,18 @@ def workspace(args: argparse.Namespace, prefix: str) -> Iterator[Path]:
             shutil.rmtree(work, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def run_folder(work: Path, name: str, keep: bool) -> Iterator[Path]:
+    """A new folder for one measurement of a run, removed after it unless `keep`."""
+    folder = work / name
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def workdir(given: Path | None, prefix: str) -> Path:
     if given is not None:
         given.mkdir(parents=True, exist_ok=True)

@@ -111,7 +111,12 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
     async def purge() -> None:
         await in_db_thread(app, lambda: db.purge_pending(node.conn))
 
-    task = asyncio.create_task(_checkpoint_forever(checkpointer, thread, purge=purge))
+    async def quiet() -> None:
+        await in_db_thread(app, lambda: db.release_memory(node.conn))
+        await asyncio.get_running_loop().run_in_executor(thread, memory.release_free_memory)
+
+    task = asyncio.create_task(_checkpoint_forever(checkpointer, thread, purge=purge,
+                                                   quiet=quiet))
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -122,13 +127,15 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
 async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExecutor,
                               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                               purge: Callable[[], Awaitable[None]] | None = None,
+                              quiet: Callable[[], Awaitable[None]] | None = None,
                               ) -> None:
     """Checkpoint again soon while pages are left behind, but never in a tight loop: a
     reader holding an old snapshot (a long export) keeps pages behind until it ends.
     When nothing commits, look ever less often (up to IDLE_CHECKPOINT): an idle node
-    costs the machine almost nothing, and give freed memory back to the system on the
-    first quiet look (node/memory.py). An erasure whose search-index purge was left
-    for later is purged when it falls due, whether or not anything else commits."""
+    costs the machine almost nothing; on the first quiet look after activity, free the
+    page cache and give freed memory back to the system (`quiet`). An erasure whose
+    search-index purge was left for later is purged when it falls due, whether or not
+    anything else commits."""
     loop = asyncio.get_running_loop()
     seen: int | None = None
     pause = CHECKPOINT_INTERVAL
@@ -143,8 +150,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
                 seen = None  # not done: look again soon, even if nothing else commits
             purge_in = await _purge_when_due(checkpointer, thread, purge)
         else:
-            if pause == CHECKPOINT_INTERVAL:  # the first quiet look after activity
-                await loop.run_in_executor(thread, memory.release_free_memory)
+            if pause == CHECKPOINT_INTERVAL and quiet is not None:  # first quiet look
+                await quiet()
             pause = min(pause * 2, IDLE_CHECKPOINT)
         delay = BEHIND_INTERVAL if behind else pause
         await sleep(delay if purge_in is None else min(delay, purge_in))

@@ -133,6 +133,14 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         wakeup.poke(file_of(conn))
 
 
+def release_memory(conn: sqlite3.Connection) -> None:
+    """Free the connection's page cache (up to 32 MB, see `connect`) while the node is
+    quiet: a node that wrote many people keeps its cache full otherwise, and hundreds of
+    quiet nodes on one machine add that up (issue 15). The pages come back from the
+    operating system's file cache on the next use."""
+    conn.execute("PRAGMA shrink_memory")
+
+
 def purge_pending(conn: sqlite3.Connection) -> bool:
     """Purge the search index now if an erasure still waits for it (search.py); whoever
     closes the node or serves it calls this. Returns whether it purged."""

@@ -96,3 +96,23 @@ async def test_a_due_purge_is_waited_for_and_run_once_with_no_new_commit() -> No
     assert pauses[0] == min(CHECKPOINT_INTERVAL, 1.5)
     assert checkpointer.runs == 2  # the first look, and the one when it fell due
     assert pauses[2] == 2 * pauses[1]  # then idle again: backing off
+
+
+async def test_memory_is_released_once_each_time_the_node_goes_quiet() -> None:
+    checkpointer = FakeCheckpointer([1, 1, 1, 1, 2, 2, 2])  # a commit at the fifth look
+    quiets: list[int] = []
+
+    async def quiet() -> None:
+        quiets.append(len(pauses))
+
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if len(pauses) >= 8:
+            raise Stop
+
+    with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
+        await _checkpoint_forever(checkpointer, thread, sleep,  # type: ignore[arg-type]
+                                  quiet=quiet)
+    assert quiets == [1, 5]  # the first quiet look after the start, and after the commit

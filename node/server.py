@@ -55,6 +55,10 @@ HEALTH_PATH = "/health"
 CHECKPOINT_INTERVAL = 0.5  # seconds between background WAL checkpoints while writes come
 BEHIND_INTERVAL = 0.05  # ... while some committed pages are still not copied
 IDLE_CHECKPOINT = 10.0  # ... and at most this long apart when nothing commits
+# Release memory (page cache, malloc) once the pause between looks reaches this, that is
+# after 0.5 + 1 + 2 + 4 = 7.5 s without a commit: not between edits coming seconds apart,
+# whose next one would only read the pages back.
+QUIET_AFTER = 8.0
 REFUSAL_SUMMARY_INTERVAL = 5.0  # seconds between looks for a refusal summary that is due
 T = TypeVar("T")
 Checked = TypeVar("Checked")  # what a request body became on the parse thread
@@ -132,8 +136,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
     """Checkpoint again soon while pages are left behind, but never in a tight loop: a
     reader holding an old snapshot (a long export) keeps pages behind until it ends.
     When nothing commits, look ever less often (up to IDLE_CHECKPOINT): an idle node
-    costs the machine almost nothing; on the first quiet look after activity, free the
-    page cache and give freed memory back to the system (`quiet`). An erasure whose
+    costs the machine almost nothing; once it has been quiet for QUIET_AFTER or so,
+    free the page cache and give freed memory back to the system (`quiet`). An erasure whose
     search-index purge was left for later is purged when it falls due, whether or not
     anything else commits."""
     loop = asyncio.get_running_loop()
@@ -150,8 +154,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
                 seen = None  # not done: look again soon, even if nothing else commits
             purge_in = await _purge_when_due(checkpointer, thread, purge)
         else:
-            if pause == CHECKPOINT_INTERVAL and quiet is not None:  # first quiet look
-                await quiet()
+            if quiet is not None and pause < QUIET_AFTER <= pause * 2:
+                await quiet()  # once per quiet spell, some seconds into it
             pause = min(pause * 2, IDLE_CHECKPOINT)
         delay = BEHIND_INTERVAL if behind else pause
         await sleep(delay if purge_in is None else min(delay, purge_in))

@@ -9,6 +9,7 @@ from tagshare.node.server import (
     BEHIND_INTERVAL,
     CHECKPOINT_INTERVAL,
     IDLE_CHECKPOINT,
+    QUIET_AFTER,
     _checkpoint_forever,
 )
 
@@ -98,21 +99,24 @@ async def test_a_due_purge_is_waited_for_and_run_once_with_no_new_commit() -> No
     assert pauses[2] == 2 * pauses[1]  # then idle again: backing off
 
 
-async def test_memory_is_released_once_each_time_the_node_goes_quiet() -> None:
-    checkpointer = FakeCheckpointer([1, 1, 1, 1, 2, 2, 2])  # a commit at the fifth look
-    quiets: list[int] = []
+async def test_memory_is_released_once_per_quiet_spell_not_between_close_commits() -> None:
+    # A commit at the 3rd look (a second after the start), then at the 12th, then quiet.
+    checkpointer = FakeCheckpointer([1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3])
+    quiets: list[float] = []
+    pauses: list[float] = []
 
     async def quiet() -> None:
-        quiets.append(len(pauses))
-
-    pauses: list[float] = []
+        quiets.append(sum(pauses))  # seconds slept so far
 
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
-        if len(pauses) >= 8:
+        if len(pauses) >= 20:
             raise Stop
 
     with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
         await _checkpoint_forever(checkpointer, thread, sleep,  # type: ignore[arg-type]
                                   quiet=quiet)
-    assert quiets == [1, 5]  # the first quiet look after the start, and after the commit
+    assert len(quiets) == 2  # none in the second between the start and the first commit
+    assert pauses[:2] == [CHECKPOINT_INTERVAL, CHECKPOINT_INTERVAL * 2]
+    assert all(later - earlier >= QUIET_AFTER - CHECKPOINT_INTERVAL
+               for earlier, later in zip(quiets, quiets[1:], strict=False))

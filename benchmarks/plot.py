@@ -6,7 +6,11 @@
 Writes benchmarks/plots/latency.png (the propagation latency distribution, from
 benchmarks/out/latency.json) and benchmarks/plots/sync_vs_n.png (initial sync and
 CSV copy wall time vs N, median with min-max bars, from the newest
-benchmarks/out/sync-*.json that has more than one N, or --sync FILE).
+benchmarks/out/sync-*.json that has more than one N, or --sync FILE) and
+benchmarks/plots/statewide.png (bench_statewide.py at each number of nodes: one
+edit reaching every node, 10,000 changes converging, and the party's CPU per edit
+against its peers; the newest benchmarks/out/statewide*.json per node count of 30
+or more, or --statewide FILE ...).
 """
 
 import argparse
@@ -77,10 +81,50 @@ def sync_plot(path: Path, target: Path) -> None:
     print(f"wrote {target}")
 
 
+def newest_statewide() -> list[Path]:
+    """The newest statewide result for each number of nodes (30 or more)."""
+    newest: dict[int, Path] = {}
+    for path in sorted(OUT.glob("statewide*.json"), key=lambda p: p.stat().st_mtime):
+        nodes = int(json.loads(path.read_text()).get("nodes", 0))
+        if nodes >= 30:
+            newest[nodes] = path
+    return [newest[n] for n in sorted(newest)]
+
+
+def statewide_plot(paths: list[Path], target: Path) -> None:
+    runs = sorted((json.loads(p.read_text()) for p in paths), key=lambda d: d["nodes"])
+    nodes = [d["nodes"] for d in runs]
+    fig, (edit, changes, party) = plt.subplots(1, 3, figsize=(14, 4.2))
+    edit.plot(nodes, [d["edit_s"]["median"] for d in runs], marker="o", label="median")
+    edit.plot(nodes, [d["edit_s"]["p99"] for d in runs], marker="o", label="p99")
+    edit.axhline(2.0, color="gray", linestyle=":", label="median target 2 s")
+    edit.set_title("one edit at the party reaching every node")
+    edit.set_ylabel("seconds")
+    changes.plot(nodes, [d["changes_s"] for d in runs], marker="o", label="converged")
+    changes.plot(nodes, [d["changes_committed_s"] for d in runs], marker="o",
+                 label="committed at the party")
+    changes.axhline(60.0, color="gray", linestyle=":", label="target 60 s")
+    changes.set_title("10,000 changes at the party")
+    party.plot(nodes, [d["party_cpu_per_edit_ms"] for d in runs], marker="o",
+               label="party CPU per edit (ms)")
+    party.set_title("the party's work as the network grows")
+    for ax in (edit, changes, party):
+        ax.set_xlabel("nodes")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"statewide, route {runs[-1].get('route', 'reshare')}: "
+                 + ", ".join(f"{d['nodes']} nodes load {d['load_changes'].split()[0]}"
+                             for d in runs), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(target, dpi=110)
+    print(f"wrote {target}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=Path, default=OUT / "latency.json")
     parser.add_argument("--sync", type=Path)
+    parser.add_argument("--statewide", type=Path, nargs="*")
     args = parser.parse_args(argv)
     PLOTS.mkdir(exist_ok=True)
     if args.latency.exists():
@@ -93,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         sync = candidates[-1] if candidates else None
     if sync is not None and sync.exists():
         sync_plot(sync, PLOTS / "sync_vs_n.png")
+    statewide = args.statewide or newest_statewide()
+    if statewide:
+        statewide_plot(statewide, PLOTS / "statewide.png")
     return 0
 
 

@@ -17,24 +17,7 @@ def uuid7() -> str:
 
     The counter keeps ids minted in the same millisecond ordered (RFC 9562, method 1).
     """
-    global _last_ms, _counter
-    now_ms = time.time_ns() // 1_000_000
-    if now_ms > _last_ms:
-        _last_ms = now_ms
-        _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
-    else:
-        _counter += 1
-        if _counter > 0xFFF:
-            _last_ms += 1
-            _counter = 0
-    rand = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
-    value = (_last_ms & 0xFFFF_FFFF_FFFF) << 80
-    value |= 0x7 << 76
-    value |= _counter << 64
-    value |= 0b10 << 62
-    value |= rand
-    text = f"{value:032x}"  # what str(uuid.UUID(int=value)) gives, without the object
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return uuid7s(1)[0]
 
 
 def is_uuid(text: str) -> bool:

@@ -2,6 +2,7 @@
 injected sleep, never timed), and checkpoints again as soon as something does."""
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -34,8 +35,11 @@ class FakeCheckpointer:
         return self.behind
 
 
-async def _pauses(checkpointer: FakeCheckpointer, looks: int) -> list[float]:
-    pauses: list[float] = []
+async def _pauses(checkpointer: FakeCheckpointer, looks: int,
+                  pauses: list[float] | None = None, **hooks: Any) -> list[float]:
+    """Run the loop for `looks` sleeps (with the purge/quiet `hooks`); the pauses, also
+    appended to `pauses` as they come when it is given."""
+    pauses = [] if pauses is None else pauses
 
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
@@ -43,7 +47,8 @@ async def _pauses(checkpointer: FakeCheckpointer, looks: int) -> list[float]:
             raise Stop
 
     with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
-        await _checkpoint_forever(checkpointer, thread, sleep)  # type: ignore[arg-type]
+        await _checkpoint_forever(checkpointer, thread, sleep,  # type: ignore[arg-type]
+                                  **hooks)
     return pauses
 
 
@@ -69,8 +74,6 @@ async def test_pages_held_back_are_retried_soon_even_with_no_new_commit() -> Non
     assert pauses == [BEHIND_INTERVAL] * 4
 
 
-
-
 async def test_a_due_purge_is_waited_for_and_run_once_with_no_new_commit() -> None:
     checkpointer = FakeCheckpointer([3])
     waits = [1.5, 0.0, None]
@@ -83,16 +86,7 @@ async def test_a_due_purge_is_waited_for_and_run_once_with_no_new_commit() -> No
         purges.append(1)
 
     checkpointer.purge_wait = purge_wait  # type: ignore[attr-defined]
-    pauses: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-        if len(pauses) >= 4:
-            raise Stop
-
-    with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
-        await _checkpoint_forever(checkpointer, thread, sleep,  # type: ignore[arg-type]
-                                  purge=purge)
+    pauses = await _pauses(checkpointer, 4, purge=purge)
     assert purges == [1]
     assert pauses[0] == min(CHECKPOINT_INTERVAL, 1.5)
     assert checkpointer.runs == 2  # the first look, and the one when it fell due
@@ -108,14 +102,7 @@ async def test_memory_is_released_once_per_quiet_spell_not_between_close_commits
     async def quiet() -> None:
         quiets.append(sum(pauses))  # seconds slept so far
 
-    async def sleep(seconds: float) -> None:
-        pauses.append(seconds)
-        if len(pauses) >= 20:
-            raise Stop
-
-    with ThreadPoolExecutor(max_workers=1) as thread, pytest.raises(Stop):
-        await _checkpoint_forever(checkpointer, thread, sleep,  # type: ignore[arg-type]
-                                  quiet=quiet)
+    await _pauses(checkpointer, 20, pauses, quiet=quiet)
     assert len(quiets) == 2  # none in the second between the start and the first commit
     assert pauses[:2] == [CHECKPOINT_INTERVAL, CHECKPOINT_INTERVAL * 2]
     assert all(later - earlier >= QUIET_AFTER - CHECKPOINT_INTERVAL

@@ -310,12 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_subscribers:
         asyncio.run(serve_subscribers(args.serve_subscribers))
         return 0
-    with synclib.workspace(args, "tagshare-bench-fanout-") as work:
-        try:
-            return run(args, work)
-        except BenchError as exc:
-            log(f"bench_fanout: {exc}")
-            return 1
+    return synclib.run_in_workspace(args, "bench_fanout", run)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import synclib
-from synclib import BenchError, log
+from synclib import log
 
 from tagshare.node import people as people_ops
 from tagshare.node.node import open_node
@@ -84,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0)
     synclib.add_common_options(parser, json=synclib.OUT / "latency.json")
     args = parser.parse_args(argv)
-    with synclib.workspace(args, "tagshare-bench-latency-") as work:
-        try:
-            return run(args, work)
-        except BenchError as exc:
-            log(f"bench_latency: {exc}")
-            return 1
+    return synclib.run_in_workspace(args, "bench_latency", run)
 
 
 def run(args: argparse.Namespace, work: Path) -> int:

@@ -163,13 +163,7 @@ def start_group(homes: list[Path], log_path: Path, profile: Path | None = None) 
 
 
 def stop_group(group: Group) -> None:
-    if group.process.poll() is None:
-        group.process.terminate()
-        try:
-            group.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            group.process.kill()
-            group.process.wait()
+    synclib.stop_process(group.process, timeout=30)
 
 
 # -- building the picture -----------------------------------------------------------------
@@ -627,12 +621,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="write a cProfile of the party's process to this file")
     synclib.add_common_options(parser, json=synclib.OUT / "statewide.json")
     args = parser.parse_args(argv)
-    with synclib.workspace(args, "tagshare-bench-statewide-") as work:
-        try:
-            return run(args, work)
-        except BenchError as exc:
-            log(f"bench_statewide: {exc}")
-            return 1
+    return synclib.run_in_workspace(args, "bench_statewide", run)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,13 +202,7 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def tail(self) -> str:
         with contextlib.suppress(OSError):
@@ -444,6 +438,29 @@ def workspace(args: argparse.Namespace, prefix: str) -> Iterator[Path]:
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def run_in_workspace(args: argparse.Namespace, name: str,
+                     run: Callable[[argparse.Namespace, Path], int]) -> int:
+    """A benchmark's main body: `run` in its scratch folder; a BenchError is one line
+    naming the benchmark, and exit status 1."""
+    with workspace(args, f"tagshare-{name.replace('_', '-')}-") as work:
+        try:
+            return run(args, work)
+        except BenchError as exc:
+            log(f"{name}: {exc}")
+            return 1
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not stopped within `timeout` seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager

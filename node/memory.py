@@ -11,9 +11,6 @@ time it goes idle after activity (node/server.py), never in a loop.
 import ctypes
 import ctypes.util
 import functools
-import logging
-
-log = logging.getLogger("tagshare.memory")
 
 
 @functools.cache

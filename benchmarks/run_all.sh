@@ -26,6 +26,7 @@ if [ "$quick" = 1 ]; then
     run benchmarks/bench_fanout.py --rows 2000 --subscribers 3 --changes 200 --runs 1
     run benchmarks/bench_statewide.py --nodes 6 --people 2000 --volunteers 600 --changes 200 \
         --edits 5 --knocks 5 --settle 1 --idle-seconds 5 --json benchmarks/out/statewide-quick.json
+    run benchmarks/bench_erasures.py --rows 2000 --erasures 20 --runs 1
 else
     # Import vs the sqlite3 shell's .import and vs sqlite-utils insert --csv, side by
     # side (sqlite-utils alone takes about 100 s a run at 1,000,000 rows).
@@ -53,6 +54,8 @@ else
     # The statewide picture (issue 15): a party, counties and campaigns as real nodes.
     run benchmarks/bench_statewide.py --nodes 30 --json benchmarks/out/statewide-30.json
     run benchmarks/bench_statewide.py --nodes 100 --json benchmarks/out/statewide-100.json
+    # Erasures between edits, each its own transaction (the statewide party's changes).
+    run benchmarks/bench_erasures.py --rows 50000 --erasures 200 --runs 3
     # Plots for docs/performance.md (needs matplotlib in the venv; see benchmarks/plot.py).
     "$PY" benchmarks/plot.py || echo "plot.py failed (is matplotlib installed?)" >&2
 fi

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tagshare.node import home as homes
 from tagshare.node.errors import NodeError
+from tagshare.node.item_cache import ItemCache
 from tagshare.node.keystore import (
     MODERATE,
     KeyState,
@@ -39,6 +40,7 @@ class Node:
     _peer_keys: dict[str, str] | None = field(default=None, repr=False)
     _keys_stamp: tuple[int, int] = field(default=(0, 0), repr=False)
     tls_sha256: str | None = None  # set by `serve --tls-cert`: the certificate it serves
+    item_cache: ItemCache = field(default_factory=ItemCache, repr=False)
 
     @property
     def key_state(self) -> KeyState:

@@ -50,11 +50,24 @@ def build_batch(node: Node, share_id: str, limit: int = BATCH_ITEMS,
         chunk = None
         if len(pending) > limit:
             chunk, pending = take_snapshot(conn, share, seq, pending)
-        items, invalid = make_items(conn, share, pending, node.node_id)
+        items, invalid = _items_for(node, conn, share, pending)
         if invalid:
             _park(node, conn, share_id, invalid)
     return ShareBatch(share=share_id, epoch=share["epoch"], seq=seq,
                       terms=share["terms_version"], items=tuple(items), snapshot=chunk)
+
+
+def _items_for(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
+               pending: list[tuple[str, int]]) -> tuple[list[Item], list[str]]:
+    """make_items, reusing what another share of the same tag and terms already built
+    (node/item_cache.py); in the pending rows' order."""
+    terms = (int(share["tag_id"] or 0), str(share["fields"]))
+    kept = node.item_cache.found(terms, pending)
+    built, invalid = make_items(conn, share, [p for p in pending if p[0] not in kept],
+                                node.node_id)
+    node.item_cache.keep(terms, built)
+    by_person = {**kept, **{item.uuid: item for item in built}}
+    return [by_person[person] for person, _ in pending if person in by_person], invalid
 
 
 def _park(node: Node, conn: sqlite3.Connection, share_id: str, people: list[str]) -> None:

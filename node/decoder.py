@@ -1,0 +1,115 @@
+"""Opening large envelopes in a second process, while the database thread applies.
+
+The receiver has one database thread, and opening a snapshot chunk (decrypt, parse
+the plaintext, check every row: about 20 ms for 5,000 people) is Python that holds
+the same GIL. So an envelope of at least WORKER_MIN_BYTES is opened by one worker
+process instead, while the database thread applies the one before it; a smaller one
+is opened in process, where the hop would cost more than it saves (latency).
+
+How one large envelope goes (node/server.py, node/inbox.py):
+
+    parse thread: check (shape, recipient, signature)
+    database thread: vet (known peer, clock, not seen) -> the shared Box keys
+    worker: open_with_keys (decrypt, parse, check the message)
+    database thread: receive_opened (peer again; apply + remember the id, one transaction)
+
+The worker receives, with each envelope, the Box keys shared by this node and the
+sender (our current keys', then those a rotation replaced): never our private keys,
+and nothing is written to disk. It is started (spawn: never fork a process that holds
+SQLite) at the first large envelope, which is opened in process while it starts, and
+ended when the server stops. At most QUEUED envelopes are handed to it at once; the
+others wait their turn. A worker that dies while it opens an envelope costs that
+envelope a refusal as `internal` (500: its sender keeps it and retries, docs/protocol.md
+7.2) and nothing else: nothing was applied, and the next large envelope starts a new
+worker (opened in process until it is up).
+"""
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from tagshare.node.errors import NodeError
+from tagshare.protocol import Envelope, Message, open_with_keys
+
+log = logging.getLogger("tagshare.decoder")
+
+# Envelopes from this size (their ciphertext's base64 text) go to the worker: a batch
+# of about 1,000 people. Measured (docs/performance.md, "decoding on the second core"):
+# the hop costs the server ~0.3 ms and a copy of the message back, opening such a batch
+# in process ~4 ms; an ordinary small batch or message stays in process.
+WORKER_MIN_BYTES = 256 * 1024
+QUEUED = 2  # envelopes handed to the worker at once: one opening, one waiting
+
+
+class WorkerLost(NodeError):
+    """The worker process ended while it opened an envelope; nothing was applied."""
+
+
+class Decoder:
+    """One worker process that opens large envelopes; see the module's docstring."""
+
+    def __init__(self, min_bytes: int = WORKER_MIN_BYTES) -> None:
+        self.min_bytes = min_bytes
+        self._pool: ProcessPoolExecutor | None = None
+        self._started: Future[int] | None = None  # the worker's pid, once it is up
+        self._slots = asyncio.Semaphore(QUEUED)
+
+    def takes(self, envelope: Envelope) -> bool:
+        """Whether the worker opens this envelope: a large one, once the worker is up
+        (the first large one starts it, and is opened in process meanwhile)."""
+        if len(envelope.ciphertext) < self.min_bytes:
+            return False
+        if self._pool is None or self._started is None:
+            self._start()
+            return False
+        if not self._started.done():
+            return False
+        if self._started.exception() is not None:  # it could not start: try again next time
+            self._forget(self._pool)
+            return False
+        return True
+
+    async def open(self, envelope: Envelope, keys: Sequence[bytes]) -> tuple[Message, int]:
+        """The message, and the index of the key that opened it (open_with_keys), as the
+        worker opens it; RemoteProtocolError as in process, WorkerLost if it died."""
+        async with self._slots:
+            pool = self._pool
+            try:
+                if pool is None:
+                    raise BrokenProcessPool("the worker was stopped")
+                future = pool.submit(open_with_keys, envelope, tuple(keys))
+                return await asyncio.wrap_future(future)
+            except BrokenProcessPool as exc:
+                self._forget(pool)
+                log.warning("the process opening large envelopes ended; one envelope "
+                            "refused for its sender to retry, a new process starts")
+                raise WorkerLost("the process opening this envelope ended; retry later") \
+                    from exc
+
+    def worker_pid(self) -> int | None:
+        """The worker's process id, once it is up."""
+        started = self._started
+        if started is None or not started.done() or started.exception() is not None:
+            return None
+        return started.result()
+
+    def close(self) -> None:
+        """End the worker (at the server's stop)."""
+        pool, self._pool, self._started = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        self._started = self._pool.submit(os.getpid)
+
+    def _forget(self, pool: ProcessPoolExecutor | None) -> None:
+        """Drop a broken pool (once, even if several envelopes saw it break)."""
+        if pool is not None and pool is self._pool:
+            self._pool, self._started = None, None
+            pool.shutdown(wait=False, cancel_futures=True)

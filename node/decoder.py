@@ -52,23 +52,31 @@ class WorkerLost(NodeError):
 class Decoder:
     """One worker process that opens large envelopes; see the module's docstring."""
 
-    def __init__(self, min_bytes: int = WORKER_MIN_BYTES) -> None:
-        self.min_bytes = min_bytes
+    def __init__(self, min_bytes: int | None = None) -> None:
+        self.min_bytes = WORKER_MIN_BYTES if min_bytes is None else min_bytes
+        self.handed = 0  # envelopes handed to the worker, and lost to its death
+        self.lost = 0
+        self.busy = 0  # envelopes with the worker now (at most QUEUED)
         self._pool: ProcessPoolExecutor | None = None
         self._started: Future[int] | None = None  # the worker's pid, once it is up
         self._slots = asyncio.Semaphore(QUEUED)
+        self._given_up = False
 
     def takes(self, envelope: Envelope) -> bool:
         """Whether the worker opens this envelope: a large one, once the worker is up
         (the first large one starts it, and is opened in process meanwhile)."""
-        if len(envelope.ciphertext) < self.min_bytes:
+        if self._given_up or len(envelope.ciphertext) < self.min_bytes:
             return False
         if self._pool is None or self._started is None:
-            self._start()
+            self.start()
             return False
         if not self._started.done():
             return False
-        if self._started.exception() is not None:  # it could not start: try again next time
+        failure = self._started.exception()
+        if failure is not None:  # it never started (it may have died since: a new one will)
+            log.warning("could not start a process to open large envelopes (%s); they are "
+                        "opened in process", failure)
+            self._given_up = True
             self._forget(self._pool)
             return False
         return True
@@ -78,17 +86,22 @@ class Decoder:
         worker opens it; RemoteProtocolError as in process, WorkerLost if it died."""
         async with self._slots:
             pool = self._pool
+            self.busy += 1
             try:
                 if pool is None:
                     raise BrokenProcessPool("the worker was stopped")
                 future = pool.submit(open_with_keys, envelope, tuple(keys))
+                self.handed += 1
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool as exc:
+                self.lost += 1
                 self._forget(pool)
                 log.warning("the process opening large envelopes ended; one envelope "
                             "refused for its sender to retry, a new process starts")
                 raise WorkerLost("the process opening this envelope ended; retry later") \
                     from exc
+            finally:
+                self.busy -= 1
 
     def worker_pid(self) -> int | None:
         """The worker's process id, once it is up."""
@@ -103,7 +116,10 @@ class Decoder:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the worker (it is up once `worker_pid` says so)."""
+        if self._pool is not None:
+            return
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
         self._started = self._pool.submit(os.getpid)

@@ -18,8 +18,8 @@ after check_clock)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 
 import nacl.exceptions
 import nacl.public
@@ -110,6 +110,11 @@ class Envelope:
             raise LocalProtocolError("ciphertext is shorter than the authenticator")
         object.__setattr__(self, "ciphertext_bytes", ciphertext)
         f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
+
+    def __reduce__(self) -> tuple[Callable[..., Envelope], tuple[object, ...]]:
+        # Pickled as its wire fields (to another process): built and checked again there,
+        # without the decoded ciphertext's second copy.
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
     @property
     def v(self) -> int:

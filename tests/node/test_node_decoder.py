@@ -1,0 +1,119 @@
+"""The decoder's worker process (node/decoder.py), for real: a large envelope is opened
+there as in process, a forged one is refused there as in process, a small one never goes
+there, and a worker killed while it opens an envelope costs that envelope a retryable
+refusal and nothing else: the next large envelope starts a new worker."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from tagshare.node.decoder import Decoder, WorkerLost
+from tagshare.protocol import (
+    DecryptionFailed,
+    Envelope,
+    ShareBatch,
+    open_envelope,
+    seal,
+    shared_key,
+)
+from tagshare.protocol.encoding import b64u_encode
+from tagshare.protocol.keys import NodeKeys
+from tagshare.protocol.snapshot import Snapshot
+
+GRANTER = NodeKeys(signing_seed=bytes([1]) * 32, box_secret=bytes([2]) * 32)
+US = NodeKeys(signing_seed=bytes([3]) * 32, box_secret=bytes([4]) * 32)
+KEYS = [shared_key(US, GRANTER.box_public)]
+LARGE = 100_000  # ciphertext characters from which this test's decoder takes an envelope
+
+
+def chunk(people: int) -> ShareBatch:
+    rows = tuple((f"0190a1b2-c3d4-7e5f-8a9b-{n:012x}", 1, f"First{n}", "Lee")
+                 for n in range(people))
+    snapshot = Snapshot(columns=("first_name", "last_name"), rows=rows)
+    return ShareBatch(share="0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", epoch=b64u_encode(bytes(16)),
+                      seq=1, terms=1, items=(), snapshot=snapshot)
+
+
+def sealed(message: ShareBatch) -> Envelope:
+    return seal(sender=GRANTER, recipient_id=US.node_id, recipient_box_key=US.box_public,
+                message=message, message_id=os.urandom(16), nonce=os.urandom(24), created=0)
+
+
+@pytest.fixture
+async def decoder() -> AsyncIterator[Decoder]:
+    """A decoder whose worker is up."""
+    started = Decoder(min_bytes=LARGE)
+    assert not started.takes(sealed(chunk(3000)))  # the first large one starts it...
+    while not started.takes(sealed(chunk(3000))):  # ... and is opened in process meanwhile
+        await asyncio.sleep(0.02)
+    yield started
+    started.close()
+
+
+async def test_a_large_envelope_is_opened_in_the_worker_as_in_process(
+        decoder: Decoder) -> None:
+    envelope = sealed(chunk(3000))
+    assert len(envelope.ciphertext) >= LARGE and decoder.takes(envelope)
+    in_process = open_envelope(envelope, recipient=US, sender_box_key=GRANTER.box_public)
+    assert await decoder.open(envelope, KEYS) == (in_process, 0)
+    assert decoder.handed == 1 and decoder.worker_pid() not in (None, os.getpid())
+
+
+async def test_a_small_envelope_stays_in_process(decoder: Decoder) -> None:
+    envelope = sealed(chunk(10))
+    assert len(envelope.ciphertext) < LARGE and not decoder.takes(envelope)
+
+
+async def test_a_forged_large_envelope_is_refused_there_as_in_process(
+        decoder: Decoder) -> None:
+    envelope = sealed(chunk(3000))
+    flipped = bytearray(envelope.ciphertext_bytes)
+    flipped[-1] ^= 1
+    tampered = replace(envelope, ciphertext=b64u_encode(bytes(flipped)))
+    with pytest.raises(DecryptionFailed):
+        open_envelope(tampered, recipient=US, sender_box_key=GRANTER.box_public)
+    with pytest.raises(DecryptionFailed) as refused:
+        await decoder.open(tampered, KEYS)
+    assert refused.value.code == "decryption_failed"
+    other = [shared_key(US, NodeKeys(bytes([5]) * 32, bytes([6]) * 32).box_public)]
+    with pytest.raises(DecryptionFailed):
+        await decoder.open(envelope, other)  # keys that are not the sender's
+
+
+async def test_a_worker_killed_while_it_opens_costs_a_retry_and_is_replaced(
+        decoder: Decoder) -> None:
+    pid = decoder.worker_pid()
+    assert pid is not None
+    envelope = sealed(chunk(3000))
+    os.kill(pid, signal.SIGSTOP)  # it takes the envelope but cannot open it...
+    opening = asyncio.create_task(decoder.open(envelope, KEYS))
+    while decoder.busy == 0:
+        await asyncio.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)  # ... and dies with it
+    with pytest.raises(WorkerLost):
+        await opening
+    assert decoder.lost == 1
+    assert not decoder.takes(envelope)  # a new worker starts; in process meanwhile
+    while not decoder.takes(envelope):
+        await asyncio.sleep(0.02)
+    assert decoder.worker_pid() not in (None, pid)
+    assert (await decoder.open(envelope, KEYS))[1] == 0
+
+
+async def test_a_worker_that_died_idle_is_replaced_too(decoder: Decoder) -> None:
+    pid = decoder.worker_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    envelope = sealed(chunk(3000))
+    await asyncio.sleep(0.2)  # the pool notices by itself; if not, the next open does
+    with pytest.raises(WorkerLost):
+        await decoder.open(envelope, KEYS)
+    while not decoder.takes(envelope):
+        await asyncio.sleep(0.02)
+    assert (await decoder.open(envelope, KEYS))[1] == 0

@@ -17,19 +17,22 @@ The worker receives, with each envelope, the Box keys shared by this node and th
 sender (our current keys', then those a rotation replaced): never our private keys,
 and nothing is written to disk. It is started (spawn: never fork a process that holds
 SQLite) at the first large envelope, which is opened in process while it starts, and
-ended when the server stops. At most QUEUED envelopes are handed to it at once; the
-others wait their turn. A worker that dies while it opens an envelope costs that
-envelope a refusal as `internal` (500: its sender keeps it and retries, docs/protocol.md
-7.2) and nothing else: nothing was applied, and the next large envelope starts a new
-worker (opened in process until it is up).
+ended when the server stops (or by itself, if the server was killed). One envelope is
+handed to it at a time; the others wait their turn. A worker that dies while it opens
+an envelope costs that envelope a refusal as `internal` (500: its sender keeps it and
+retries, docs/protocol.md 7.2) and nothing else: nothing was applied. Envelopes that
+come after are opened in process until a new worker, started by the next large one, is
+up.
 """
 
 import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from tagshare.node.errors import NodeError
@@ -42,7 +45,11 @@ log = logging.getLogger("tagshare.decoder")
 # the hop costs the server ~0.3 ms and a copy of the message back, opening such a batch
 # in process ~4 ms; an ordinary small batch or message stays in process.
 WORKER_MIN_BYTES = 256 * 1024
-QUEUED = 2  # envelopes handed to the worker at once: one opening, one waiting
+# Envelopes handed to the worker at once. One: the database thread applies one envelope
+# while the worker opens the next (a granter has at most 2 chunks in flight), and every
+# envelope held in the hand-over costs the server its pickled copies (memory).
+QUEUED = 1
+PARENT_POLL = 1.0  # seconds between the worker's looks for its server
 
 
 class WorkerLost(NodeError):
@@ -52,8 +59,9 @@ class WorkerLost(NodeError):
 class Decoder:
     """One worker process that opens large envelopes; see the module's docstring."""
 
-    def __init__(self, min_bytes: int | None = None) -> None:
+    def __init__(self, min_bytes: int | None = None, beside: Executor | None = None) -> None:
         self.min_bytes = WORKER_MIN_BYTES if min_bytes is None else min_bytes
+        self.beside = beside  # where an envelope is opened when the worker is gone
         self.handed = 0  # envelopes handed to the worker, and lost to its death
         self.lost = 0
         self.busy = 0  # envelopes with the worker now (at most QUEUED)
@@ -83,25 +91,40 @@ class Decoder:
 
     async def open(self, envelope: Envelope, keys: Sequence[bytes]) -> tuple[Message, int]:
         """The message, and the index of the key that opened it (open_with_keys), as the
-        worker opens it; RemoteProtocolError as in process, WorkerLost if it died."""
+        worker opens it; RemoteProtocolError as in process, WorkerLost if it died with the
+        envelope. If it had died before, the envelope is opened beside (on `beside`), and
+        the next large one starts a new worker."""
         async with self._slots:
-            pool = self._pool
+            future = self._handed(envelope, tuple(keys))
+            if future is None:
+                return await asyncio.get_running_loop().run_in_executor(
+                    self.beside, open_with_keys, envelope, tuple(keys))
             self.busy += 1
             try:
-                if pool is None:
-                    raise BrokenProcessPool("the worker was stopped")
-                future = pool.submit(open_with_keys, envelope, tuple(keys))
-                self.handed += 1
                 return await asyncio.wrap_future(future)
             except BrokenProcessPool as exc:
                 self.lost += 1
-                self._forget(pool)
+                self._forget(self._pool)
                 log.warning("the process opening large envelopes ended; one envelope "
                             "refused for its sender to retry, a new process starts")
                 raise WorkerLost("the process opening this envelope ended; retry later") \
                     from exc
             finally:
                 self.busy -= 1
+
+    def _handed(self, envelope: Envelope, keys: tuple[bytes, ...],
+                ) -> Future[tuple[Message, int]] | None:
+        """The envelope handed to the worker; None if there is no worker now."""
+        pool = self._pool
+        if pool is None:
+            return None
+        try:
+            future = pool.submit(open_with_keys, envelope, keys)
+        except BrokenProcessPool:  # it died while idle
+            self._forget(pool)
+            return None
+        self.handed += 1
+        return future
 
     def worker_pid(self) -> int | None:
         """The worker's process id, once it is up."""
@@ -121,7 +144,8 @@ class Decoder:
         if self._pool is not None:
             return
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                         initializer=_end_with, initargs=(os.getpid(),))
         self._started = self._pool.submit(os.getpid)
 
     def _forget(self, pool: ProcessPoolExecutor | None) -> None:
@@ -129,3 +153,15 @@ class Decoder:
         if pool is not None and pool is self._pool:
             self._pool, self._started = None, None
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _end_with(server: int) -> None:
+    """In the worker: end when the server has gone (killed, it cannot end the worker, and
+    the worker would wait for envelopes forever)."""
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(PARENT_POLL)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="tagshare-decoder-watch", daemon=True).start()

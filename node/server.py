@@ -80,7 +80,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
     app[MAX_BODY] = max_body
     app[DB_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-db")
     app[PARSE_THREAD] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tagshare-parse")
-    app[DECODER] = Decoder()
+    app[DECODER] = Decoder(beside=app[PARSE_THREAD])
     app.cleanup_ctx.append(_db_thread_ctx)
     app.cleanup_ctx.append(_checkpoint_ctx)
     app.cleanup_ctx.append(_refusal_summary_ctx)

@@ -1,15 +1,20 @@
 """The decoder's worker process (node/decoder.py), for real: a large envelope is opened
 there as in process, a forged one is refused there as in process, a small one never goes
 there, and a worker killed while it opens an envelope costs that envelope a retryable
-refusal and nothing else: the next large envelope starts a new worker."""
+refusal and nothing else: the next large envelope starts a new worker; a worker whose
+server was killed ends by itself."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -106,14 +111,56 @@ async def test_a_worker_killed_while_it_opens_costs_a_retry_and_is_replaced(
     assert (await decoder.open(envelope, KEYS))[1] == 0
 
 
-async def test_a_worker_that_died_idle_is_replaced_too(decoder: Decoder) -> None:
+async def test_a_worker_that_died_idle_costs_nothing_and_is_replaced(
+        decoder: Decoder) -> None:
     pid = decoder.worker_pid()
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
+    while Path(f"/proc/{pid}").exists():  # reaped: the pool knows it is gone
+        await asyncio.sleep(0.01)
     envelope = sealed(chunk(3000))
-    await asyncio.sleep(0.2)  # the pool notices by itself; if not, the next open does
-    with pytest.raises(WorkerLost):
-        await decoder.open(envelope, KEYS)
+    in_process = open_envelope(envelope, recipient=US, sender_box_key=GRANTER.box_public)
+    assert await decoder.open(envelope, KEYS) == (in_process, 0)  # opened beside
+    assert (decoder.handed, decoder.lost) == (0, 0)
+    assert not decoder.takes(envelope)  # a new worker starts
     while not decoder.takes(envelope):
         await asyncio.sleep(0.02)
-    assert (await decoder.open(envelope, KEYS))[1] == 0
+    assert decoder.worker_pid() not in (None, pid)
+    assert await decoder.open(envelope, KEYS) == (in_process, 0)
+    assert decoder.handed == 1
+
+
+SERVER = """
+import asyncio, sys, time
+from tagshare.node.decoder import Decoder
+
+async def main():
+    decoder = Decoder()
+    decoder.start()
+    while decoder.worker_pid() is None:
+        await asyncio.sleep(0.02)
+    print(decoder.worker_pid(), flush=True)
+    time.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_whose_server_was_killed_ends_too(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, cwd=tmp_path) as server:
+        assert server.stdout is not None
+        worker = int(server.stdout.readline())
+        server.kill()  # SIGKILL: the server cannot end its worker
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker), "the worker outlived its server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -29,11 +29,14 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from tagshare.node.errors import NodeError
 from tagshare.protocol import Envelope, Message, open_with_keys
@@ -146,13 +149,28 @@ class Decoder:
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
                                          initializer=_end_with, initargs=(os.getpid(),))
-        self._started = self._pool.submit(os.getpid)
+        with _main_left_alone():  # the worker is spawned by this first submit
+            self._started = self._pool.submit(os.getpid)
 
     def _forget(self, pool: ProcessPoolExecutor | None) -> None:
         """Drop a broken pool (once, even if several envelopes saw it break)."""
         if pool is not None and pool is self._pool:
             self._pool, self._started = None, None
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+@contextmanager
+def _main_left_alone() -> Iterator[None]:
+    """Spawn runs the parent's main script again in the child, as `__mp_main__`: under
+    `tagshare serve` the whole CLI, which cost the worker 0.45 s of CPU and 34 MB (62 MB
+    RSS instead of 28). The worker needs nothing of it, so while it is spawned the
+    parent's main module is a blank one: nothing to run again."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _end_with(server: int) -> None:

@@ -164,3 +164,31 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+MAIN_SCRIPT = """
+from pathlib import Path
+with open(Path(__file__).with_name("imported"), "a") as marks:
+    marks.write("imported\\n")  # once for each process that runs this script
+
+if __name__ == "__main__":
+    import asyncio
+    from tagshare.node.decoder import Decoder
+
+    async def main():
+        decoder = Decoder()
+        decoder.start()
+        while decoder.worker_pid() is None:
+            await asyncio.sleep(0.02)
+        decoder.close()
+
+    asyncio.run(main())
+"""
+
+
+def test_the_worker_does_not_run_the_servers_main_script_again(tmp_path: Path) -> None:
+    """Spawn would run it again in the worker (for `tagshare serve`: the whole CLI)."""
+    script = tmp_path / "serve.py"
+    script.write_text(MAIN_SCRIPT)
+    subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path, timeout=60)
+    assert (tmp_path / "imported").read_text() == "imported\n"

@@ -86,9 +86,7 @@ class Decoder:
             return False
         failure = self._started.exception()
         if failure is not None:  # it never started (it may have died since: a new one will)
-            log.warning("could not start a process to open large envelopes (%s); they are "
-                        "opened in process", failure)
-            self._given_up = True
+            self._give_up(failure)
             self._forget(self._pool)
             return False
         return True
@@ -148,10 +146,20 @@ class Decoder:
         if self._pool is not None:
             return
         context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
-                                         initializer=_end_with, initargs=(os.getpid(),))
-        with _main_left_alone():  # the worker is spawned by this first submit
-            self._started = self._pool.submit(os.getpid)
+        try:  # a sandbox may refuse a process, a pipe or a semaphore
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                       initializer=_end_with, initargs=(os.getpid(),))
+            with _main_left_alone():  # the worker is spawned by this first submit
+                started = pool.submit(os.getpid)
+        except OSError as error:
+            self._give_up(error)
+            return
+        self._pool, self._started = pool, started
+
+    def _give_up(self, failure: BaseException) -> None:
+        log.warning("could not start a process to open large envelopes (%s); they are "
+                    "opened in process", failure)
+        self._given_up = True
 
     def _forget(self, pool: ProcessPoolExecutor | None) -> None:
         """Drop a broken pool (once, even if several envelopes saw it break)."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tagshare.node import decoder as decoder_module
 from tagshare.node.decoder import Decoder, WorkerLost
 from tagshare.protocol import (
     DecryptionFailed,
@@ -192,3 +193,15 @@ def test_the_worker_does_not_run_the_servers_main_script_again(tmp_path: Path) -
     script.write_text(MAIN_SCRIPT)
     subprocess.run([sys.executable, str(script)], check=True, cwd=tmp_path, timeout=60)
     assert (tmp_path / "imported").read_text() == "imported\n"
+
+
+def test_a_node_that_may_not_start_a_process_opens_everything_in_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError("operation not permitted")  # a sandbox's answer
+
+    monkeypatch.setattr(decoder_module, "ProcessPoolExecutor", refused)
+    decoder = Decoder(min_bytes=LARGE)
+    envelope = sealed(chunk(3000))
+    assert not decoder.takes(envelope) and not decoder.takes(envelope)
+    assert decoder.worker_pid() is None

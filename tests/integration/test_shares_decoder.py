@@ -1,7 +1,9 @@
 """Snapshot chunks opened by the subscriber's decoder process (node/decoder.py), between
 real nodes: a first sync arrives complete through it; hostile large envelopes are refused
 with the same status and code as in process, and change nothing; a worker killed while
-it opens a chunk costs a retry, and the sync still ends with nothing lost."""
+it opens a chunk costs a retry, and the sync still ends with nothing lost; right after a
+key rotation it opens chunks sealed to either keys, and the rotation's bookkeeping is
+the in-process path's."""
 
 from __future__ import annotations
 

@@ -92,9 +92,12 @@ def sync_run(source: Path, work: Path, rows: int, timeout: float) -> dict[str, f
         granted = time.monotonic()
         seen = synclib.wait_count(counter, rows, timeout=timeout, servers=(sa, sb))
         counter.close()
+        worker_cpu, worker_rss = sb.children_usage()
         result = {"wall_s": seen - started, "grant_cli_s": granted - started,
                   "rss_sender_mb": sa.peak_rss_mb(), "rss_receiver_mb": sb.peak_rss_mb(),
-                  "cpu_sender_s": sa.cpu_s(), "cpu_receiver_s": sb.cpu_s()}
+                  "cpu_sender_s": sa.cpu_s(), "cpu_receiver_s": sb.cpu_s(),
+                  "cpu_receiver_children_s": worker_cpu,
+                  "rss_receiver_children_mb": worker_rss}
     finally:
         for server in servers:
             server.stop()
@@ -125,7 +128,9 @@ def bench_rows(args: argparse.Namespace, rows: int, work: Path) -> dict[str, obj
             f"({rows / run['subject']['wall_s']:,.0f} people/s, {ratio:.2f}x), peak RSS "
             f"A {run['subject']['rss_sender_mb']:.0f} MB, B "
             f"{run['subject']['rss_receiver_mb']:.0f} MB, CPU A "
-            f"{run['subject']['cpu_sender_s']:.1f}s B {run['subject']['cpu_receiver_s']:.1f}s")
+            f"{run['subject']['cpu_sender_s']:.1f}s B {run['subject']['cpu_receiver_s']:.1f}s "
+            f"(B's decoder worker: CPU {run['subject']['cpu_receiver_children_s']:.1f}s, peak "
+            f"RSS {run['subject']['rss_receiver_children_mb']:.0f} MB)")
         runs.append({"order": list(order), "ratio": ratio, **run})
     base = synclib.summary([r["baseline"]["wall_s"] for r in runs])
     subj = synclib.summary([r["subject"]["wall_s"] for r in runs])

@@ -10,6 +10,11 @@ recorded in the same transaction that applies the message, so a replay can
 never apply twice. The same checks guard the outbox (pulls), whose answer is
 the pulled messages instead of an Ack.
 
+A large envelope may be decrypted in another process (node/decoder.py): `vet` runs
+every check before the decrypt, the worker opens it with the shared keys `vet` names,
+and `receive_opened` looks the peer up again (it may have been removed meanwhile)
+before the one transaction that applies the message and records its id.
+
 After a key rotation, a peer that seals to our new encryption key has read our
 `key.rotate` (pushed or pulled): what is still queued of it for that peer is
 dropped, and the old keys go once no peer is owed one. A pull sealed to the
@@ -30,7 +35,6 @@ from tagshare.node.storage import peers as peer_store
 from tagshare.protocol import (
     CLOCK_WINDOW_SECONDS,
     Ack,
-    DecryptionFailed,
     Envelope,
     KeyRotate,
     MalformedMessage,
@@ -39,9 +43,10 @@ from tagshare.protocol import (
     b64u_decode,
     check_clock,
     check_recipient,
-    open_envelope,
+    open_with_keys,
     parse_envelope,
     seal,
+    shared_key,
     verify_envelope,
 )
 
@@ -50,6 +55,19 @@ from tagshare.protocol import (
 Handler = Callable[[Node, sqlite3.Row, Message], dict[str, object]]
 # A puller answers an outbox pull with the message to send back.
 Puller = Callable[[Node, sqlite3.Row], Message]
+
+
+@dataclass
+class Vetted:
+    """A checked envelope from a peer, within the clock window, not seen before: ready
+    to decrypt, with one of `keys` (the Box keys of ours and the sender's: current
+    first, then those a rotation replaced; `ours` are our box keys of each)."""
+
+    envelope: Envelope
+    peer: sqlite3.Row
+    now: int
+    keys: list[bytes]
+    ours: list[bytes]
 
 
 @dataclass
@@ -78,22 +96,44 @@ class Inbox:
         verify_envelope(envelope, self.node.peer_signing_keys.get(envelope.sender))
         return envelope
 
-    def admit(self, envelope: Envelope) -> Admitted:
-        """The remaining checks on a `check`ed envelope; the decrypted message of a peer,
-        or RemoteProtocolError."""
-        peer = peer_store.active_peer(self.node.conn, envelope.sender)
-        if peer is None:
-            raise UnknownPeer("the sender is not a peer of this node")
+    def vet(self, envelope: Envelope) -> Vetted:
+        """The checks before decrypting a `check`ed envelope (known peer, clock, not a
+        replay), or RemoteProtocolError."""
+        peer = self._peer(envelope)
         now = self.clock()
         check_clock(envelope, now=now)
         if peer_store.seen_message(self.node.conn, envelope.sender, envelope.id):
             raise Replayed("this message was received before")
-        message, old_keys = open_sealed(self.node, envelope, b64u_decode(peer["box_key"]))
-        return Admitted(envelope, peer, message, now, old_keys)
+        ours = our_keys(self.node)
+        sender_box_key = b64u_decode(peer["box_key"])
+        return Vetted(envelope, peer, now, [shared_key(keys, sender_box_key) for keys in ours],
+                      [keys.box_public for keys in ours])
+
+    def admit(self, envelope: Envelope) -> Admitted:
+        """The remaining checks on a `check`ed envelope; the decrypted message of a peer,
+        or RemoteProtocolError."""
+        vetted = self.vet(envelope)
+        message, index = open_with_keys(envelope, vetted.keys)
+        return Admitted(envelope, vetted.peer, message, vetted.now, index > 0)
 
     def receive(self, envelope: Envelope) -> bytes:
         """One `check`ed envelope in, the bytes of the Ack envelope out."""
-        admitted = self.admit(envelope)
+        return self._apply(self.admit(envelope))
+
+    def receive_opened(self, vetted: Vetted, message: Message, key_index: int) -> bytes:
+        """A `vet`ted envelope that `vetted.keys[key_index]` opened elsewhere into
+        `message`: as `receive`, if its sender is still a peer."""
+        peer = self._peer(vetted.envelope)
+        old_keys = vetted.ours[key_index] != self.node.keys.box_public  # rotated meanwhile?
+        return self._apply(Admitted(vetted.envelope, peer, message, vetted.now, old_keys))
+
+    def _peer(self, envelope: Envelope) -> sqlite3.Row:
+        peer = peer_store.active_peer(self.node.conn, envelope.sender)
+        if peer is None:
+            raise UnknownPeer("the sender is not a peer of this node")
+        return peer
+
+    def _apply(self, admitted: Admitted) -> bytes:
         handler = self.handlers.get(admitted.message.TYPE)
         if handler is None:
             raise MalformedMessage(f"{admitted.message.TYPE} is not accepted at the inbox")
@@ -159,10 +199,14 @@ def open_for_me(node: Node, envelope: Envelope, sender_box_key: bytes) -> Messag
 
 def open_sealed(node: Node, envelope: Envelope, sender_box_key: bytes) -> tuple[Message, bool]:
     """As open_for_me, and whether it took the replaced keys."""
-    try:
-        return open_envelope(envelope, recipient=node.keys, sender_box_key=sender_box_key), False
-    except DecryptionFailed:
-        previous = node.key_state.previous
-        if previous is None:
-            raise
-        return open_envelope(envelope, recipient=previous, sender_box_key=sender_box_key), True
+    check_recipient(envelope, node.node_id)
+    keys = [shared_key(ours, sender_box_key) for ours in our_keys(node)]
+    message, index = open_with_keys(envelope, keys)
+    return message, index > 0
+
+
+def our_keys(node: Node) -> list[NodeKeys]:
+    """The keys a peer may have sealed to: the current ones, then (right after a rotation)
+    those they replaced."""
+    previous = node.key_state.previous
+    return [node.keys] if previous is None else [node.keys, previous]

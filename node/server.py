@@ -21,6 +21,7 @@ from tagshare.node import clock as clocks
 from tagshare.node import memory
 from tagshare.node.client import FederationClient
 from tagshare.node.courier import INBOX_PATH, OUTBOX_PATH, Courier
+from tagshare.node.decoder import Decoder, WorkerLost
 from tagshare.node.handlers import HANDLERS
 from tagshare.node.health import database_problem, health_answer
 from tagshare.node.identity import node_document
@@ -36,7 +37,7 @@ from tagshare.node.storage import db, search
 from tagshare.node.storage.db import Checkpointer
 from tagshare.node.sync import SyncWorker
 from tagshare.node.telemetry import Telemetry
-from tagshare.protocol import MAX_MESSAGE_BYTES, RemoteProtocolError, TooLarge
+from tagshare.protocol import MAX_MESSAGE_BYTES, Envelope, RemoteProtocolError, TooLarge
 
 log = logging.getLogger("tagshare.server")
 
@@ -45,6 +46,7 @@ INBOX = web.AppKey("inbox", Inbox)
 CLOCK: web.AppKey[clocks.Clock] = web.AppKey("clock")
 DB_THREAD = web.AppKey("db_thread", ThreadPoolExecutor)
 PARSE_THREAD = web.AppKey("parse_thread", ThreadPoolExecutor)
+DECODER = web.AppKey("decoder", Decoder)
 MAX_BODY = web.AppKey("max_body", int)
 WORKER = web.AppKey("worker", SyncWorker)
 TELEMETRY = web.AppKey("telemetry", Telemetry)
@@ -78,6 +80,7 @@ def create_app(node: Node, *, clock: clocks.Clock = clocks.system_clock,
     app[MAX_BODY] = max_body
     app[DB_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tagshare-db")
     app[PARSE_THREAD] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tagshare-parse")
+    app[DECODER] = Decoder(beside=app[PARSE_THREAD])
     app.cleanup_ctx.append(_db_thread_ctx)
     app.cleanup_ctx.append(_checkpoint_ctx)
     app.cleanup_ctx.append(_refusal_summary_ctx)
@@ -103,6 +106,7 @@ async def _db_thread_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     app[DB_THREAD].shutdown(wait=True)
     app[PARSE_THREAD].shutdown(wait=True)
+    app[DECODER].close()
 
 
 async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -225,33 +229,54 @@ async def get_health(request: web.Request) -> web.Response:
 
 
 async def post_inbox(request: web.Request) -> web.Response:
-    inbox = request.app[INBOX]
-    return await _answer(request, inbox.check, inbox.receive)
+    app = request.app
+    return await _answer(request, app[INBOX].check, lambda envelope: _receive(app, envelope))
+
+
+async def _receive(app: web.Application, envelope: Envelope) -> bytes:
+    """A checked envelope applied on the database thread; a large one is opened by the
+    decoder's worker in between (node/decoder.py), so the database thread applies
+    another meanwhile."""
+    inbox, decoder = app[INBOX], app[DECODER]
+    if not decoder.takes(envelope):
+        return await in_db_thread(app, lambda: inbox.receive(envelope))
+    vetted = await in_db_thread(app, lambda: inbox.vet(envelope))
+    message, key_index = await decoder.open(envelope, vetted.keys)
+    return await in_db_thread(app, lambda: inbox.receive_opened(vetted, message, key_index))
 
 
 async def post_outbox(request: web.Request) -> web.Response:
     inbox = request.app[INBOX]
-    return await _answer(request, inbox.check, inbox.serve_pull)
+    return await _answer(request, inbox.check, _on_db_thread(request.app, inbox.serve_pull))
 
 
 async def post_pair(request: web.Request) -> web.Response:
     app = request.app
     return await _answer(
         request, lambda raw: check_pair_body(app[NODE], raw, app[CLOCK]()),
-        lambda body: accept_pair_request(app[NODE], body, source=request.remote or ""))
+        _on_db_thread(app, lambda body: accept_pair_request(app[NODE], body,
+                                                             source=request.remote or "")))
+
+
+def _on_db_thread(app: web.Application, work: Callable[[Checked], bytes],
+                  ) -> Callable[[Checked], Awaitable[bytes]]:
+    return lambda checked: in_db_thread(app, lambda: work(checked))
 
 
 async def _answer(request: web.Request, check: Callable[[bytes], Checked],
-                  work: Callable[[Checked], bytes]) -> web.Response:
+                  work: Callable[[Checked], Awaitable[bytes]]) -> web.Response:
     """Read the body (size-capped); `check` it on a parse thread (shape and signature: no
     database, so a big or hostile body holds up neither the event loop nor the database
-    thread); run `work` on what passed, on the database thread; answer its bytes. A
-    refusal becomes its JSON error and status."""
+    thread); `work` on what passed (on the database thread); answer its bytes. A refusal
+    becomes its JSON error and status; a lost decoder worker, `internal` (retry later)."""
     app = request.app
     try:
         raw = await read_limited(request, app[MAX_BODY])
         checked = await asyncio.get_running_loop().run_in_executor(app[PARSE_THREAD], check, raw)
-        answer = await in_db_thread(app, lambda: work(checked))
+        answer = await work(checked)
+    except WorkerLost as lost:
+        request.app[TELEMETRY].request("internal")
+        return error_response(500, "internal", str(lost))
     except RemoteProtocolError as error:
         request.app[TELEMETRY].request(error.code)
         request.app[REFUSALS].refused(error.code, http_status(error), error.message)

@@ -29,8 +29,11 @@ from tagshare.protocol.envelope import (
     check_recipient,
     message_id_of,
     open_envelope,
+    open_with_keys,
+    open_with_shared_key,
     parse_envelope,
     seal,
+    shared_key,
     verify_envelope,
 )
 from tagshare.protocol.errors import (
@@ -166,6 +169,8 @@ __all__ = [
     "message_id_of",
     "message_to_dict",
     "open_envelope",
+    "open_with_keys",
+    "open_with_shared_key",
     "parse_document",
     "parse_envelope",
     "parse_json",
@@ -173,6 +178,7 @@ __all__ = [
     "register_message",
     "seal",
     "secret_matches",
+    "shared_key",
     "sign_document",
     "verify_document",
     "verify_document_signature",

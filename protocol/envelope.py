@@ -18,9 +18,11 @@ after check_clock)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 
 import nacl.exceptions
+import nacl.public
 
 from tagshare.protocol import _fields as f
 from tagshare.protocol.encoding import (
@@ -108,6 +110,11 @@ class Envelope:
             raise LocalProtocolError("ciphertext is shorter than the authenticator")
         object.__setattr__(self, "ciphertext_bytes", ciphertext)
         f.check_b64(self.signature, SIGNATURE_BYTES, "signature")
+
+    def __reduce__(self) -> tuple[Callable[..., Envelope], tuple[object, ...]]:
+        # Pickled as its wire fields (to another process): built and checked again there,
+        # without the decoded ciphertext's second copy.
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init))
 
     @property
     def v(self) -> int:
@@ -264,7 +271,37 @@ def open_envelope(env: Envelope, *, recipient: NodeKeys, sender_box_key: bytes) 
     """Step 5: decrypt, check the inner header against the outer one, parse the body."""
     check_recipient(env, recipient.node_id)
     _check_bytes(sender_box_key, KEY_BYTES, "sender_box_key")
-    box = box_between(recipient, sender_box_key)
+    return _open_box(env, box_between(recipient, sender_box_key))
+
+
+def shared_key(recipient: NodeKeys, sender_box_key: bytes) -> bytes:
+    """The Box key of our X25519 key and a sender's: all that opening that sender's
+    envelopes takes (it opens nothing else and signs nothing), for a process that must
+    not hold our keys."""
+    _check_bytes(sender_box_key, KEY_BYTES, "sender_box_key")
+    return box_between(recipient, sender_box_key).shared_key()
+
+
+def open_with_shared_key(env: Envelope, key: bytes) -> Message:
+    """Step 5 as open_envelope, with the `shared_key` of the recipient and the sender;
+    the recipient must have been checked (step 2)."""
+    _check_bytes(key, KEY_BYTES, "shared key")
+    return _open_box(env, nacl.public.Box.decode(key))
+
+
+def open_with_keys(env: Envelope, keys: Sequence[bytes]) -> tuple[Message, int]:
+    """Step 5 with the first of these shared keys that opens the envelope (our current
+    keys', then those a rotation replaced), and its index; DecryptionFailed if none."""
+    for index, key in enumerate(keys):
+        try:
+            return open_with_shared_key(env, key), index
+        except DecryptionFailed:
+            if index + 1 == len(keys):
+                raise
+    raise LocalProtocolError("no key to open the envelope with")
+
+
+def _open_box(env: Envelope, box: nacl.public.Box) -> Message:
     try:
         plaintext = box.decrypt(env.ciphertext_bytes, b64u_decode(env.nonce))
     except nacl.exceptions.CryptoError as exc:

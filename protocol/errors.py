@@ -43,6 +43,10 @@ class RemoteProtocolError(ProtocolError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Pickled with its code (an envelope opened in another process refuses as here).
+        return (type(self), (self.message, self.code))
+
 
 class MalformedMessage(RemoteProtocolError):
     """Not valid JSON, wrong shape, wrong field types, bad base64, ..."""

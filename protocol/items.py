@@ -198,6 +198,15 @@ class Item:
         check_person_records(self.contacts, self.donations)
 
     def to_dict(self) -> dict[str, object]:
+        """The wire form, built once and then shared: an item is immutable, and a granter
+        sends the same item to every share of its tag. Callers must not change it."""
+        wire = self.__dict__.get("_wire")
+        if wire is None:
+            wire = self._wire_form()
+            object.__setattr__(self, "_wire", wire)
+        return wire
+
+    def _wire_form(self) -> dict[str, object]:
         data: dict[str, object] = {"op": self.op, "uuid": self.uuid, "version": self.version}
         if self.op == "upsert":
             data["fields"] = dict(self.fields or {})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -9,6 +10,7 @@ from protocol_helpers import ConnectionPair
 from tagshare.protocol import (
     MESSAGE_TYPES,
     Ack,
+    Item,
     LocalProtocolError,
     MalformedMessage,
     Message,
@@ -121,3 +123,17 @@ def test_adding_a_message_type_takes_a_few_lines() -> None:
         del MESSAGE_TYPES["test.hello"]
     with pytest.raises(LocalProtocolError):
         message_to_dict(Hello("unregistered now"))
+
+
+def test_an_item_builds_its_wire_form_once_and_stays_equal_and_picklable() -> None:
+    item = Item(op="upsert", uuid="0190a000-0000-7000-8000-000000000001", version=3,
+                fields={"first_name": "Ann"}, contacts=(), donations=None)
+    first = item.to_dict()
+    assert item.to_dict() is first  # shared by every batch that carries the item
+    assert first == {"op": "upsert", "uuid": item.uuid, "version": 3,
+                     "fields": {"first_name": "Ann"}, "contacts": [], "donations": None,
+                     "ref": None, "chain": None, "relayed": []}
+    twin = Item(op="upsert", uuid=item.uuid, version=3, fields={"first_name": "Ann"},
+                contacts=(), donations=None)
+    assert item == twin and pickle.loads(pickle.dumps(item)) == item
+    assert Item.from_dict(first) == item

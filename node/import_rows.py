@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from tagshare.node import normalize
 from tagshare.node.errors import InvalidInput
 from tagshare.node.ids import is_uuid
-from tagshare.node.people import MAX_FIELD
-from tagshare.node.storage.people import PERSON_FIELDS
+from tagshare.node.normalize import MAX_FIELD
+from tagshare.node.storage.columns import PERSON_FIELDS
 
 
 @dataclass

@@ -3,11 +3,11 @@
 `clean_batches` parses the CSV and cleans every row (node/import_rows.py: emails
 checked, phones to E.164, tags listed) into batches of rows, the bad rows by line,
 and how far into the file it is. For a large file `cleaned` runs it in a child
-process that feeds the importer, the one writer, through a bounded queue (at most
-QUEUE_BATCHES batches in flight, so memory stays flat whatever the file's size):
-while the writer applies one batch the child cleans the next, and both cores
-work. A small file is cleaned in process, where a child would cost more to start
-than it saves.
+process (a bare interpreter running `serve`) that feeds the importer, the one writer,
+pickled batches through a pipe: the child waits while the pipe is full, so memory
+stays flat whatever the file's size, and while the writer applies one batch the
+child cleans the next: both cores work. A small file is cleaned in process, where a
+child would cost more to start than it saves.
 
 Either way the importer sees the same batches, in file order, with the same line
 numbers and reasons; a file that is not UTF-8 or not CSV raises InvalidInput with
@@ -18,21 +18,18 @@ behind (the writer ends it; a child whose writer has gone stops by itself).
 
 import csv
 import io
-import multiprocessing
 import os
-import queue
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, BinaryIO
 
 from tagshare.node.errors import InvalidInput, NodeError
 from tagshare.node.ids import uuid7s
 from tagshare.node.import_rows import FirstLines, KeySet, Row, RowCleaner
-
-QUEUE_BATCHES = 4
-_POLL_S = 0.5
 
 
 class CleanerFailed(NodeError):
@@ -162,40 +159,59 @@ def _cleaned(lines: list[tuple[int, list[str]]], errors: list[tuple[int, str]],
 def cleaned(job: CleaningJob, *, in_child: bool,
             clean: Clean = clean_batches) -> Iterator[Iterator[CleanBatch]]:
     """The job's batches, cleaned in a child process (`in_child`) or in this one.
-    `clean` is what cleans them (tests give one that fails)."""
-    if not in_child:
+    `clean` is what cleans them (tests give one that fails); for a child it must be a
+    module-level function, which the child imports by name."""
+    child = _started(job, clean) if in_child else None
+    if child is None:
         yield clean(job)
         return
-    context = multiprocessing.get_context("spawn")  # never fork a process holding SQLite
-    out: Any = context.Queue(QUEUE_BATCHES)
-    child = context.Process(target=_work, args=(job, out, os.getpid(), clean),
-                            name="tagshare-import-cleaner", daemon=True)
-    child.start()
     try:
-        yield _received(out, child)
+        yield _received(child)
     finally:
-        if child.is_alive():
-            child.terminate()
-        child.join()
-        out.close()
-        out.cancel_join_thread()
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        assert child.stdout is not None
+        child.stdout.close()
 
 
-def _received(out: Any, child: BaseProcess) -> Iterator[CleanBatch]:
+def _started(job: CleaningJob, clean: Clean) -> "subprocess.Popen[bytes] | None":
+    """A child cleaning the job, or None if no child can be started here (then the
+    rows are cleaned in process). A bare interpreter running `serve`: it imports only
+    this module and what cleaning needs (about 0.05 s), not the command line that
+    started the writer (multiprocessing's spawn re-ran it: 0.6 s)."""
+    if not sys.executable:
+        return None
+    try:
+        child = subprocess.Popen([sys.executable, "-c", _CHILD_MAIN], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+    assert child.stdin is not None
+    try:
+        with child.stdin as job_pipe:
+            pickle.dump(sys.path, job_pipe)  # first, so that `clean` can be imported
+            pickle.dump((job, clean), job_pipe)
+    except OSError:  # it died at once: _received reports how it ended
+        pass
+    return child
+
+
+_CHILD_MAIN = "from tagshare.node.import_worker import serve; serve()"
+
+
+def _received(child: "subprocess.Popen[bytes]") -> Iterator[CleanBatch]:
+    stream = child.stdout
     while True:
         try:
-            message = out.get(timeout=_POLL_S)
-        except queue.Empty:
-            if child.is_alive():
-                continue
-            try:  # it may have said something just before it ended
-                message = out.get(timeout=_POLL_S)
-            except queue.Empty:
-                raise CleanerFailed(
-                    f"the process cleaning the rows stopped (exit code {child.exitcode}): "
-                    "nothing was imported") from None
+            message = pickle.load(stream)  # type: ignore[arg-type]
+        except (EOFError, pickle.UnpicklingError):  # ended, maybe in mid-message
+            raise CleanerFailed(
+                f"the process cleaning the rows stopped (exit code {child.wait()}): "
+                "nothing was imported") from None
         kind = message[0]
         if kind == "end":
+            child.wait()  # it has said all, and ends
             return
         if kind == "batch":
             _, rows, *rest = message
@@ -207,27 +223,35 @@ def _received(out: Any, child: BaseProcess) -> Iterator[CleanBatch]:
                                 "nothing was imported")
 
 
-def _work(job: CleaningJob, out: Any, parent: int, clean: Clean) -> None:
-    """The child: clean the job's batches onto `out`, then say how it ended."""
+def serve() -> None:
+    """The child: read the job from stdin, write its batches and how it ended to stdout.
+    If the writer has gone, the next write fails (a closed pipe) and the child ends."""
+    job_pipe = sys.stdin.buffer
+    sys.path[:] = pickle.load(job_pipe)
+    job, clean = pickle.load(job_pipe)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # nothing else may write into the stream
+    try:
+        _send_batches(job, clean, out)
+        out.close()
+    except BrokenPipeError:
+        os._exit(1)
+
+
+def _send_batches(job: CleaningJob, clean: Clean, out: BinaryIO) -> None:
+    def send(message: tuple[Any, ...]) -> None:
+        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
     try:
         for batch in clean(job):
             rows = [(r.line, r.values, r.tags, r.uuid) for r in batch.rows]
-            if not _put(out, ("batch", rows, batch.errors, batch.position, batch.uuids,
-                               batch.first_lines, batch.may_repeat), parent):
-                return
-        _put(out, ("end",), parent)
+            send(("batch", rows, batch.errors, batch.position, batch.uuids,
+                  batch.first_lines, batch.may_repeat))
+        send(("end",))
     except InvalidInput as exc:
-        _put(out, ("invalid", str(exc)), parent)
+        send(("invalid", str(exc)))
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # any other failure is the writer's to report, not a traceback
-        _put(out, ("failed", f"{type(exc).__name__}: {exc}"), parent)
-
-
-def _put(out: Any, message: tuple[Any, ...], parent: int) -> bool:
-    """Queue a message, waiting while the queue is full; False if the writer is gone."""
-    while True:
-        try:
-            out.put(message, timeout=_POLL_S)
-            return True
-        except queue.Full:
-            if os.getppid() != parent:
-                return False
+        send(("failed", f"{type(exc).__name__}: {exc}"))

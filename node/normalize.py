@@ -21,6 +21,7 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 # "(614) 555-0101"; a "+" before anything but country code 1 takes the slow path.
 _NANP_DIGITS = re.compile(r"(?:\+1|1)?([0-9]{10})")
 _MAX_TAG = 100
+MAX_FIELD = 500  # the longest person field (name, address, email, phone) taken
 MAX_TAG = _MAX_TAG  # the longest tag name
 _DOUBLE_QUOTES = '"\u201c\u201d\u201e\u201f'
 _QUOTES = _DOUBLE_QUOTES + "'\u2018\u2019"

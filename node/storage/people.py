@@ -3,13 +3,10 @@
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from tagshare.node.storage.columns import PERSON_FIELDS as PERSON_FIELDS  # re-exported
 from tagshare.node.storage.coordination import NOT_CONTACTED_SINCE
 from tagshare.node.storage.db import select_in_chunks
 
-PERSON_FIELDS = (
-    "first_name", "last_name", "email", "phone",
-    "address1", "address2", "city", "state", "zip",
-)
 _COLUMNS = ("uuid", "origin", "origin_uuid", *PERSON_FIELDS, "created_at", "updated_at", "version",
             "link")
 

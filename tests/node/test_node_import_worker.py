@@ -202,13 +202,64 @@ def test_a_bad_file_found_by_the_child_is_refused_with_its_message(node, tmp_pat
     assert node.json("status")["people"] == 0
 
 
-def test_the_child_is_gone_after_the_import(node, tmp_path):
-    import multiprocessing
+def _recording_children(monkeypatch):
+    """The child processes the import starts, as they start."""
+    started = []
+    real = import_worker._started
 
+    def recording(job, clean):
+        child = real(job, clean)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(import_worker, "_started", recording)
+    return started
+
+
+def test_the_child_is_gone_after_the_import(node, tmp_path, monkeypatch):
+    started = _recording_children(monkeypatch)
     _import(node.home, write(tmp_path, MESSY))
-    assert not [p for p in multiprocessing.active_children()
-                if p.name == "tagshare-import-cleaner"]
+    assert len(started) == 1 and started[0].returncode == 0
 
+
+def test_the_child_is_gone_after_a_failed_import(node, tmp_path, monkeypatch):
+    started = _recording_children(monkeypatch)
+    _with_cleaner(monkeypatch, _fails_after_one_batch)
+    with pytest.raises(import_worker.CleanerFailed):
+        _import(node.home, write(tmp_path, MESSY))
+    assert len(started) == 1 and started[0].returncode is not None
+
+
+def _cleans_forever(job: CleaningJob):
+    """Runs in the child: batch after batch, until nobody reads them."""
+    batch = next(clean_batches(job))
+    while True:
+        yield batch
+
+
+def test_a_child_whose_writer_has_gone_stops_by_itself(tmp_path):
+    path = write(tmp_path, MESSY)
+    job = CleaningJob(str(path), {0: "first_name", 2: "email"}, 5, "US", [], 2, mint=False)
+    child = import_worker._started(job, _cleans_forever)
+    assert child is not None
+    try:
+        next(import_worker._received(child))  # it runs
+        child.stdout.close()  # the writer goes: nobody reads the pipe any more
+        assert child.wait(timeout=60) == 1  # it ended itself: nobody killed it
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_without_an_interpreter_to_start_the_rows_are_cleaned_in_process(
+        node, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(import_worker.sys, "executable", str(tmp_path / "no-python"))
+    report = _import(node.home, write(tmp_path, MESSY))
+    assert (report.added, report.skipped) == (3, 4)
+    monkeypatch.setattr(import_worker.sys, "executable", "")
+    report = _import(node.home, write(tmp_path, MESSY))
+    assert (report.added, report.updated + report.unchanged) == (0, 3)
 
 
 _SPARE_CORE = csvio._spare_core  # the real one (the fixture replaces it)

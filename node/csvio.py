@@ -39,7 +39,6 @@ from typing import Any
 
 from tagshare.node import import_worker, normalize
 from tagshare.node.errors import InvalidInput, NodeError
-from tagshare.node.ids import uuid7
 from tagshare.node.import_matching import MatchingPath
 from tagshare.node.import_rows import FirstLines, Row
 from tagshare.node.import_worker import CleanBatch, CleaningJob
@@ -129,7 +128,7 @@ def import_csv(
     # foreign keys are not checked one by one (see _Importer).
     begin = db.unchecked_transaction if empty else db.transaction
     with begin(node.conn), import_worker.cleaned(job, in_child=in_child) as batches:
-        importer = _Importer(node, report, Path(path).name)
+        importer = _Importer(node, report, Path(path).name, minted=job.mint)
         for batch in batches:
             report.errors.extend(batch.errors)
             importer.apply(batch)
@@ -202,7 +201,7 @@ class _Importer:
     """Applies batches of parsed rows: the bulk path while it lasts, then the matching
     path (node/import_matching.py)."""
 
-    def __init__(self, node: Node, report: ImportReport, source: str) -> None:
+    def __init__(self, node: Node, report: ImportReport, source: str, *, minted: bool) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
@@ -211,8 +210,8 @@ class _Importer:
         self.matching = MatchingPath(self.conn, report, self.email_lines, source,
                                      self.tag_id)
         # The bulk path, while the node had nobody when the import began and no row
-        # has matched another yet (see the module docstring).
-        self.bulk = not store.has_people(self.conn)
+        # has matched another yet (see the module docstring); its rows come with uuids.
+        self.bulk = minted and not store.has_people(self.conn)
         self.dropped: list[str] = []
         if self.bulk:
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
@@ -221,10 +220,10 @@ class _Importer:
         if self.bulk and not self._all_new(batch):
             self._end_bulk()
         if self.bulk:
-            self._insert_new(batch.rows, batch.uuids)
+            self._insert_new(batch)
         else:
             self.email_lines.found = batch.first_lines
-            self.matching.apply(batch.rows)
+            self.matching.apply(batch.rows())
 
     def finish(self) -> None:
         """Rebuild what the bulk path dropped; call before COMMIT."""
@@ -239,23 +238,16 @@ class _Importer:
     def _all_new(self, batch: CleanBatch) -> bool:
         """Whether no row can match anyone: not already here, nor earlier in the file
         (which the cleaner tells: node/import_worker.py's Repeats)."""
-        given = [r.uuid for r in batch.rows if r.uuid]
+        given = [uuid for uuid in batch.given if uuid]
         return not batch.may_repeat and not (given and store.existing_uuids(self.conn, given))
 
-    def _insert_new(self, rows: list[Row], uuids: list[str]) -> None:
-        """Insert the rows as new people, with the uuids minted for them."""
-        now = normalize.now_iso()
-        people: list[tuple[str | None, ...]] = []
-        taggings: list[tuple[int, str]] = []
-        tag_ids, tag_id = self.tag_id.known, self.tag_id
-        for row, uuid in zip(rows, uuids or [uuid7() for _ in rows], strict=True):
-            people.append((uuid, *row.values, now, now))
-            for name in row.tags:
-                tag = tag_ids.get(name)
-                taggings.append((tag_id(name) if tag is None else tag, uuid))
-        store.insert_new_people(self.conn, people)
-        self.report.added += len(people)
-        store.stage_taggings(self.conn, taggings)
+    def _insert_new(self, batch: CleanBatch) -> None:
+        """Insert the batch's rows as new people, with the uuids minted for them."""
+        for name in batch.new_tags:
+            self.tag_id(name)
+        store.insert_new_people(self.conn, batch.people, normalize.now_iso())
+        store.stage_taggings(self.conn, batch.taggings)
+        self.report.added += len(batch.lines)
 
 
 class _FirstLinesFound(FirstLines):

@@ -51,8 +51,10 @@ class RowCleaner:
         self.width = len(PERSON_FIELDS)
         self.tag_cache: dict[str, str] = {}
 
-    def clean(self, line: int, cells: list[str], extra_tags: list[str]) -> Row:
-        """The row, or InvalidInput with the reason it is bad."""
+    def clean(self, cells: list[str], extra_tags: list[str]
+              ) -> tuple[str | None, list[str | None], list[str]]:
+        """The row's uuid (None if it gives none), its values in PERSON_FIELDS order and
+        its tags, or InvalidInput with the reason it is bad."""
         uuid: str | None = None
         if self.uuid >= 0:
             uuid = cells[self.uuid].strip().lower() or None
@@ -82,7 +84,7 @@ class RowCleaner:
         tags = self._tags(cells[self.tags]) if self.tags >= 0 else []
         if not any(values):
             raise InvalidInput("row has no name, email or phone")
-        return Row(line, tuple(values), [*tags, *extra_tags], uuid)
+        return uuid, values, [*tags, *extra_tags]
 
     def _tags(self, text: str) -> list[str]:
         if not text:

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 from tagshare.node.errors import InvalidInput, NodeError
 from tagshare.node.ids import uuid7s
 from tagshare.node.import_rows import FirstLines, KeySet, Row, RowCleaner
+from tagshare.node.storage.columns import PERSON_FIELDS
 
 
 class CleanerFailed(NodeError):
@@ -49,17 +50,44 @@ class CleaningJob:
     mint: bool  # also mint a new uuid for each row (an import into an empty node)
 
 
+# A person in CleanBatch.people: its new uuid (None unless the job mints), then its fields.
+PERSON_STRIDE = 1 + len(PERSON_FIELDS)
+_FIRST, _LAST, _EMAIL, _PHONE, _ADDRESS1, _ZIP = (
+    1 + PERSON_FIELDS.index(name)
+    for name in ("first_name", "last_name", "email", "phone", "address1", "zip"))
+
+
 @dataclass
 class CleanBatch:
-    rows: list[Row]
-    errors: list[tuple[int, str]]  # line, reason
-    position: int  # bytes of the file read so far
-    uuids: list[str] = field(default_factory=list)  # one per row if the job mints
+    """A batch of the file's good rows, column by column, and its bad rows.
+
+    Columns rather than an object a row: a batch crosses the pipe as a few lists of
+    strings, and the bulk path binds `people` and `taggings` to its statements as they
+    are (node/storage/people.py), without a tuple made per row; `rows()` makes Row
+    objects for the matching path.
+    """
+
+    lines: list[int] = field(default_factory=list)  # each good row's line
+    people: list[str | None] = field(default_factory=list)  # PERSON_STRIDE values a row
+    tags: list[list[str]] = field(default_factory=list)  # each row's tags
+    given: list[str | None] = field(default_factory=list)  # each row's uuid in the file
+    errors: list[tuple[int, str]] = field(default_factory=list)  # line, reason
+    position: int = 0  # bytes of the file read so far
+    # If the job mints: (tag name, new uuid) of every row's tags, one after the other.
+    taggings: list[str] = field(default_factory=list)
+    new_tags: list[str] = field(default_factory=list)  # names no earlier batch used
     # Rows repeating an earlier row's email: line -> the first line with that email.
     first_lines: dict[int, int] = field(default_factory=dict)
     # Whether a row may repeat an earlier one of the file (an email, or without an email a
     # phone or a name and address seen before): the end of the bulk path (csvio).
     may_repeat: bool = False
+
+    def rows(self) -> list[Row]:
+        people, stride = self.people, PERSON_STRIDE
+        return [Row(line, tuple(people[start + 1:start + stride]), tags, uuid)
+                for start, line, tags, uuid
+                in zip(range(0, len(people), stride), self.lines, self.tags, self.given,
+                       strict=True)]
 
 
 class Repeats:
@@ -73,21 +101,23 @@ class Repeats:
 
     def note(self, batch: CleanBatch) -> None:
         first, seen, lines = self.emails.first, self.seen.add, batch.first_lines
+        people, stride = batch.people, PERSON_STRIDE
         repeat = False
-        for row in batch.rows:
-            values = row.values
-            email, phone = values[2], values[3]
+        for start, line, email, phone in zip(range(0, len(people), stride), batch.lines,
+                                             people[_EMAIL::stride], people[_PHONE::stride],
+                                             strict=True):
             if email:
-                line = first(email.lower(), row.line)
-                if line != row.line:
-                    lines[row.line] = line
+                earlier = first(email.lower(), line)
+                if earlier != line:
+                    lines[line] = earlier
                     repeat = True
                 if phone:  # a later row without an email may repeat it
                     seen(phone)
             elif phone:
                 repeat = seen(phone) or repeat
             else:
-                repeat = seen((values[0], values[1], values[4], values[8])) or repeat
+                repeat = seen((people[start + _FIRST], people[start + _LAST],
+                               people[start + _ADDRESS1], people[start + _ZIP])) or repeat
         batch.may_repeat = repeat
 
 
@@ -101,11 +131,13 @@ def clean_batches(job: CleaningJob) -> Iterator[CleanBatch]:
         reader = csv.reader(text)
         cleaner = RowCleaner(job.mapping, job.region)
         repeats = Repeats()
+        tag_names: set[str] = set()
         try:
             next(reader, None)  # the header, which the importer read and mapped
             for lines, errors in _parsed(reader, job):
                 batch = _cleaned(lines, errors, cleaner, job, raw.tell())
                 repeats.note(batch)
+                batch.new_tags = _new_names(batch.tags, tag_names)
                 yield batch
         except UnicodeDecodeError as exc:
             raise InvalidInput(
@@ -117,6 +149,13 @@ def clean_batches(job: CleaningJob) -> Iterator[CleanBatch]:
                 f"{job.path} is not valid CSV near line {reader.line_num}: {exc}; "
                 "nothing was imported"
             ) from None
+
+
+def _new_names(tags_of: list[list[str]], known: set[str]) -> list[str]:
+    """The names not in `known`, in order of first use; `known` now has them."""
+    new = [name for tags in tags_of for name in tags if name not in known]
+    known.update(new)
+    return list(dict.fromkeys(new))
 
 
 def _parsed(reader: Iterator[list[str]], job: CleaningJob
@@ -144,15 +183,26 @@ def _parsed(reader: Iterator[list[str]], job: CleaningJob
 
 def _cleaned(lines: list[tuple[int, list[str]]], errors: list[tuple[int, str]],
              cleaner: RowCleaner, job: CleaningJob, position: int) -> CleanBatch:
+    batch = CleanBatch(errors=errors, position=position)
+    good, people, tags_of, given = batch.lines, batch.people, batch.tags, batch.given
     clean, extra = cleaner.clean, job.extra_tags
-    rows: list[Row] = []
     for line, cells in lines:
         try:
-            rows.append(clean(line, cells, extra))
+            uuid, values, tags = clean(cells, extra)
         except InvalidInput as exc:
             errors.append((line, str(exc)))
-    uuids = uuid7s(len(rows)) if job.mint else []
-    return CleanBatch(rows, errors, position, uuids)
+            continue
+        good.append(line)
+        people.append(None)
+        people.extend(values)
+        tags_of.append(tags)
+        given.append(uuid)
+    if job.mint:
+        minted = uuid7s(len(good))
+        people[::PERSON_STRIDE] = minted
+        batch.taggings = [item for uuid, tags in zip(minted, tags_of, strict=True)
+                          for name in tags for item in (name, uuid)]
+    return batch
 
 
 @contextmanager
@@ -214,8 +264,7 @@ def _received(child: "subprocess.Popen[bytes]") -> Iterator[CleanBatch]:
             child.wait()  # it has said all, and ends
             return
         if kind == "batch":
-            _, rows, *rest = message
-            yield CleanBatch([Row(*row) for row in rows], *rest)
+            yield message[1]
         elif kind == "invalid":
             raise InvalidInput(message[1])
         else:
@@ -245,9 +294,7 @@ def _send_batches(job: CleaningJob, clean: Clean, out: BinaryIO) -> None:
 
     try:
         for batch in clean(job):
-            rows = [(r.line, r.values, r.tags, r.uuid) for r in batch.rows]
-            send(("batch", rows, batch.errors, batch.position, batch.uuids,
-                  batch.first_lines, batch.may_repeat))
+            send(("batch", batch))
         send(("end",))
     except InvalidInput as exc:
         send(("invalid", str(exc)))

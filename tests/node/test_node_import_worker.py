@@ -153,7 +153,7 @@ def _dies_after_one_batch(job: CleaningJob):
 
 
 def _says_the_file_is_bad(job: CleaningJob):
-    yield CleanBatch([], [], 0)
+    yield CleanBatch()
     raise InvalidInput("that file is not what it claims")
 
 

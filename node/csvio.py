@@ -48,11 +48,14 @@ from tagshare.node.storage import people as store
 from tagshare.node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
-# From this size on a file's rows are cleaned in a second process (node/import_worker.py),
-# when the machine has a core to spare for it (_spare_core). Measured on the 2-core
-# machine of docs/performance.md, quiet: 100,000 rows (11.6 MB) 4.24 s with the child,
-# 3.85 s without; 1,000,000 rows (116 MB) 34.4 s with it, 37.1 s without.
-CHILD_MIN_BYTES = 50_000_000
+# From this size on a file's rows are cleaned in a second process (node/import_worker.py)
+# on a machine of two cores or more, busy or not. The split costs little CPU (a child
+# starting in about 0.07 s, batches pickled as a few lists): at 100,000 rows (11.6 MB)
+# 2.8 s in all, writer 1.4 + cleaner 1.4, against 2.3-3.1 s in process (load 1.6), and
+# on a busy machine the two processes get two shares of the cores where one gets one.
+# Smaller files gain too little for the start: 20,000 rows (2.3 MB) 0.9 s CPU in all
+# against 0.65 in process (docs/performance.md, issue 14).
+CHILD_MIN_BYTES = 8_000_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -123,7 +126,7 @@ def import_csv(
     empty = not store.has_people(node.conn)
     job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS,
                       mint=empty)
-    in_child = size >= CHILD_MIN_BYTES and _spare_core()
+    in_child = size >= CHILD_MIN_BYTES and _two_cores()
     # Into an empty node every reference is to a row this import writes or reads:
     # foreign keys are not checked one by one (see _Importer).
     begin = db.unchecked_transaction if empty else db.transaction
@@ -144,16 +147,9 @@ def import_csv(
     return report
 
 
-def _spare_core() -> bool:
-    """Whether a second process would have a core to itself: cleaning in a child costs
-    more CPU in all (pickling, its start), so on a machine whose cores are busy
-    it is slower than cleaning in process (docs/performance.md, issue 14)."""
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return cores > 1
-    return cores > 1 and load <= cores - 1
+def _two_cores() -> bool:
+    """Whether a second process can run beside the writer (see CHILD_MIN_BYTES)."""
+    return (os.cpu_count() or 1) >= 2
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> list[str]:

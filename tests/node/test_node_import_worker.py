@@ -54,7 +54,7 @@ def in_child(monkeypatch, request):
     """Every file of this module is cleaned in a child process; a test that reached the
     cleaning checks it really was."""
     monkeypatch.setattr(csvio, "CHILD_MIN_BYTES", 0)
-    monkeypatch.setattr(csvio, "_spare_core", lambda: True)
+    monkeypatch.setattr(csvio, "_two_cores", lambda: True)
     calls = []
     real = import_worker.cleaned
 
@@ -262,21 +262,18 @@ def test_without_an_interpreter_to_start_the_rows_are_cleaned_in_process(
     assert (report.added, report.updated + report.unchanged) == (0, 3)
 
 
-_SPARE_CORE = csvio._spare_core  # the real one (the fixture replaces it)
+_TWO_CORES = csvio._two_cores  # the real one (the fixture replaces it)
 
 
-def test_a_busy_machine_cleans_in_process(node, tmp_path, monkeypatch, in_child):
-    monkeypatch.setattr(csvio, "_spare_core", lambda: False)
+def test_one_core_cleans_in_process(node, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(csvio, "_two_cores", lambda: False)
     _import(node.home, write(tmp_path, MESSY))
     assert in_child == [False]
     in_child.clear()
 
 
-@pytest.mark.parametrize(("cores", "load", "spare"), [
-    (2, 0.3, True), (2, 1.0, True), (2, 1.5, False), (2, 7.0, False), (1, 0.0, False),
-    (8, 5.0, True),
-])
-def test_a_core_is_spare_when_the_load_leaves_one(monkeypatch, cores, load, spare):
+@pytest.mark.parametrize(("cores", "two"), [(1, False), (None, False), (2, True), (8, True)])
+def test_a_child_needs_a_second_core_whatever_the_load(monkeypatch, cores, two):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert _SPARE_CORE() is spare
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 7.0, 7.0))
+    assert _TWO_CORES() is two

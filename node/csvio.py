@@ -43,7 +43,7 @@ from tagshare.node.import_matching import MatchingPath
 from tagshare.node.import_rows import FirstLines, Row
 from tagshare.node.import_worker import CleanBatch, CleaningJob
 from tagshare.node.node import Node
-from tagshare.node.storage import db
+from tagshare.node.storage import db, search
 from tagshare.node.storage import people as store
 from tagshare.node.storage.people import PERSON_FIELDS
 
@@ -56,6 +56,9 @@ BATCH_ROWS = 2000
 # Smaller files gain too little for the start: 20,000 rows (2.3 MB) 0.9 s CPU in all
 # against 0.65 in process (docs/performance.md, issue 14).
 CHILD_MIN_BYTES = 8_000_000
+# The bulk path adds its people to the search index this many at a time, while the
+# cleaner works on the next rows, rather than rebuilding the index at the end.
+SEARCH_INDEX_ROWS = 20_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -211,6 +214,8 @@ class _Importer:
         self.dropped: list[str] = []
         if self.bulk:
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
+        self.indexed = 0  # the bulk path's people are in the search index up to this rowid
+        self.unindexed = 0  # people the bulk path inserted since
 
     def apply(self, batch: CleanBatch) -> None:
         if self.bulk and not self._all_new(batch):
@@ -226,6 +231,8 @@ class _Importer:
         self._end_bulk()
 
     def _end_bulk(self) -> None:
+        if self.bulk:
+            search.index_people_after(self.conn, self.indexed)
         self.bulk = False
         store.add_staged_taggings(self.conn)
         db.create_indexes(self.conn, self.dropped)
@@ -244,6 +251,10 @@ class _Importer:
         store.insert_new_people(self.conn, batch.people, normalize.now_iso())
         store.stage_taggings(self.conn, batch.taggings)
         self.report.added += len(batch.lines)
+        self.unindexed += len(batch.lines)
+        if self.unindexed >= SEARCH_INDEX_ROWS:
+            self.indexed = search.index_people_after(self.conn, self.indexed)
+            self.unindexed = 0
 
 
 class _FirstLinesFound(FirstLines):

@@ -69,7 +69,7 @@ class CleanBatch:
 
     lines: list[int] = field(default_factory=list)  # each good row's line
     people: list[str | None] = field(default_factory=list)  # PERSON_STRIDE values a row
-    tags: list[list[str]] = field(default_factory=list)  # each row's tags
+    tags: list[tuple[str, ...]] = field(default_factory=list)  # each row's tags
     given: list[str | None] = field(default_factory=list)  # each row's uuid in the file
     errors: list[tuple[int, str]] = field(default_factory=list)  # line, reason
     position: int = 0  # bytes of the file read so far
@@ -84,7 +84,7 @@ class CleanBatch:
 
     def rows(self) -> list[Row]:
         people, stride = self.people, PERSON_STRIDE
-        return [Row(line, tuple(people[start + 1:start + stride]), tags, uuid)
+        return [Row(line, tuple(people[start + 1:start + stride]), list(tags), uuid)
                 for start, line, tags, uuid
                 in zip(range(0, len(people), stride), self.lines, self.tags, self.given,
                        strict=True)]
@@ -129,7 +129,7 @@ def clean_batches(job: CleaningJob) -> Iterator[CleanBatch]:
     with open(job.path, "rb") as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         reader = csv.reader(text)
-        cleaner = RowCleaner(job.mapping, job.region)
+        cleaner = RowCleaner(job.mapping, job.region, job.extra_tags)
         repeats = Repeats()
         tag_names: set[str] = set()
         try:
@@ -151,7 +151,7 @@ def clean_batches(job: CleaningJob) -> Iterator[CleanBatch]:
             ) from None
 
 
-def _new_names(tags_of: list[list[str]], known: set[str]) -> list[str]:
+def _new_names(tags_of: list[tuple[str, ...]], known: set[str]) -> list[str]:
     """The names not in `known`, in order of first use; `known` now has them."""
     new = [name for tags in tags_of for name in tags if name not in known]
     known.update(new)
@@ -168,7 +168,7 @@ def _parsed(reader: Iterator[list[str]], job: CleaningJob
     line = 1
     for cells in reader:
         line += 1
-        if not any(cell.strip() for cell in cells):
+        if not "".join(cells).strip():  # only blanks
             continue
         if len(cells) != width:
             errors.append((line, f"expected {width} columns, found {len(cells)}"))
@@ -185,10 +185,10 @@ def _cleaned(lines: list[tuple[int, list[str]]], errors: list[tuple[int, str]],
              cleaner: RowCleaner, job: CleaningJob, position: int) -> CleanBatch:
     batch = CleanBatch(errors=errors, position=position)
     good, people, tags_of, given = batch.lines, batch.people, batch.tags, batch.given
-    clean, extra = cleaner.clean, job.extra_tags
+    clean = cleaner.clean
     for line, cells in lines:
         try:
-            uuid, values, tags = clean(cells, extra)
+            uuid, values, tags = clean(cells)
         except InvalidInput as exc:
             errors.append((line, str(exc)))
             continue

@@ -291,6 +291,27 @@ def test_ragged_rows_are_bad_rows_not_a_crash(node, tmp_path):
     assert node.json("status")["people"] == 0
 
 
+def test_the_first_bad_field_in_header_order_is_named_whatever_its_length(node, tmp_path):
+    """A row with a cell over 500 characters is checked field by field in header order,
+    as any other row: its reason is the first bad field's, too long or not."""
+    long = "x" * 501
+    tags = ",".join(["t"] * 300)  # a long tags cell is no long field
+    path = write(tmp_path, "email,first_name,phone,city,tags,note\n"
+                 f"bad-email,{long},,,,\n"
+                 f"a@example.org,{long},555-01,,,\n"
+                 f"b@example.org,Bo,555-01,{long},,\n"
+                 f"c@example.org,Cy,,{long},,\n"
+                 f"d@example.org,Di,,,\"{tags}\",{long}\n"
+                 f"{long}@example.org,Ed,,,,\n")
+    report = node.json("people", "import", path, "--json")
+    assert [(e["line"], e["reason"].split(" (")[0].split(":")[0]) for e in report["errors"]] == [
+        (2, "invalid email 'bad-email'"), (3, "first_name is longer than 500 characters"),
+        (4, "invalid phone number '555-01'"), (5, "city is longer than 500 characters"),
+        (7, "email is longer than 500 characters")]
+    assert report["added"] == 1
+    assert node.json("people", "show", "d@example.org")["tags"] == ["t"]
+
+
 # --- export -------------------------------------------------------------------
 
 

@@ -20,17 +20,22 @@ import csv
 import io
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, BinaryIO
 
 from tagshare.node.errors import InvalidInput, NodeError
 from tagshare.node.ids import uuid7s
 from tagshare.node.import_rows import FirstLines, KeySet, Row, RowCleaner
 from tagshare.node.storage.columns import PERSON_FIELDS
+
+QUEUE_BATCHES = 8  # batches the writer reads ahead of what it applies
+_POLL_S = 0.1
 
 
 class CleanerFailed(NodeError):
@@ -215,14 +220,15 @@ def cleaned(job: CleaningJob, *, in_child: bool,
     if child is None:
         yield clean(job)
         return
+    assert child.stdout is not None
+    inbox = _ReadAhead(child.stdout)
     try:
-        yield _received(child)
+        yield _received(inbox, child)
     finally:
         if child.poll() is None:
             child.kill()
         child.wait()
-        assert child.stdout is not None
-        child.stdout.close()
+        inbox.close()
 
 
 def _started(job: CleaningJob, clean: Clean) -> "subprocess.Popen[bytes] | None":
@@ -250,26 +256,62 @@ def _started(job: CleaningJob, clean: Clean) -> "subprocess.Popen[bytes] | None"
 _CHILD_MAIN = "from tagshare.node.import_worker import serve; serve()"
 
 
-def _received(child: "subprocess.Popen[bytes]") -> Iterator[CleanBatch]:
-    stream = child.stdout
-    while True:
+class _ReadAhead:
+    """The child's messages, read from the pipe by a thread as they come, up to
+    QUEUE_BATCHES ahead of the writer: while the writer is busy (a chunk of the search
+    index, a statement that waits on the disk) the child goes on cleaning instead of
+    waiting on a full pipe (64 KB, where a batch of 2,000 rows is about 330 KB). The
+    thread only reads bytes (the GIL is free meanwhile); the writer unpickles them."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.messages: queue.Queue[bytes | None] = queue.Queue(QUEUE_BATCHES)
+        self.thread = threading.Thread(target=self._read, name="tagshare-import-reader",
+                                       daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
         try:
-            message = pickle.load(stream)  # type: ignore[arg-type]
-        except (EOFError, pickle.UnpicklingError):  # ended, maybe in mid-message
-            raise CleanerFailed(
-                f"the process cleaning the rows stopped (exit code {child.wait()}): "
-                "nothing was imported") from None
-        kind = message[0]
+            while (message := _read_message(self.stream)) is not None:
+                self.messages.put(message)
+        finally:
+            self.messages.put(None)  # the end: the child ended, maybe in mid-message
+
+    def get(self) -> bytes | None:
+        return self.messages.get()
+
+    def close(self) -> None:
+        """Once the child has ended: let the thread read to the end, then close."""
+        while self.thread.is_alive():
+            with suppress(queue.Empty):
+                self.messages.get(timeout=_POLL_S)
+        self.thread.join()
+        self.stream.close()
+
+
+def _read_message(stream: IO[bytes]) -> bytes | None:
+    """One message (its length in 8 bytes, then its pickle), or None at the end."""
+    head = stream.read(8)
+    size = int.from_bytes(head, "big") if len(head) == 8 else -1
+    message = stream.read(size) if size >= 0 else b""
+    return message if size >= 0 and len(message) == size else None
+
+
+def _received(inbox: _ReadAhead, child: "subprocess.Popen[bytes]") -> Iterator[CleanBatch]:
+    while (message := inbox.get()) is not None:
+        kind, said = pickle.loads(message)
         if kind == "end":
             child.wait()  # it has said all, and ends
             return
         if kind == "batch":
-            yield message[1]
+            yield said
         elif kind == "invalid":
-            raise InvalidInput(message[1])
+            raise InvalidInput(said)
         else:
-            raise CleanerFailed(f"the process cleaning the rows failed ({message[1]}): "
+            raise CleanerFailed(f"the process cleaning the rows failed ({said}): "
                                 "nothing was imported")
+    raise CleanerFailed(f"the process cleaning the rows stopped (exit code {child.wait()}): "
+                        "nothing was imported")
 
 
 def serve() -> None:
@@ -288,17 +330,19 @@ def serve() -> None:
 
 
 def _send_batches(job: CleaningJob, clean: Clean, out: BinaryIO) -> None:
-    def send(message: tuple[Any, ...]) -> None:
-        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+    def send(kind: str, said: object = None) -> None:
+        message = pickle.dumps((kind, said), protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(message).to_bytes(8, "big"))
+        out.write(message)
         out.flush()
 
     try:
         for batch in clean(job):
-            send(("batch", batch))
-        send(("end",))
+            send("batch", batch)
+        send("end")
     except InvalidInput as exc:
-        send(("invalid", str(exc)))
+        send("invalid", str(exc))
     except BrokenPipeError:
         raise
     except Exception as exc:  # any other failure is the writer's to report, not a traceback
-        send(("failed", f"{type(exc).__name__}: {exc}"))
+        send("failed", f"{type(exc).__name__}: {exc}")

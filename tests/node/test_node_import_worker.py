@@ -4,6 +4,10 @@ fails or dies makes the import fail cleanly with nothing imported."""
 
 import functools
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from test_node_import_export import (  # run again below, through the child process
@@ -237,19 +241,43 @@ def _cleans_forever(job: CleaningJob):
         yield batch
 
 
-def test_a_child_whose_writer_has_gone_stops_by_itself(tmp_path):
-    path = write(tmp_path, MESSY)
-    job = CleaningJob(str(path), {0: "first_name", 2: "email"}, 5, "US", [], 2, mint=False)
-    child = import_worker._started(job, _cleans_forever)
-    assert child is not None
+_WRITER_THAT_DIES = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from test_node_import_worker import _cleans_forever
+from tagshare.node import import_worker
+job = import_worker.CleaningJob({path!r}, {{0: "first_name", 2: "email"}}, 5, "US", [], 2,
+                                mint=False)
+child = import_worker._started(job, _cleans_forever)
+inbox = import_worker._ReadAhead(child.stdout)
+next(import_worker._received(inbox, child))  # it runs
+print(child.pid, flush=True)
+os._exit(0)  # the writer dies without a word: nobody reads the pipe any more
+"""
+
+
+def _ended(pid: int) -> bool:
     try:
-        next(import_worker._received(child))  # it runs
-        child.stdout.close()  # the writer goes: nobody reads the pipe any more
-        assert child.wait(timeout=60) == 1  # it ended itself: nobody killed it
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_child_whose_writer_has_gone_stops_by_itself(tmp_path):
+    script = _WRITER_THAT_DIES.format(tests=os.path.dirname(__file__),
+                                      path=write(tmp_path, MESSY))
+    writer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    pid = int(writer.stdout)
+    for _ in range(600):  # it ends by itself at its next write; nobody kills it
+        if _ended(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the child outlived its writer by a minute")
 
 
 def test_without_an_interpreter_to_start_the_rows_are_cleaned_in_process(

@@ -59,6 +59,10 @@ CHILD_MIN_BYTES = 8_000_000
 # The bulk path adds its people to the search index this many at a time, while the
 # cleaner works on the next rows, rather than rebuilding the index at the end.
 SEARCH_INDEX_ROWS = 20_000
+# Until it has added this many people, the bulk path adds the taggings it set aside at
+# the same time, while the taggings are few; then it keeps them to add at the end
+# (node/storage/people.py, stage_taggings).
+TAGGINGS_AS_THEY_COME = 240_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -255,6 +259,8 @@ class _Importer:
         if self.unindexed >= SEARCH_INDEX_ROWS:
             self.indexed = search.index_people_after(self.conn, self.indexed)
             self.unindexed = 0
+            if self.report.added <= TAGGINGS_AS_THEY_COME:
+                store.add_staged_taggings(self.conn)
 
 
 class _FirstLinesFound(FirstLines):

@@ -15,7 +15,10 @@ secondary indexes of people and taggings are dropped inside the import's
 transaction and rebuilt before it commits (one sort instead of a million
 random B-tree inserts; a failed or rejected import rolls the DDL back with
 everything else), and rows are inserted without looking anything up, since
-there is nobody to match. Rows matching each other still must be found: the
+there is nobody to match. The search index's insert trigger is dropped too: the
+people are indexed SEARCH_INDEX_ROWS at a time, while the cleaner works on the
+next rows, and the taggings set aside with them (TAGGINGS_AS_THEY_COME).
+Rows matching each other still must be found: the
 cleaner (node/import_worker.py, in a second process for a large file) keeps every
 email's first line and a set of 64-bit hashes of every phone (and the name +
 address of rows with neither), and says of each batch whether a row may repeat an
@@ -24,8 +27,8 @@ and address was seen before). Such a batch ends the bulk path: the indexes are
 rebuilt there and that batch and the rest of the file go through the matching
 path, exactly as into a non-empty node, which names a repeated email's first line
 from the same record.
-Triggers are never touched, so taggings of a tag with an active share still
-queue their changes.
+The outbox triggers are never touched, so taggings of a tag with an active share
+still queue their changes.
 """
 
 import csv

@@ -66,7 +66,7 @@ class RowCleaner:
             uuid = cells[self.uuid].strip().lower() or None
             if uuid is not None and not is_uuid(uuid):
                 raise InvalidInput(f"uuid {uuid!r} is not a uuid")
-        if max(map(len, cells)) > MAX_FIELD:
+        if len("".join(cells)) > MAX_FIELD and max(map(len, cells)) > MAX_FIELD:
             values = self._values_in_order(cells)
         else:  # no cell too long: only emails and phones are left to check (the same result)
             values = [None] * self.width

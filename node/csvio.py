@@ -17,7 +17,7 @@ random B-tree inserts; a failed or rejected import rolls the DDL back with
 everything else), and rows are inserted without looking anything up, since
 there is nobody to match. The search index's insert trigger is dropped too: the
 people are indexed SEARCH_INDEX_ROWS at a time, while the cleaner works on the
-next rows, and the taggings set aside with them (TAGGINGS_AS_THEY_COME).
+next rows, and the taggings set aside for them are added with them.
 Rows matching each other still must be found: the
 cleaner (node/import_worker.py, in a second process for a large file) keeps every
 email's first line and a set of 64-bit hashes of every phone (and the name +
@@ -60,13 +60,10 @@ BATCH_ROWS = 2000
 # Smaller files gain too little for the start: 20,000 rows (2.3 MB) 0.9 s CPU in all
 # against 0.65 in process (docs/performance.md, issue 14).
 CHILD_MIN_BYTES = 8_000_000
-# The bulk path adds its people to the search index this many at a time, while the
-# cleaner works on the next rows, rather than rebuilding the index at the end.
+# The bulk path adds its people to the search index, and the taggings it set aside for
+# them, this many at a time, while the cleaner works on the next rows, rather than
+# rebuilding the index and adding every tagging at the end (docs/performance.md).
 SEARCH_INDEX_ROWS = 20_000
-# Until it has added this many people, the bulk path adds the taggings it set aside at
-# the same time, while the taggings are few; then it keeps them to add at the end
-# (node/storage/people.py, stage_taggings).
-TAGGINGS_AS_THEY_COME = 240_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -266,9 +263,8 @@ class _Importer:
         self.unindexed += len(batch.lines)
         if self.unindexed >= SEARCH_INDEX_ROWS:
             self.indexed = search.index_people_after(self.conn, self.indexed)
+            store.add_staged_taggings(self.conn)
             self.unindexed = 0
-            if self.report.added <= TAGGINGS_AS_THEY_COME:
-                store.add_staged_taggings(self.conn)
 
 
 class _FirstLinesFound(FirstLines):

@@ -279,10 +279,10 @@ def insert_new_people(conn: sqlite3.Connection, people: Sequence[object], now: s
 
 def stage_taggings(conn: sqlite3.Connection, pairs: Sequence[object]) -> None:
     """Set taggings aside in a temporary table, given flat: a tag's name, then a person's
-    uuid, one pair after the other; add_staged_taggings adds them at once, in key order:
-    tagging a million people batch by batch inserts into the middle of the (tag, person)
-    key at every tag, which costs more than a sort and an append (a bulk load into an
-    empty node). The tags must exist by then."""
+    uuid, one pair after the other; add_staged_taggings adds them in key order, many
+    batches at a time: each tag's new people then go in one run at the end of its
+    range of the (tag, person) key, instead of a few rows at every tag each batch (a
+    bulk load into an empty node). The tags must exist by then."""
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_taggings (name TEXT, person TEXT)")
     _insert_flat(conn, "INSERT INTO temp.import_taggings (name, person) VALUES {rows}", 2,
                  pairs)

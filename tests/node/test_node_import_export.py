@@ -493,15 +493,14 @@ def test_a_tag_given_twice_tags_once_and_tags_are_in_place_at_once(node, tmp_pat
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-@pytest.mark.parametrize("as_they_come", [0, 3, 10**6])
-def test_taggings_added_as_people_come_or_at_the_end_are_the_same(node, fresh, tmp_path,
-                                                                  monkeypatch, as_they_come):
-    """The bulk path adds its taggings with each search chunk while it has added at most
-    TAGGINGS_AS_THEY_COME people, and the rest at the end: the same tags either way."""
+@pytest.mark.parametrize("chunk", [1, 2, 4, 10**6])
+def test_taggings_added_chunk_by_chunk_or_at_the_end_are_the_same(node, tmp_path, monkeypatch,
+                                                                 chunk):
+    """The bulk path adds the taggings it set aside with each search chunk, and the rest
+    at the end: the same tags whatever the chunk."""
     from tagshare.node import csvio
     monkeypatch.setattr(csvio, "BATCH_ROWS", 1)
-    monkeypatch.setattr(csvio, "SEARCH_INDEX_ROWS", 2)
-    monkeypatch.setattr(csvio, "TAGGINGS_AS_THEY_COME", as_they_come)
+    monkeypatch.setattr(csvio, "SEARCH_INDEX_ROWS", chunk)
     path = write(tmp_path, "first_name,email,tags\n" + "".join(
         f"P{i},p{i}@example.org,\"t{i % 3},all,all\"\n" for i in range(9)))
     node.ok("people", "import", path, "--tag", "spring")

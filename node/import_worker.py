@@ -4,10 +4,11 @@
 checked, phones to E.164, tags listed) into batches of rows, the bad rows by line,
 and how far into the file it is. For a large file `cleaned` runs it in a child
 process (a bare interpreter running `serve`) that feeds the importer, the one writer,
-pickled batches through a pipe: the child waits while the pipe is full, so memory
-stays flat whatever the file's size, and while the writer applies one batch the
-child cleans the next: both cores work. A small file is cleaned in process, where a
-child would cost more to start than it saves.
+pickled batches through a pipe; the writer reads up to QUEUE_BATCHES of them ahead
+and the child waits beyond that, so memory stays flat whatever the file's size, and
+while the writer applies one batch the child cleans the next: both cores work. A
+small file is cleaned in process, where a child would cost more to start than it
+saves.
 
 Either way the importer sees the same batches, in file order, with the same line
 numbers and reasons; a file that is not UTF-8 or not CSV raises InvalidInput with
@@ -66,9 +67,9 @@ class CleanBatch:
     """A batch of the file's good rows, column by column, and its bad rows.
 
     Columns rather than an object a row: a batch crosses the pipe as a few lists of
-    strings, and the bulk path binds `people` and `taggings` to its statements as they
-    are (node/storage/people.py), without a tuple made per row; `rows()` makes Row
-    objects for the matching path.
+    strings (rows with the same tags share one tuple), and the bulk path binds `people`
+    to its statement as it is, once it has put the new uuids in (node/storage/people.py),
+    without a tuple made per row; `rows()` makes Row objects for the matching path.
     """
 
     lines: list[int] = field(default_factory=list)  # each good row's line
@@ -226,7 +227,7 @@ def cleaned(job: CleaningJob, *, in_child: bool,
 def _started(job: CleaningJob, clean: Clean) -> "subprocess.Popen[bytes] | None":
     """A child cleaning the job, or None if no child can be started here (then the
     rows are cleaned in process). A bare interpreter running `serve`: it imports only
-    this module and what cleaning needs (about 0.05 s), not the command line that
+    this module and what cleaning needs (0.06-0.08 s), not the command line that
     started the writer (multiprocessing's spawn re-ran it: 0.6 s)."""
     if not sys.executable:
         return None

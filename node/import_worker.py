@@ -232,8 +232,11 @@ def _started(job: CleaningJob, clean: Clean) -> "subprocess.Popen[bytes] | None"
     if not sys.executable:
         return None
     try:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD_MAIN], stdin=subprocess.PIPE,
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # -P: the working directory is not put on the child's path (a `tagshare` folder
+        # there would be imported before ours); the writer's path is sent next.
+        child = subprocess.Popen([sys.executable, "-P", "-c", _CHILD_MAIN],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
     except OSError:
         return None
     assert child.stdin is not None

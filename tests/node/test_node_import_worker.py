@@ -279,6 +279,22 @@ def test_a_child_whose_writer_has_gone_stops_by_itself(tmp_path):
         pytest.fail("the child outlived its writer by a minute")
 
 
+def test_the_child_does_not_import_code_from_the_working_directory(node, tmp_path,
+                                                                    monkeypatch):
+    """A `tagshare` folder where the import is run (a download, a checkout) is not on the
+    child's path: it runs the writer's own code."""
+    planted = tmp_path / "cwd" / "tagshare" / "node"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    (planted / "import_worker.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nraise SystemExit(9)\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    started = _recording_children(monkeypatch)
+    report = _import(node.home, write(tmp_path, MESSY))
+    assert (report.added, report.skipped) == (3, 4) and started[0].returncode == 0
+    assert not marker.exists()
+
+
 def test_without_an_interpreter_to_start_the_rows_are_cleaned_in_process(
         node, tmp_path, monkeypatch, in_child):
     monkeypatch.setattr(import_worker.sys, "executable", str(tmp_path / "no-python"))

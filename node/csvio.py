@@ -42,9 +42,10 @@ from typing import Any
 
 from tagshare.node import import_worker, normalize
 from tagshare.node.errors import InvalidInput, NodeError
+from tagshare.node.ids import uuid7s
 from tagshare.node.import_matching import MatchingPath
 from tagshare.node.import_rows import FirstLines, Row
-from tagshare.node.import_worker import CleanBatch, CleaningJob
+from tagshare.node.import_worker import PERSON_STRIDE, CleanBatch, CleaningJob
 from tagshare.node.node import Node
 from tagshare.node.storage import db, search
 from tagshare.node.storage import people as store
@@ -131,14 +132,13 @@ def import_csv(
     mapping, ignored = _map_columns(header)
     report = ImportReport(ignored_columns=ignored)
     empty = not store.has_people(node.conn)
-    job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS,
-                      mint=empty)
+    job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS)
     in_child = size >= CHILD_MIN_BYTES and _two_cores()
     # Into an empty node every reference is to a row this import writes or reads:
     # foreign keys are not checked one by one (see _Importer).
     begin = db.unchecked_transaction if empty else db.transaction
     with begin(node.conn), import_worker.cleaned(job, in_child=in_child) as batches:
-        importer = _Importer(node, report, Path(path).name, minted=job.mint)
+        importer = _Importer(node, report, Path(path).name)
         for batch in batches:
             report.errors.extend(batch.errors)
             importer.apply(batch)
@@ -204,7 +204,7 @@ class _Importer:
     """Applies batches of parsed rows: the bulk path while it lasts, then the matching
     path (node/import_matching.py)."""
 
-    def __init__(self, node: Node, report: ImportReport, source: str, *, minted: bool) -> None:
+    def __init__(self, node: Node, report: ImportReport, source: str) -> None:
         self.node = node
         self.conn: sqlite3.Connection = node.conn
         self.report = report
@@ -213,8 +213,8 @@ class _Importer:
         self.matching = MatchingPath(self.conn, report, self.email_lines, source,
                                      self.tag_id)
         # The bulk path, while the node had nobody when the import began and no row
-        # has matched another yet (see the module docstring); its rows come with uuids.
-        self.bulk = minted and not store.has_people(self.conn)
+        # has matched another yet (see the module docstring).
+        self.bulk = not store.has_people(self.conn)
         self.dropped: list[str] = []
         if self.bulk:
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
@@ -249,11 +249,16 @@ class _Importer:
         return not batch.may_repeat and not (given and store.existing_uuids(self.conn, given))
 
     def _insert_new(self, batch: CleanBatch) -> None:
-        """Insert the batch's rows as new people, with the uuids minted for them."""
+        """Insert the batch's rows as new people, with uuids minted for them here (the
+        writer, whose work fits in the time the cleaner takes for the next batch)."""
         for name in batch.new_tags:
             self.tag_id(name)
+        minted = uuid7s(len(batch.lines))
+        batch.people[::PERSON_STRIDE] = minted
         store.insert_new_people(self.conn, batch.people, normalize.now_iso())
-        store.stage_taggings(self.conn, batch.taggings)
+        taggings = [item for uuid, tags in zip(minted, batch.tags, strict=True)
+                    for name in tags for item in (name, uuid)]
+        store.stage_taggings(self.conn, taggings)
         self.report.added += len(batch.lines)
         self.unindexed += len(batch.lines)
         if self.unindexed >= SEARCH_INDEX_ROWS:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import IO, BinaryIO
 
 from tagshare.node.errors import InvalidInput, NodeError
-from tagshare.node.ids import uuid7s
 from tagshare.node.import_rows import FirstLines, KeySet, Row, RowCleaner
 from tagshare.node.storage.columns import PERSON_FIELDS
 
@@ -53,10 +52,10 @@ class CleaningJob:
     region: str
     extra_tags: list[str]
     batch_rows: int
-    mint: bool  # also mint a new uuid for each row (an import into an empty node)
 
 
-# A person in CleanBatch.people: its new uuid (None unless the job mints), then its fields.
+# A person in CleanBatch.people: its new uuid (None until the bulk path mints it), then
+# its fields.
 PERSON_STRIDE = 1 + len(PERSON_FIELDS)
 _FIRST, _LAST, _EMAIL, _PHONE, _ADDRESS1, _ZIP = (
     1 + PERSON_FIELDS.index(name)
@@ -69,8 +68,8 @@ class CleanBatch:
 
     Columns rather than an object a row: a batch crosses the pipe as a few lists of
     strings (rows with the same tags share one tuple), and the bulk path binds `people`
-    and `taggings` to its statements as they are (node/storage/people.py), without a
-    tuple made per row; `rows()` makes Row objects for the matching path.
+    to its statement as it is, once it has put the new uuids in (node/storage/people.py),
+    without a tuple made per row; `rows()` makes Row objects for the matching path.
     """
 
     lines: list[int] = field(default_factory=list)  # each good row's line
@@ -79,8 +78,6 @@ class CleanBatch:
     given: list[str | None] = field(default_factory=list)  # each row's uuid in the file
     errors: list[tuple[int, str]] = field(default_factory=list)  # line, reason
     position: int = 0  # bytes of the file read so far
-    # If the job mints: (tag name, new uuid) of every row's tags, one after the other.
-    taggings: list[str] = field(default_factory=list)
     new_tags: list[str] = field(default_factory=list)  # names no earlier batch used
     # Rows repeating an earlier row's email: line -> the first line with that email.
     first_lines: dict[int, int] = field(default_factory=dict)
@@ -203,11 +200,6 @@ def _cleaned(lines: list[tuple[int, list[str]]], errors: list[tuple[int, str]],
         people.extend(values)
         tags_of.append(tags)
         given.append(uuid)
-    if job.mint:
-        minted = uuid7s(len(good))
-        people[::PERSON_STRIDE] = minted
-        batch.taggings = [item for uuid, tags in zip(minted, tags_of, strict=True)
-                          for name in tags for item in (name, uuid)]
     return batch
 
 

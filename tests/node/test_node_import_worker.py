@@ -246,8 +246,7 @@ import os, sys
 sys.path.insert(0, {tests!r})
 from test_node_import_worker import _cleans_forever
 from tagshare.node import import_worker
-job = import_worker.CleaningJob({path!r}, {{0: "first_name", 2: "email"}}, 5, "US", [], 2,
-                                mint=False)
+job = import_worker.CleaningJob({path!r}, {{0: "first_name", 2: "email"}}, 5, "US", [], 2)
 child = import_worker._started(job, _cleans_forever)
 inbox = import_worker._ReadAhead(child.stdout)
 next(import_worker._received(inbox, child))  # it runs

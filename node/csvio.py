@@ -15,7 +15,10 @@ secondary indexes of people and taggings are dropped inside the import's
 transaction and rebuilt before it commits (one sort instead of a million
 random B-tree inserts; a failed or rejected import rolls the DDL back with
 everything else), and rows are inserted without looking anything up, since
-there is nobody to match. Rows matching each other still must be found: the
+there is nobody to match. The search index's insert trigger is dropped too: the
+people are indexed SEARCH_INDEX_ROWS at a time, while the cleaner works on the
+next rows, and the taggings set aside for them are added with them.
+Rows matching each other still must be found: the
 cleaner (node/import_worker.py, in a second process for a large file) keeps every
 email's first line and a set of 64-bit hashes of every phone (and the name +
 address of rows with neither), and says of each batch whether a row may repeat an
@@ -24,8 +27,8 @@ and address was seen before). Such a batch ends the bulk path: the indexes are
 rebuilt there and that batch and the rest of the file go through the matching
 path, exactly as into a non-empty node, which names a repeated email's first line
 from the same record.
-Triggers are never touched, so taggings of a tag with an active share still
-queue their changes.
+The outbox triggers are never touched, so taggings of a tag with an active share
+still queue their changes.
 """
 
 import csv
@@ -39,21 +42,28 @@ from typing import Any
 
 from tagshare.node import import_worker, normalize
 from tagshare.node.errors import InvalidInput, NodeError
-from tagshare.node.ids import uuid7
+from tagshare.node.ids import uuid7s
 from tagshare.node.import_matching import MatchingPath
 from tagshare.node.import_rows import FirstLines, Row
-from tagshare.node.import_worker import CleanBatch, CleaningJob
+from tagshare.node.import_worker import PERSON_STRIDE, CleanBatch, CleaningJob
 from tagshare.node.node import Node
-from tagshare.node.storage import db
+from tagshare.node.storage import db, search
 from tagshare.node.storage import people as store
 from tagshare.node.storage.people import PERSON_FIELDS
 
 BATCH_ROWS = 2000
-# From this size on a file's rows are cleaned in a second process (node/import_worker.py),
-# when the machine has a core to spare for it (_spare_core). Measured on the 2-core
-# machine of docs/performance.md, quiet: 100,000 rows (11.6 MB) 4.24 s with the child,
-# 3.85 s without; 1,000,000 rows (116 MB) 34.4 s with it, 37.1 s without.
-CHILD_MIN_BYTES = 50_000_000
+# From this size on a file's rows are cleaned in a second process (node/import_worker.py)
+# on a machine of two cores or more, busy or not. The split costs little CPU (a child
+# starting in about 0.07 s, batches pickled as a few lists): at 100,000 rows (11.6 MB)
+# 2.8 s in all, writer 1.4 + cleaner 1.4, against 2.3-3.1 s in process (load 1.6), and
+# on a busy machine the two processes get two shares of the cores where one gets one.
+# Smaller files gain too little for the start: 20,000 rows (2.3 MB) 0.9 s CPU in all
+# against 0.65 in process (docs/performance.md, issue 14).
+CHILD_MIN_BYTES = 8_000_000
+# The bulk path adds its people to the search index, and the taggings it set aside for
+# them, this many at a time, while the cleaner works on the next rows, rather than
+# rebuilding the index and adding every tagging at the end (docs/performance.md).
+SEARCH_INDEX_ROWS = 20_000
 EXPORT_COLUMNS = ("uuid", *PERSON_FIELDS, "tags")
 
 # Our own column names, and those of NationBuilder's people export.
@@ -122,9 +132,8 @@ def import_csv(
     mapping, ignored = _map_columns(header)
     report = ImportReport(ignored_columns=ignored)
     empty = not store.has_people(node.conn)
-    job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS,
-                      mint=empty)
-    in_child = size >= CHILD_MIN_BYTES and _spare_core()
+    job = CleaningJob(str(path), mapping, len(header), node.region, extra_tags, BATCH_ROWS)
+    in_child = size >= CHILD_MIN_BYTES and _two_cores()
     # Into an empty node every reference is to a row this import writes or reads:
     # foreign keys are not checked one by one (see _Importer).
     begin = db.unchecked_transaction if empty else db.transaction
@@ -145,16 +154,9 @@ def import_csv(
     return report
 
 
-def _spare_core() -> bool:
-    """Whether a second process would have a core to itself: cleaning in a child costs
-    more CPU in all (pickling, its start), so on a machine whose cores are busy
-    it is slower than cleaning in process (docs/performance.md, issue 14)."""
-    cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        return cores > 1
-    return cores > 1 and load <= cores - 1
+def _two_cores() -> bool:
+    """Whether a second process can run beside the writer (see CHILD_MIN_BYTES)."""
+    return (os.cpu_count() or 1) >= 2
 
 
 def _read_header(reader: Iterator[list[str]], path: Path) -> list[str]:
@@ -216,21 +218,25 @@ class _Importer:
         self.dropped: list[str] = []
         if self.bulk:
             self.dropped = db.drop_indexes(self.conn, store.BULK_LOAD_TABLES)
+        self.indexed = 0  # the bulk path's people are in the search index up to this rowid
+        self.unindexed = 0  # people the bulk path inserted since
 
     def apply(self, batch: CleanBatch) -> None:
         if self.bulk and not self._all_new(batch):
             self._end_bulk()
         if self.bulk:
-            self._insert_new(batch.rows, batch.uuids)
+            self._insert_new(batch)
         else:
             self.email_lines.found = batch.first_lines
-            self.matching.apply(batch.rows)
+            self.matching.apply(batch.rows())
 
     def finish(self) -> None:
         """Rebuild what the bulk path dropped; call before COMMIT."""
         self._end_bulk()
 
     def _end_bulk(self) -> None:
+        if self.bulk:
+            search.index_people_after(self.conn, self.indexed)
         self.bulk = False
         store.add_staged_taggings(self.conn)
         db.create_indexes(self.conn, self.dropped)
@@ -239,23 +245,26 @@ class _Importer:
     def _all_new(self, batch: CleanBatch) -> bool:
         """Whether no row can match anyone: not already here, nor earlier in the file
         (which the cleaner tells: node/import_worker.py's Repeats)."""
-        given = [r.uuid for r in batch.rows if r.uuid]
+        given = [uuid for uuid in batch.given if uuid]
         return not batch.may_repeat and not (given and store.existing_uuids(self.conn, given))
 
-    def _insert_new(self, rows: list[Row], uuids: list[str]) -> None:
-        """Insert the rows as new people, with the uuids minted for them."""
-        now = normalize.now_iso()
-        people: list[tuple[str | None, ...]] = []
-        taggings: list[tuple[int, str]] = []
-        tag_ids, tag_id = self.tag_id.known, self.tag_id
-        for row, uuid in zip(rows, uuids or [uuid7() for _ in rows], strict=True):
-            people.append((uuid, *row.values, now, now))
-            for name in row.tags:
-                tag = tag_ids.get(name)
-                taggings.append((tag_id(name) if tag is None else tag, uuid))
-        store.insert_new_people(self.conn, people)
-        self.report.added += len(people)
+    def _insert_new(self, batch: CleanBatch) -> None:
+        """Insert the batch's rows as new people, with uuids minted for them here (the
+        writer, whose work fits in the time the cleaner takes for the next batch)."""
+        for name in batch.new_tags:
+            self.tag_id(name)
+        minted = uuid7s(len(batch.lines))
+        batch.people[::PERSON_STRIDE] = minted
+        store.insert_new_people(self.conn, batch.people, normalize.now_iso())
+        taggings = [item for uuid, tags in zip(minted, batch.tags, strict=True)
+                    for name in tags for item in (name, uuid)]
         store.stage_taggings(self.conn, taggings)
+        self.report.added += len(batch.lines)
+        self.unindexed += len(batch.lines)
+        if self.unindexed >= SEARCH_INDEX_ROWS:
+            self.indexed = search.index_people_after(self.conn, self.indexed)
+            store.add_staged_taggings(self.conn)
+            self.unindexed = 0
 
 
 class _FirstLinesFound(FirstLines):

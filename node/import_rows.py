@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from tagshare.node import normalize
 from tagshare.node.errors import InvalidInput
 from tagshare.node.ids import is_uuid
-from tagshare.node.people import MAX_FIELD
-from tagshare.node.storage.people import PERSON_FIELDS
+from tagshare.node.normalize import MAX_FIELD
+from tagshare.node.storage.columns import PERSON_FIELDS
 
 
 @dataclass
@@ -33,8 +33,9 @@ class RowCleaner:
 
     _TAG_CACHE_MAX = 10_000
 
-    def __init__(self, mapping: dict[int, str], region: str) -> None:
+    def __init__(self, mapping: dict[int, str], region: str, extra_tags: list[str]) -> None:
         self.region = region
+        self.extra_tags = tuple(extra_tags)
         by_target = {target: index for index, target in mapping.items()}
         self.uuid = by_target.get("uuid", -1)
         self.tags = by_target.get("tags", -1)
@@ -48,41 +49,71 @@ class RowCleaner:
         if self.phone < 0 and self.mobile >= 0:
             order.append(("phone", _FIELD_INDEX["phone"], -1, _PHONE))
         self.order = order
+        self.plain = [(position, index) for _, position, index, kind in order
+                      if kind == _PLAIN]
+        self.checked = [(position, index, kind) for _, position, index, kind in order
+                        if kind != _PLAIN]  # email and phone, in header order
         self.width = len(PERSON_FIELDS)
         self.tag_cache: dict[str, str] = {}
+        self.row_tags: dict[str, tuple[str, ...]] = {}
 
-    def clean(self, line: int, cells: list[str], extra_tags: list[str]) -> Row:
-        """The row, or InvalidInput with the reason it is bad."""
+    def clean(self, cells: list[str]) -> tuple[str | None, list[str | None], tuple[str, ...]]:
+        """The row's uuid (None if it gives none), its values in PERSON_FIELDS order and
+        its tags with the extra ones, or InvalidInput with the reason it is bad. Rows
+        with the same tags cell get the same tuple of tags (one object to send)."""
         uuid: str | None = None
         if self.uuid >= 0:
             uuid = cells[self.uuid].strip().lower() or None
             if uuid is not None and not is_uuid(uuid):
                 raise InvalidInput(f"uuid {uuid!r} is not a uuid")
-        values: list[str | None] = [None] * self.width
-        for name, position, index, kind in self.order:
-            if kind == _PLAIN:
-                value = cells[index]
-                if len(value) > MAX_FIELD:
-                    raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
-                values[position] = value.strip() or None
-            elif kind == _EMAIL:
-                value = cells[index]
-                if len(value) > MAX_FIELD:
-                    raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
-                values[position] = normalize.normalize_email(value)
-            else:
-                value = cells[index] if index >= 0 else ""
-                if self.mobile >= 0 and not value.strip():
-                    mobile = cells[self.mobile]
-                    if mobile.strip():
-                        value = mobile
-                if len(value) > MAX_FIELD:
-                    raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
-                values[position] = normalize.normalize_phone(value, self.region)
-        tags = self._tags(cells[self.tags]) if self.tags >= 0 else []
+        if len("".join(cells)) > MAX_FIELD and max(map(len, cells)) > MAX_FIELD:
+            values = self._values_in_order(cells)
+        else:  # no cell too long: only emails and phones are left to check (the same result)
+            values = [None] * self.width
+            for position, index in self.plain:
+                values[position] = cells[index].strip() or None
+            for position, index, kind in self.checked:
+                if kind == _EMAIL:
+                    values[position] = normalize.normalize_email(cells[index])
+                else:
+                    values[position] = normalize.normalize_phone(self._phone(cells, index),
+                                                                 self.region)
+        tags = self._row_tags(cells[self.tags]) if self.tags >= 0 else self.extra_tags
         if not any(values):
             raise InvalidInput("row has no name, email or phone")
-        return Row(line, tuple(values), [*tags, *extra_tags], uuid)
+        return uuid, values, tags
+
+    def _values_in_order(self, cells: list[str]) -> list[str | None]:
+        """Each field checked in header order, lengths too: the first bad one raises."""
+        values: list[str | None] = [None] * self.width
+        for name, position, index, kind in self.order:
+            value = cells[index] if kind != _PHONE else self._phone(cells, index)
+            if len(value) > MAX_FIELD:
+                raise InvalidInput(f"{name} is longer than {MAX_FIELD} characters")
+            if kind == _PLAIN:
+                values[position] = value.strip() or None
+            elif kind == _EMAIL:
+                values[position] = normalize.normalize_email(value)
+            else:
+                values[position] = normalize.normalize_phone(value, self.region)
+        return values
+
+    def _phone(self, cells: list[str], index: int) -> str:
+        """The phone cell, or the mobile one where it is blank (index -1: no phone column)."""
+        value = cells[index] if index >= 0 else ""
+        if self.mobile >= 0 and not value.strip():
+            mobile = cells[self.mobile]
+            if mobile.strip():
+                value = mobile
+        return value
+
+    def _row_tags(self, text: str) -> tuple[str, ...]:
+        tags = self.row_tags.get(text)
+        if tags is None:
+            tags = (*self._tags(text), *self.extra_tags)
+            if len(self.row_tags) < self._TAG_CACHE_MAX:
+                self.row_tags[text] = tags
+        return tags
 
     def _tags(self, text: str) -> list[str]:
         if not text:

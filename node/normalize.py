@@ -21,6 +21,7 @@ _PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 # "(614) 555-0101"; a "+" before anything but country code 1 takes the slow path.
 _NANP_DIGITS = re.compile(r"(?:\+1|1)?([0-9]{10})")
 _MAX_TAG = 100
+MAX_FIELD = 500  # the longest person field (name, address, email, phone) taken
 MAX_TAG = _MAX_TAG  # the longest tag name
 _DOUBLE_QUOTES = '"\u201c\u201d\u201e\u201f'
 _QUOTES = _DOUBLE_QUOTES + "'\u2018\u2019"
@@ -45,32 +46,33 @@ def email_key(email: str) -> str:
     return email.strip().lower()
 
 
-def _nanp_patterns(region: str) -> list[re.Pattern[str]] | None:
+def _nanp_pattern(region: str) -> re.Pattern[str] | None:
+    """One pattern for the region's fixed-line, mobile and toll-free numbers (each its
+    own alternative: a full match of one is a full match of the whole)."""
     meta = PhoneMetadata.metadata_for_region(region)
     if meta is None or meta.country_code != 1:
         return None
-    return [
-        re.compile(desc.national_number_pattern)
-        for desc in (meta.fixed_line, meta.mobile, meta.toll_free)
-        if desc is not None and desc.national_number_pattern
-    ]
+    patterns = [desc.national_number_pattern
+                for desc in (meta.fixed_line, meta.mobile, meta.toll_free)
+                if desc is not None and desc.national_number_pattern]
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
-_PATTERN_CACHE: dict[str, list[re.Pattern[str]] | None] = {}
+_PATTERN_CACHE: dict[str, re.Pattern[str] | None] = {}
 
 
 def _fast_nanp(raw: str, region: str) -> str | None:
     """E.164 for a plain 10-digit (or 1 / +1 + 10-digit) number valid in `region`, else None."""
     if region not in _PATTERN_CACHE:
-        _PATTERN_CACHE[region] = _nanp_patterns(region)
-    patterns = _PATTERN_CACHE[region]
-    if not patterns:
+        _PATTERN_CACHE[region] = _nanp_pattern(region)
+    pattern = _PATTERN_CACHE[region]
+    if pattern is None:
         return None
     match = _NANP_DIGITS.fullmatch(_PHONE_PUNCTUATION.sub("", raw))
     if match is None:
         return None
     national = match.group(1)
-    if any(p.fullmatch(national) for p in patterns):
+    if pattern.fullmatch(national):
         return "+1" + national
     return None
 

@@ -21,7 +21,7 @@ from tagshare.node.storage import received as inbound
 from tagshare.node.storage.people import PERSON_FIELDS
 
 CONTACT_METHODS = ("door", "phone", "text", "email", "event", "other")
-MAX_FIELD = 500
+MAX_FIELD = normalize.MAX_FIELD
 
 
 def clean_fields(raw: dict[str, str | None], region: str) -> dict[str, str | None]:

@@ -3,13 +3,10 @@
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from tagshare.node.storage.columns import PERSON_FIELDS as PERSON_FIELDS  # re-exported
 from tagshare.node.storage.coordination import NOT_CONTACTED_SINCE
 from tagshare.node.storage.db import select_in_chunks
 
-PERSON_FIELDS = (
-    "first_name", "last_name", "email", "phone",
-    "address1", "address2", "city", "state", "zip",
-)
 _COLUMNS = ("uuid", "origin", "origin_uuid", *PERSON_FIELDS, "created_at", "updated_at", "version",
             "link")
 
@@ -29,14 +26,8 @@ def insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str],
                 values: Sequence[Sequence[object]]) -> None:
     """INSERT many rows with multi-row VALUES, as many rows per statement as stay under
     SQLite's oldest limit of 999 parameters."""
-    per_statement = max(1, 999 // len(columns))
-    names = ", ".join(columns)
-    row_marks = "(" + ", ".join("?" * len(columns)) + ")"
-    for start in range(0, len(values), per_statement):
-        chunk = values[start:start + per_statement]
-        marks = ", ".join([row_marks] * len(chunk))
-        conn.execute(f"INSERT INTO {table} ({names}) VALUES {marks}",
-                     [value for row in chunk for value in row])
+    _insert_flat(conn, f"INSERT INTO {table} ({', '.join(columns)}) VALUES {{rows}}",
+                 len(columns), [value for row in values for value in row])
 
 
 def update_person(
@@ -269,26 +260,47 @@ def uuid_by_name_address(
 
 # Tables whose secondary indexes an import into an empty node drops and rebuilds.
 BULK_LOAD_TABLES = ("people", "taggings")
-_NEW_PERSON_COLUMNS = ("uuid", *PERSON_FIELDS, "created_at", "updated_at")
+_NEW_PERSON_COLUMNS = ("uuid", *PERSON_FIELDS)
 
 
 def has_people(conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM people LIMIT 1").fetchone() is not None
 
 
-def insert_new_people(conn: sqlite3.Connection, rows: Iterable[Sequence[object]]) -> None:
-    """Insert new local people given as tuples: uuid, the PERSON_FIELDS in order,
-    created_at, updated_at (what insert_people does for dicts, without a dict a row)."""
-    insert_rows(conn, "people", _NEW_PERSON_COLUMNS, [tuple(row) for row in rows])
+def insert_new_people(conn: sqlite3.Connection, people: Sequence[object], now: str) -> None:
+    """Insert new local people given one after the other in one flat list: for each, its
+    uuid then its PERSON_FIELDS in order; created and updated `now`. Bound as they come,
+    many people per statement, without a tuple made per person."""
+    width = len(_NEW_PERSON_COLUMNS)
+    names = ", ".join(_NEW_PERSON_COLUMNS)
+    _insert_flat(conn, f"INSERT INTO people ({names}, created_at, updated_at) "
+                 "SELECT *, ?, ? FROM (VALUES {rows})", width, people, (now, now))
 
 
-def stage_taggings(conn: sqlite3.Connection, pairs: Iterable[tuple[int, str]]) -> None:
-    """Set (tag id, person uuid) pairs aside in a temporary table, to be added at once,
-    in key order, by add_staged_taggings: tagging a million people batch by batch
-    inserts into the middle of the (tag, person) key at every tag, which costs more
-    than a sort and an append (a bulk load into an empty node)."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_taggings (tag INTEGER, person TEXT)")
-    conn.executemany("INSERT INTO temp.import_taggings (tag, person) VALUES (?, ?)", pairs)
+def stage_taggings(conn: sqlite3.Connection, pairs: Sequence[object]) -> None:
+    """Set taggings aside in a temporary table, given flat: a tag's name, then a person's
+    uuid, one pair after the other; add_staged_taggings adds them in key order, many
+    batches at a time: each tag's new people then go in one run at the end of its
+    range of the (tag, person) key, instead of a few rows at every tag each batch (a
+    bulk load into an empty node). The tags must exist by then."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS import_taggings (name TEXT, person TEXT)")
+    _insert_flat(conn, "INSERT INTO temp.import_taggings (name, person) VALUES {rows}", 2,
+                 pairs)
+
+
+def _insert_flat(conn: sqlite3.Connection, sql: str, width: int, values: Sequence[object],
+                 before: Sequence[object] = ()) -> None:
+    """Run `sql`, whose `{rows}` becomes a VALUES list, over flat `values` (`width` a
+    row), as many rows a statement as stay under SQLite's oldest limit of 999
+    parameters, each statement's parameters `before` then its rows'."""
+    per_statement = (999 - len(before)) // width * width
+    row_marks = "(" + ", ".join("?" * width) + ")"
+    full = sql.format(rows=", ".join([row_marks] * (per_statement // width)))
+    for start in range(0, len(values), per_statement):
+        chunk = values[start:start + per_statement]
+        statement = full if len(chunk) == per_statement else sql.format(
+            rows=", ".join([row_marks] * (len(chunk) // width)))
+        conn.execute(statement, [*before, *chunk])
 
 
 def add_staged_taggings(conn: sqlite3.Connection) -> None:
@@ -296,7 +308,7 @@ def add_staged_taggings(conn: sqlite3.Connection) -> None:
     if conn.execute("SELECT 1 FROM sqlite_temp_master WHERE name = 'import_taggings'"
                     ).fetchone() is None:
         return
-    conn.execute("INSERT INTO taggings (tag, person) SELECT tag, person "
-                 "FROM temp.import_taggings WHERE true ORDER BY tag, person "
-                 "ON CONFLICT DO NOTHING")
+    conn.execute("INSERT INTO taggings (tag, person) SELECT tags.id, staged.person "
+                 "FROM temp.import_taggings AS staged JOIN tags ON tags.name = staged.name "
+                 "WHERE true ORDER BY 1, 2 ON CONFLICT DO NOTHING")
     conn.execute("DROP TABLE temp.import_taggings")

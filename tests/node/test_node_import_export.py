@@ -291,6 +291,27 @@ def test_ragged_rows_are_bad_rows_not_a_crash(node, tmp_path):
     assert node.json("status")["people"] == 0
 
 
+def test_the_first_bad_field_in_header_order_is_named_whatever_its_length(node, tmp_path):
+    """A row with a cell over 500 characters is checked field by field in header order,
+    as any other row: its reason is the first bad field's, too long or not."""
+    long = "x" * 501
+    tags = ",".join(["t"] * 300)  # a long tags cell is no long field
+    path = write(tmp_path, "email,first_name,phone,city,tags,note\n"
+                 f"bad-email,{long},,,,\n"
+                 f"a@example.org,{long},555-01,,,\n"
+                 f"b@example.org,Bo,555-01,{long},,\n"
+                 f"c@example.org,Cy,,{long},,\n"
+                 f"d@example.org,Di,,,\"{tags}\",{long}\n"
+                 f"{long}@example.org,Ed,,,,\n")
+    report = node.json("people", "import", path, "--json")
+    assert [(e["line"], e["reason"].split(" (")[0].split(":")[0]) for e in report["errors"]] == [
+        (2, "invalid email 'bad-email'"), (3, "first_name is longer than 500 characters"),
+        (4, "invalid phone number '555-01'"), (5, "city is longer than 500 characters"),
+        (7, "email is longer than 500 characters")]
+    assert report["added"] == 1
+    assert node.json("people", "show", "d@example.org")["tags"] == ["t"]
+
+
 # --- export -------------------------------------------------------------------
 
 
@@ -410,6 +431,34 @@ def test_bulk_import_matches_the_matching_path(node, fresh, tmp_path, monkeypatc
     assert _indexes(node) == _indexes(other)
 
 
+def _search_index(conn):
+    """Every token of the full-text index (term, person, column, position), and the
+    counts of people and tokens its ranking uses (FTS5's averages record)."""
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.people_vocab "
+                 "USING fts5vocab(main, people_fts, instance)")
+    averages = conn.execute("SELECT block FROM people_fts_data WHERE id = 1").fetchone()[0]
+    return averages, sorted(tuple(row) for row in conn.execute(
+        "SELECT * FROM temp.people_vocab"))
+
+
+@pytest.mark.parametrize(("batch", "chunk"), [(1, 1), (1, 2), (2, 3), (1000, 20_000)])
+def test_bulk_import_indexes_everyone_for_search_once(node, tmp_path, monkeypatch, batch,
+                                                       chunk):
+    """The bulk path adds its people to the search index in chunks as it goes, and the
+    matching path after the first repeat through the trigger: the index is exactly what
+    a rebuild from the people gives (nobody missing, nobody twice)."""
+    from tagshare.node import csvio
+    monkeypatch.setattr(csvio, "BATCH_ROWS", batch)
+    monkeypatch.setattr(csvio, "SEARCH_INDEX_ROWS", chunk)
+    node.ok("people", "import", write(tmp_path, DUPLICATES))
+    with node.db() as conn:
+        built = _search_index(conn)
+        conn.execute("INSERT INTO people_fts (people_fts) VALUES ('rebuild')")
+        assert built == _search_index(conn) and len({row[1] for row in built[1]}) == 6
+    found = node.json("people", "search", "Diaz")
+    assert sorted(p["email"] for p in found) == ["bo2@example.org", "bo@example.org"]
+
+
 def test_bulk_import_of_a_clean_file_rebuilds_every_index(node, tmp_path):
     before = _indexes(node)
     rows = "".join(f"P{i},p{i}@example.org,614-555-{i:04d},t{i % 3}\n" for i in range(50))
@@ -441,6 +490,25 @@ def test_a_tag_given_twice_tags_once_and_tags_are_in_place_at_once(node, tmp_pat
     assert node.json("people", "show", "bo@example.org")["tags"] == ["a", "b"]
     with node.db() as conn:
         assert conn.execute("SELECT count(*) FROM taggings").fetchone()[0] == 5
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 4, 10**6])
+def test_taggings_added_chunk_by_chunk_or_at_the_end_are_the_same(node, tmp_path, monkeypatch,
+                                                                 chunk):
+    """The bulk path adds the taggings it set aside with each search chunk, and the rest
+    at the end: the same tags whatever the chunk."""
+    from tagshare.node import csvio
+    monkeypatch.setattr(csvio, "BATCH_ROWS", 1)
+    monkeypatch.setattr(csvio, "SEARCH_INDEX_ROWS", chunk)
+    path = write(tmp_path, "first_name,email,tags\n" + "".join(
+        f"P{i},p{i}@example.org,\"t{i % 3},all,all\"\n" for i in range(9)))
+    node.ok("people", "import", path, "--tag", "spring")
+    assert node.json("status")["people"] == 9
+    assert {p["email"]: p["tags"] for p in node.json("people", "list")} == {
+        f"p{i}@example.org": sorted(["all", "spring", f"t{i % 3}"]) for i in range(9)}
+    with node.db() as conn:
+        assert conn.execute("SELECT count(*) FROM taggings").fetchone()[0] == 27
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

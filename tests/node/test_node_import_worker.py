@@ -4,6 +4,10 @@ fails or dies makes the import fail cleanly with nothing imported."""
 
 import functools
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from test_node_import_export import (  # run again below, through the child process
@@ -54,7 +58,7 @@ def in_child(monkeypatch, request):
     """Every file of this module is cleaned in a child process; a test that reached the
     cleaning checks it really was."""
     monkeypatch.setattr(csvio, "CHILD_MIN_BYTES", 0)
-    monkeypatch.setattr(csvio, "_spare_core", lambda: True)
+    monkeypatch.setattr(csvio, "_two_cores", lambda: True)
     calls = []
     real = import_worker.cleaned
 
@@ -153,7 +157,7 @@ def _dies_after_one_batch(job: CleaningJob):
 
 
 def _says_the_file_is_bad(job: CleaningJob):
-    yield CleanBatch([], [], 0)
+    yield CleanBatch()
     raise InvalidInput("that file is not what it claims")
 
 
@@ -202,30 +206,117 @@ def test_a_bad_file_found_by_the_child_is_refused_with_its_message(node, tmp_pat
     assert node.json("status")["people"] == 0
 
 
-def test_the_child_is_gone_after_the_import(node, tmp_path):
-    import multiprocessing
+def _recording_children(monkeypatch):
+    """The child processes the import starts, as they start."""
+    started = []
+    real = import_worker._started
 
+    def recording(job, clean):
+        child = real(job, clean)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(import_worker, "_started", recording)
+    return started
+
+
+def test_the_child_is_gone_after_the_import(node, tmp_path, monkeypatch):
+    started = _recording_children(monkeypatch)
     _import(node.home, write(tmp_path, MESSY))
-    assert not [p for p in multiprocessing.active_children()
-                if p.name == "tagshare-import-cleaner"]
+    assert len(started) == 1 and started[0].returncode == 0
 
 
+def test_the_child_is_gone_after_a_failed_import(node, tmp_path, monkeypatch):
+    started = _recording_children(monkeypatch)
+    _with_cleaner(monkeypatch, _fails_after_one_batch)
+    with pytest.raises(import_worker.CleanerFailed):
+        _import(node.home, write(tmp_path, MESSY))
+    assert len(started) == 1 and started[0].returncode is not None
 
-_SPARE_CORE = csvio._spare_core  # the real one (the fixture replaces it)
+
+def _cleans_forever(job: CleaningJob):
+    """Runs in the child: batch after batch, until nobody reads them."""
+    batch = next(clean_batches(job))
+    while True:
+        yield batch
 
 
-def test_a_busy_machine_cleans_in_process(node, tmp_path, monkeypatch, in_child):
-    monkeypatch.setattr(csvio, "_spare_core", lambda: False)
+_WRITER_THAT_DIES = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from test_node_import_worker import _cleans_forever
+from tagshare.node import import_worker
+job = import_worker.CleaningJob({path!r}, {{0: "first_name", 2: "email"}}, 5, "US", [], 2)
+child = import_worker._started(job, _cleans_forever)
+inbox = import_worker._ReadAhead(child.stdout)
+next(import_worker._received(inbox, child))  # it runs
+print(child.pid, flush=True)
+os._exit(0)  # the writer dies without a word: nobody reads the pipe any more
+"""
+
+
+def _ended(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_a_child_whose_writer_has_gone_stops_by_itself(tmp_path):
+    script = _WRITER_THAT_DIES.format(tests=os.path.dirname(__file__),
+                                      path=write(tmp_path, MESSY))
+    writer = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    pid = int(writer.stdout)
+    for _ in range(600):  # it ends by itself at its next write; nobody kills it
+        if _ended(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the child outlived its writer by a minute")
+
+
+def test_the_child_does_not_import_code_from_the_working_directory(node, tmp_path,
+                                                                    monkeypatch):
+    """A `tagshare` folder where the import is run (a download, a checkout) is not on the
+    child's path: it runs the writer's own code."""
+    planted = tmp_path / "cwd" / "tagshare" / "node"
+    planted.mkdir(parents=True)
+    marker = tmp_path / "planted-code-ran"
+    (planted / "import_worker.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nraise SystemExit(9)\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    started = _recording_children(monkeypatch)
+    report = _import(node.home, write(tmp_path, MESSY))
+    assert (report.added, report.skipped) == (3, 4) and started[0].returncode == 0
+    assert not marker.exists()
+
+
+def test_without_an_interpreter_to_start_the_rows_are_cleaned_in_process(
+        node, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(import_worker.sys, "executable", str(tmp_path / "no-python"))
+    report = _import(node.home, write(tmp_path, MESSY))
+    assert (report.added, report.skipped) == (3, 4)
+    monkeypatch.setattr(import_worker.sys, "executable", "")
+    report = _import(node.home, write(tmp_path, MESSY))
+    assert (report.added, report.updated + report.unchanged) == (0, 3)
+
+
+_TWO_CORES = csvio._two_cores  # the real one (the fixture replaces it)
+
+
+def test_one_core_cleans_in_process(node, tmp_path, monkeypatch, in_child):
+    monkeypatch.setattr(csvio, "_two_cores", lambda: False)
     _import(node.home, write(tmp_path, MESSY))
     assert in_child == [False]
     in_child.clear()
 
 
-@pytest.mark.parametrize(("cores", "load", "spare"), [
-    (2, 0.3, True), (2, 1.0, True), (2, 1.5, False), (2, 7.0, False), (1, 0.0, False),
-    (8, 5.0, True),
-])
-def test_a_core_is_spare_when_the_load_leaves_one(monkeypatch, cores, load, spare):
+@pytest.mark.parametrize(("cores", "two"), [(1, False), (None, False), (2, True), (8, True)])
+def test_a_child_needs_a_second_core_whatever_the_load(monkeypatch, cores, two):
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert _SPARE_CORE() is spare
+    monkeypatch.setattr(os, "getloadavg", lambda: (7.0, 7.0, 7.0))
+    assert _TWO_CORES() is two

@@ -1,5 +1,6 @@
 """Normalizing what operators type: emails, phones, amounts, times, tags, ids."""
 
+import re
 import time
 import uuid
 from datetime import timedelta
@@ -128,6 +129,31 @@ def test_nanp_fast_path_agrees_with_phonenumbers(raw):
     assert _ours(raw) == expected
     fast = normalize._fast_nanp(raw.strip(), "US")
     assert fast is None or fast == expected
+
+
+def _each_nanp_pattern(region):
+    from phonenumbers.phonemetadata import PhoneMetadata
+    meta = PhoneMetadata.metadata_for_region(region)
+    return [re.compile(desc.national_number_pattern)
+            for desc in (meta.fixed_line, meta.mobile, meta.toll_free)
+            if desc is not None and desc.national_number_pattern]
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.sampled_from(["US", "CA", "PR"]),
+       st.one_of(st.from_regex(r"[2-9][0-9]{2}[2-9][0-9]{6}", fullmatch=True),
+                 st.from_regex(r"8(00|33|44|55|66|77|88)[2-9][0-9]{6}", fullmatch=True),
+                 st.text(alphabet="0123456789", min_size=10, max_size=10)))
+def test_one_nanp_pattern_matches_what_any_of_the_regions_patterns_match(region, national):
+    """The fast path's one pattern per region is its fixed-line, mobile and toll-free
+    patterns as alternatives: a full match of it is a full match of one of them."""
+    combined = normalize._nanp_pattern(region)
+    assert bool(combined.fullmatch(national)) == any(
+        p.fullmatch(national) for p in _each_nanp_pattern(region))
+
+
+def test_a_region_outside_nanp_has_no_fast_pattern():
+    assert normalize._nanp_pattern("GB") is None and normalize._nanp_pattern("ZZ") is None
 
 
 @pytest.mark.parametrize("raw", [

@@ -103,9 +103,11 @@ class Node:
 
     def close(self) -> None:
         """Close the database, purging the search index first if an erasure still waits
-        for it (node/storage/search.py); if that fails, the flag stays for the next."""
+        for it, and compacting it if bulk writes call for that (node/storage/search.py);
+        if that fails, the flag stays for the next."""
         with contextlib.suppress(sqlite3.Error):
             db.purge_pending(self.conn)
+            db.compact_pending(self.conn)
         self.conn.close()
 
 

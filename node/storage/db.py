@@ -150,6 +150,15 @@ def purge_pending(conn: sqlite3.Connection) -> bool:
         return search.purge_erased(conn, time.time(), force=True)
 
 
+def compact_pending(conn: sqlite3.Connection) -> bool:
+    """Compact the search index now if bulk writes since the last optimize call for it
+    (search.py); whoever closes the node or serves it calls this. Whether it did."""
+    if not search.compact_due(conn):
+        return False
+    with transaction(conn):
+        return search.compact(conn, time.time())
+
+
 @contextmanager
 def busy_timeout(conn: sqlite3.Connection, milliseconds: int) -> Iterator[None]:
     """Wait at most `milliseconds` for another writer's lock inside this block."""

@@ -3,6 +3,7 @@
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from tagshare.node.storage import search
 from tagshare.node.storage.columns import PERSON_FIELDS as PERSON_FIELDS  # re-exported
 from tagshare.node.storage.coordination import NOT_CONTACTED_SINCE
 from tagshare.node.storage.db import select_in_chunks
@@ -20,6 +21,7 @@ def insert_people(conn: sqlite3.Connection, rows: Iterable[dict[str, object]]) -
     values = [tuple(row.get(c, 1 if c == "version" else None) for c in _COLUMNS)
               for row in rows]
     insert_rows(conn, "people", _COLUMNS, values)
+    search.note_added(conn, len(values))
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, columns: Sequence[str],

@@ -12,6 +12,7 @@ tombstones, grants and links, and passes only rows it may write.
 import sqlite3
 from collections.abc import Sequence
 
+from tagshare.node.storage import search
 from tagshare.node.storage.people import PERSON_FIELDS
 
 _NEW_COLUMNS = ("uuid", "origin_uuid", *PERSON_FIELDS, "link")
@@ -47,6 +48,7 @@ def insert_copies(conn: sqlite3.Connection, origin: str,
         f"version, link) SELECT uuid, ?, origin_uuid, {fields}, ?, ?, 1, link "
         "FROM temp.staged_people", (origin, now, now))
     conn.execute("DELETE FROM temp.staged_people")
+    search.note_added(conn, len(rows))
 
 
 def add_members(conn: sqlite3.Connection, share_id: str, tag_id: int,

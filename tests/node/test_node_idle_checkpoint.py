@@ -9,6 +9,7 @@ import pytest
 from tagshare.node.server import (
     BEHIND_INTERVAL,
     CHECKPOINT_INTERVAL,
+    COMPACT_QUIET,
     IDLE_CHECKPOINT,
     QUIET_AFTER,
     _checkpoint_forever,
@@ -107,3 +108,22 @@ async def test_memory_is_released_once_per_quiet_spell_not_between_close_commits
     assert pauses[:2] == [CHECKPOINT_INTERVAL, CHECKPOINT_INTERVAL * 2]
     assert all(later - earlier >= QUIET_AFTER - CHECKPOINT_INTERVAL
                for earlier, later in zip(quiets, quiets[1:], strict=False))
+
+
+async def test_the_search_index_is_compacted_once_per_quiet_spell_before_memory_goes() -> None:
+    # Commits at every look for a while (a first sync in chunks), then quiet.
+    checkpointer = FakeCheckpointer([1, 2, 3, 4, 5, 6, 6])
+    events: list[tuple[str, float]] = []
+    pauses: list[float] = []
+
+    async def compact() -> None:
+        events.append(("compact", sum(pauses)))
+
+    async def quiet() -> None:
+        events.append(("quiet", sum(pauses)))
+
+    await _pauses(checkpointer, 14, pauses, compact=compact, quiet=quiet)
+    assert [name for name, _ in events] == ["compact", "quiet"]
+    started = sum(pauses[:6])  # the last commit was seen at the 7th look
+    assert events[0][1] - started >= COMPACT_QUIET - 2 * CHECKPOINT_INTERVAL
+    assert events[0][1] < events[1][1]

@@ -43,12 +43,14 @@ from tagshare.protocol import Envelope, Message, open_with_keys
 
 log = logging.getLogger("tagshare.decoder")
 
-# Envelopes from this size (their ciphertext's base64 text: a chunk of about 1,000
-# people, a batch of about 500 items) go to the worker. Measured (docs/performance.md,
-# "decoding on the second core"): below about 100 KiB the hop saves the server nothing
-# and delays the envelope; from here on it saves 1.5 ms an envelope and more (18 ms of
-# a 5,000-person chunk). Live edits come in small batches: they stay in process.
-WORKER_MIN_BYTES = 256 * 1024
+# Envelopes from this size (their ciphertext's base64 text: a snapshot chunk of about
+# 4,000 people or more) go to the worker. Measured (docs/performance.md, "decoding on
+# the second core"): below about 100 KiB the hop saves the server nothing and delays
+# the envelope; a 5,000-person chunk saves 18 ms. A full batch of live edits (1,000
+# items, about 520 KiB) stays in process: through the worker, 1,000 edits took 149 ms
+# to reach a subscriber against 102 ms in process (bench_incremental, quiet machine),
+# and every subscriber of a granter's fan-out would start a worker of its own.
+WORKER_MIN_BYTES = 1024 * 1024
 # Envelopes handed to the worker at once. One: the database thread applies one envelope
 # while the worker opens the next (a granter has at most 2 chunks in flight), and every
 # envelope held in the hand-over costs the server its pickled copies (memory).
@@ -134,6 +136,13 @@ class Decoder:
         if started is None or not started.done() or started.exception() is not None:
             return None
         return started.result()
+
+    def retire(self) -> None:
+        """End the worker if it holds no envelope: a quiet server gives its memory back
+        (node/server.py). The next large envelope starts a new one. Called on the event
+        loop, like `open`, so no envelope can be handed over meanwhile."""
+        if self.busy == 0:
+            self.close()
 
     def close(self) -> None:
         """End the worker (at the server's stop)."""

@@ -123,6 +123,7 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         await in_db_thread(app, lambda: db.purge_pending(node.conn))
 
     async def quiet() -> None:
+        app[DECODER].retire()  # about 30-40 MB, started again by the next large envelope
         await in_db_thread(app, lambda: db.release_memory(node.conn))
         await asyncio.get_running_loop().run_in_executor(thread, memory.release_free_memory)
 

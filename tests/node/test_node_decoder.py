@@ -131,6 +131,29 @@ async def test_a_worker_that_died_idle_costs_nothing_and_is_replaced(
     assert decoder.handed == 1
 
 
+async def test_a_quiet_server_retires_an_idle_worker_not_a_busy_one(
+        decoder: Decoder) -> None:
+    pid = decoder.worker_pid()
+    assert pid is not None
+    envelope = sealed(chunk(3000))
+    os.kill(pid, signal.SIGSTOP)  # holds the envelope until it may go on
+    opening = asyncio.create_task(decoder.open(envelope, KEYS))
+    while decoder.busy == 0:
+        await asyncio.sleep(0.01)
+    decoder.retire()  # busy: nothing happens
+    assert decoder.worker_pid() == pid
+    os.kill(pid, signal.SIGCONT)
+    in_process = open_envelope(envelope, recipient=US, sender_box_key=GRANTER.box_public)
+    assert await opening == (in_process, 0)
+    decoder.retire()  # idle: it ends, and the next large envelope starts a new one
+    assert decoder.worker_pid() is None and not _alive(pid)
+    assert not decoder.takes(envelope)
+    while not decoder.takes(envelope):
+        await asyncio.sleep(0.02)
+    assert decoder.worker_pid() not in (None, pid)
+    assert await decoder.open(envelope, KEYS) == (in_process, 0)
+
+
 SERVER = """
 import asyncio, sys, time
 from tagshare.node.decoder import Decoder

@@ -18,8 +18,9 @@ everything else), and rows are inserted without looking anything up, since
 there is nobody to match. The search index's insert trigger is dropped too: the
 people are indexed SEARCH_INDEX_ROWS at a time, while the cleaner works on the
 next rows, and the taggings set aside for them are added with them.
-Rows matching each other still must be found: the
-cleaner (node/import_worker.py, in a second process for a large file) keeps every
+
+Rows matching each other still must be found: the cleaner
+(node/import_worker.py, in a second process for a large file) keeps every
 email's first line and a set of 64-bit hashes of every phone (and the name +
 address of rows with neither), and says of each batch whether a row may repeat an
 earlier one (an email seen before, or a row without an email whose phone or name

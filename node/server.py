@@ -154,9 +154,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
     costs the machine almost nothing; once it has been quiet for COMPACT_QUIET or so,
     compact the search index if bulk writes call for it (`compact`), and once quiet for
     QUIET_AFTER, free the page cache and give freed memory back to the system (`quiet`).
-    An erasure whose
-    search-index purge was left for later is purged when it falls due, whether or not
-    anything else commits."""
+    An erasure whose search-index purge was left for later is purged when it falls due,
+    whether or not anything else commits."""
     loop = asyncio.get_running_loop()
     seen: int | None = None
     pause = CHECKPOINT_INTERVAL

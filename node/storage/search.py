@@ -136,17 +136,14 @@ def _optimize(conn: sqlite3.Connection, now: float) -> None:
 
 
 def note_added(conn: sqlite3.Connection, count: int) -> None:
-    """Inside a write transaction: `count` people were just added to the index in bulk."""
+    """Inside a write transaction: `count` people were just added to the index."""
     if count > 0:
         meta.set_meta(conn, _ADDED, str(_added(conn) + count))
 
 
 def compact_due(conn: sqlite3.Connection) -> bool:
-    """Whether enough people were added in bulk since the last optimize to compact."""
-    try:
-        return _added(conn) >= COMPACT_AFTER
-    except sqlite3.OperationalError:  # a database not (yet) migrated: nothing indexed
-        return False
+    """Whether enough people were added since the last optimize to compact."""
+    return _added(conn) >= COMPACT_AFTER
 
 
 def compact(conn: sqlite3.Connection, now: float) -> bool:

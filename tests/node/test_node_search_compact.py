@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from received_helpers import Peer
 
+from tagshare.node import csvio
 from tagshare.node.ids import uuid7
 from tagshare.node.node import Node, init_node, open_node
 from tagshare.node.received import apply_items
@@ -94,8 +95,6 @@ def test_below_the_threshold_nothing_is_rewritten(
 
 def test_a_bulk_import_is_compacted_by_the_command_that_ran_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tagshare.node import csvio
-
     monkeypatch.setattr(search, "COMPACT_AFTER", 30)
     monkeypatch.setattr(csvio, "BATCH_ROWS", 10)
     monkeypatch.setattr(csvio, "SEARCH_INDEX_ROWS", 10)

@@ -114,7 +114,7 @@ class Inbox:
         or RemoteProtocolError."""
         vetted = self.vet(envelope)
         message, index = open_with_keys(envelope, vetted.keys)
-        return Admitted(envelope, vetted.peer, message, vetted.now, index > 0)
+        return Admitted(envelope, vetted.peer, message, vetted.now, self._old(vetted, index))
 
     def receive(self, envelope: Envelope) -> bytes:
         """One `check`ed envelope in, the bytes of the Ack envelope out."""
@@ -124,8 +124,16 @@ class Inbox:
         """A `vet`ted envelope that `vetted.keys[key_index]` opened elsewhere into
         `message`: as `receive`, if its sender is still a peer."""
         peer = self._peer(vetted.envelope)
-        old_keys = vetted.ours[key_index] != self.node.keys.box_public  # rotated meanwhile?
-        return self._apply(Admitted(vetted.envelope, peer, message, vetted.now, old_keys))
+        return self._apply(Admitted(vetted.envelope, peer, message, vetted.now,
+                                    self._old(vetted, key_index)))
+
+    def _old(self, vetted: Vetted, key_index: int) -> bool:
+        """Whether the keys that opened the envelope are no longer our current ones. Asked
+        of the keys as they are now, not as `vet` found them: a rotation written by another
+        process in between makes the keys that were current the replaced ones, and a pull
+        sealed to them must be answered with them and must not count as the peer having
+        read our key.rotate (that would drop it and forget the keys the peer still uses)."""
+        return vetted.ours[key_index] != self.node.keys.box_public
 
     def _peer(self, envelope: Envelope) -> sqlite3.Row:
         peer = peer_store.active_peer(self.node.conn, envelope.sender)

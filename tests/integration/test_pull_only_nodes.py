@@ -4,17 +4,19 @@ peers never push to it, it pulls everything, including its granter's key rotatio
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
 from shares_helpers import Org, cli_json, run_cli, settled, three_orgs, wait_until
 
+from tagshare.node import inbox as inbox_module
 from tagshare.node import keys as key_ops
 from tagshare.node import shares
 from tagshare.node.client import PeerUnreachable
 from tagshare.node.courier import INBOX_PATH
 from tagshare.node.keystore import load_key_state
-from tagshare.protocol import KeyRotate, ShareOffer
+from tagshare.protocol import Envelope, KeyRotate, Message, ShareOffer
 
 WAIT = 30  # seconds: pulls run every second, and the machine may be loaded
 
@@ -33,26 +35,37 @@ def _first_name(org: Org, origin: Org, uuid: str) -> str | None:
     return None if row is None else row["first_name"]
 
 
+async def _b_holds_ann(party: Org, b: Org) -> tuple[str, str]:
+    """The party grants pull-only B a share holding Ann; once B pulled her: Ann's uuid and
+    the share's id."""
+    ann = party.add_person(first_name="Ann", email="ann@example.org")
+    share_id = party.grant(b, fields="name,email")
+    await until(lambda: b.status(share_id) == "offered", message="B pulls the offer")
+    shares.accept_share(b.op, share_id, None)
+    await until(lambda: _first_name(b, party, ann) == "Ann", message="B pulls Ann")
+    return ann, share_id
+
+
+async def _b_follows(party: Org, b: Org, ann: str, new_key: str) -> None:
+    """B learns the party's rotated key from a pull, the party then forgets its old keys,
+    and an edit of Ann still reaches B."""
+    await until(lambda: _signing_key_on(b, party) == new_key,
+                message="B learns the new key from a pull")
+    await until(lambda: load_key_state(party.home).previous is None,
+                message="the party deletes its old keys once B acknowledged")
+    party.edit(ann, first_name="Annie")
+    await until(lambda: _first_name(b, party, ann) == "Annie",
+                message="B keeps receiving under the new keys")
+
+
 async def test_a_pull_only_subscriber_follows_its_granters_key_rotation(tmp_path: Path) -> None:
     async with three_orgs(tmp_path, pull_b=True, b_listens=False) as trio:
         party, b = trio.party, trio.b
-        ann = party.add_person(first_name="Ann", email="ann@example.org")
-        share_id = party.grant(b, fields="name,email")
-        await until(lambda: b.status(share_id) == "offered", message="B pulls the offer")
-        shares.accept_share(b.op, share_id, None)
-        await until(lambda: _first_name(b, party, ann) == "Ann", message="B pulls Ann")
+        ann, share_id = await _b_holds_ann(party, b)
 
-        new_key = str(key_ops.rotate_keys(party.op)["signing_key"])
-        await until(lambda: _signing_key_on(b, party) == new_key,
-                         message="B learns the new key from a pull")
-        await until(lambda: load_key_state(party.home).previous is None,
-                         message="the party deletes its old keys once B acknowledged")
+        await _b_follows(party, b, ann, str(key_ops.rotate_keys(party.op)["signing_key"]))
         pushed = [m for m in party.sent if isinstance(m, KeyRotate)]
         assert len(pushed) == 1  # to A, which is reachable; B pulled its own
-
-        party.edit(ann, first_name="Annie")
-        await until(lambda: _first_name(b, party, ann) == "Annie",
-                         message="B keeps receiving under the new keys")
         await settled(party, share_id)
         # ... and the party can rotate again, and B follows again.
         second = str(key_ops.rotate_keys(party.op)["signing_key"])
@@ -146,3 +159,30 @@ async def test_a_pull_only_granter_gets_its_subscribers_answers_by_pull(
         await until(lambda: b.status(share_id) == "active", "B pulls the party's accept")
         await until(lambda: _first_name(party, b, bea) == "Bea", "B pushes Bea")
         assert b.share(share_id)["pull"] == 0  # the party is reachable: pushed
+
+
+async def test_a_rotation_landing_while_a_pull_is_opened_does_not_lock_the_puller_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`key rotate` (another process) writes the new keys just after the party opened B's
+    pull with the keys that were current then. The pull must count as sealed to the
+    replaced keys: answered with them (B can verify it and reads the key.rotate in it),
+    and the key.rotate kept until B acknowledges. Before, the answer was signed with the
+    new keys and the key.rotate dropped as read, so the party forgot the keys B still
+    sealed to, and refused B's every pull after (seen once in CI)."""
+    async with three_orgs(tmp_path, pull_b=True, b_listens=False) as trio:
+        party, b = trio.party, trio.b
+        ann, share_id = await _b_holds_ann(party, b)
+
+        rotated: list[str] = []
+        opened = inbox_module.open_with_keys
+
+        def open_then_rotate(envelope: Envelope, keys: Sequence[bytes]) -> tuple[Message, int]:
+            message, index = opened(envelope, keys)
+            if not rotated and envelope.recipient == party.node_id and \
+                    message.TYPE == "outbox.pull":
+                rotated.append(str(key_ops.rotate_keys(party.op)["signing_key"]))
+            return message, index
+
+        monkeypatch.setattr(inbox_module, "open_with_keys", open_then_rotate)
+        await until(lambda: rotated, message="a pull of B is opened")
+        await _b_follows(party, b, ann, rotated[0])

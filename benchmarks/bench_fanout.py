@@ -143,15 +143,7 @@ def wait_all_tokens(subs: list[Subscriber], origin: str, tokens: dict[str, str],
                                    "origin_uuid = ?", (origin, first)).fetchone()
                 if row is None or row[0] != left[first]:
                     continue
-                items = list(left.items())
-                for start in range(0, len(items), 500):
-                    chunk = dict(items[start:start + 500])
-                    marks = ", ".join("?" * len(chunk))
-                    for uuid, name in conn.execute(
-                            f"SELECT origin_uuid, first_name FROM people WHERE origin = ? "
-                            f"AND origin_uuid IN ({marks})", (origin, *chunk)):
-                        if name == chunk[uuid]:
-                            del left[uuid]
+                synclib.drop_arrived(conn, origin, left)
                 if not left:
                     done[sub.node_id] = time.monotonic() - committed
             if time.monotonic() > deadline:

@@ -331,6 +331,19 @@ def wait_count(counter: Counter, target: int, *, timeout: float, every: float = 
         time.sleep(every)
 
 
+def drop_arrived(conn: sqlite3.Connection, origin: str, waiting: dict[str, str]) -> None:
+    """Remove from `waiting` (origin uuid -> token) the people B holds with their token."""
+    items = list(waiting.items())
+    for start in range(0, len(items), 500):
+        chunk = dict(items[start:start + 500])
+        marks = ", ".join("?" * len(chunk))
+        for uuid, first in conn.execute(
+                f"SELECT origin_uuid, first_name FROM people WHERE origin = ? "
+                f"AND origin_uuid IN ({marks})", (origin, *chunk)):
+            if first == chunk[uuid]:
+                del waiting[uuid]
+
+
 def counts_from(home: Path, origin: str) -> dict[str, int]:
     conn = ro(home)
     try:

@@ -58,7 +58,8 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     _remember_unseen(conn, share, [i for i in fresh if i.op != "upsert"
                                    and _unseen(known.get(i.uuid))])
     fresh_seen = [i for i in fresh if i.op == "upsert" or not _unseen(known.get(i.uuid))]
-    _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id, writable)
+    _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id, writable,
+                {uuid: row["person"] for uuid, row in known.items()})
     for item in fresh_seen:
         if item.op == "withdraw":
             _withdraw(conn, share, share["peer"], item, tag_id, known.get(item.uuid))
@@ -104,8 +105,9 @@ class Grant:
 
 
 def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items: list[Item],
-                tag_id: int, writable: Grant) -> None:
-    """Create or update the copies of many people with a handful of bulk statements."""
+                tag_id: int, writable: Grant, held: dict[str, object]) -> None:
+    """Create or update the copies of many people with a handful of bulk statements;
+    `held` is origin uuid -> person of the share's `received` rows read before."""
     origin = share["peer"]
     live = _not_erased(node, conn, share, items)
     attached = _attach_targets(node, conn, live)
@@ -117,7 +119,7 @@ def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items:
     forwarded = [_only(item, writable.columns) for item in live if item.chain is not None]
     person_of.update(_write_forwarded(conn, forwarded))
     staged.add_members(conn, share["id"], tag_id,
-                       [(i.uuid, i.version, person_of[i.uuid]) for i in live])
+                       [(i.uuid, i.version, person_of[i.uuid]) for i in live], held)
     created = {item.uuid for item in plain if item.uuid not in existing}
     for kind in sorted(writable.kinds):  # a copy created just now has no records to drop
         lists = {person_of[i.uuid]: [dict(r) for r in getattr(i, kind)] for i in live

@@ -352,17 +352,18 @@ ALTER TABLE received ADD COLUMN epoch TEXT;
 
 
 def _pending_trigger(name: str, table: str, event: str, person: str, source: str,
-                     condition: str) -> str:
+                     condition: str, guard: str = "") -> str:
     """An outbox trigger that survives the writer's own conflict clause.
 
     An outer INSERT OR IGNORE would turn a trigger's INSERT OR REPLACE into an
     IGNORE (SQLite hands the outer algorithm down), silently keeping a stale
-    pending row; an upsert clause is not overridden that way.
+    pending row; an upsert clause is not overridden that way. `guard`, when given,
+    is a cheaper condition asked first.
     """
     return f"""
 DROP TRIGGER IF EXISTS {name};
 CREATE TRIGGER {name} AFTER {event} ON {table}
-WHEN EXISTS (SELECT 1 FROM {source} WHERE {condition})
+WHEN {guard}EXISTS (SELECT 1 FROM {source} WHERE {condition})
 BEGIN
     UPDATE counters SET value = value + 1 WHERE name = 'change';
     INSERT INTO pending (share, person, version, inflight)
@@ -387,10 +388,17 @@ _RECORD_TRIGGERS = (
 
 def _tagged_triggers(triggers: tuple[tuple[str, str, str, str], ...]) -> str:
     """Outbox triggers on a row of a person: a pending change for every active outgoing
-    share of a tag the person carries."""
+    share of a tag the person carries.
+
+    Finding the person's tags reads a page of `taggings_person`, a random one on a large
+    node, for every person written; a node that shares nothing out (a subscriber) skips
+    that read on the guard: a 1,000-person live batch on a 1,000,000-person subscriber
+    spent a quarter of its `UPDATE people` there.
+    """
     return "".join(
         _pending_trigger(name, table, event, ref, "taggings t JOIN shares s ON s.tag_id = t.tag",
-                         f"t.person = {ref} AND {_ACTIVE}")
+                         f"t.person = {ref} AND {_ACTIVE}",
+                         guard=f"EXISTS (SELECT 1 FROM shares s WHERE {_ACTIVE}) AND ")
         for name, table, event, ref in triggers)
 
 
@@ -625,13 +633,18 @@ def _add_resharing(conn: sqlite3.Connection) -> None:
 
 MIGRATION_18 = _add_resharing
 
+# The outbox triggers on a person's rows again, each asking first whether the node
+# shares anything out at all (see _tagged_triggers).
+MIGRATION_19 = _tagged_triggers((("pending_person_changed", "people", "UPDATE", "NEW.uuid"),
+                                 *_RECORD_TRIGGERS))
+
 # A migration is a SQL script, or a function that runs inside the migration's transaction.
 Migration = str | Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[Migration] = [
     MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4, MIGRATION_5, MIGRATION_6, MIGRATION_7,
     MIGRATION_8, MIGRATION_9, MIGRATION_10, MIGRATION_11, MIGRATION_12, MIGRATION_13,
-    MIGRATION_14, MIGRATION_15, MIGRATION_16, MIGRATION_17, MIGRATION_18,
+    MIGRATION_14, MIGRATION_15, MIGRATION_16, MIGRATION_17, MIGRATION_18, MIGRATION_19,
 ]
 LATEST = len(MIGRATIONS)
 

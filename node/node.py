@@ -41,6 +41,8 @@ class Node:
     _keys_stamp: tuple[int, int] = field(default=(0, 0), repr=False)
     tls_sha256: str | None = None  # set by `serve --tls-cert`: the certificate it serves
     item_cache: ItemCache = field(default_factory=ItemCache, repr=False)
+    # (share, origin's share) -> the count this process last told the origin (node/reach.py)
+    reach_told: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     @property
     def key_state(self) -> KeyState:

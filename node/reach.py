@@ -18,7 +18,7 @@ from tagshare.node import normalize
 from tagshare.node.errors import NotFound
 from tagshare.node.node import Node
 from tagshare.node.refusals import Forbidden
-from tagshare.node.storage import outbox
+from tagshare.node.storage import db, outbox
 from tagshare.node.storage import peers as peer_store
 from tagshare.node.storage import reshare as store
 from tagshare.node.storage import shares as shares_store
@@ -26,17 +26,40 @@ from tagshare.protocol import ShareReach
 from tagshare.protocol.reshare import Grant, Notice, make_notice, paths_from
 
 
-def notify(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, status: str) -> None:
-    """An outgoing share that re-shares others' people changed state: tell each origin."""
+def notify(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, status: str, *,
+           changed_only: bool = False) -> int:
+    """An outgoing share that re-shares others' people changed state: tell each origin
+    (with `changed_only`, only the origins whose count differs from what this process last
+    told them). Returns how many notices were queued."""
     if share["direction"] != "outgoing" or share["upstream"] == "[]" or not share["grant_signed"]:
-        return
+        return 0
     grant = Grant.from_dict(json.loads(share["grant_signed"]))
     state = node.key_state
+    queued = 0
     for path in paths_from(json.loads(share["upstream"])):
         people = store.people_of_origin(conn, share["tag_id"], path[0].granter)
+        told = (share["id"], path[0].share)
+        if changed_only and node.reach_told.get(told) == people:
+            continue
         notice = make_notice(state.keys, state.chain, path=(*path, grant), people=people,
                              status=status, at=clocks.system_clock())
         _send(conn, path[-1].granter, notice)
+        node.reach_told[told] = people
+        queued += 1
+    return queued
+
+
+def refresh(node: Node) -> int:
+    """Counts change after the grant (the origin adds people, the slice's tag is edited):
+    tell each origin the new count of every re-share whose count changed since this
+    process last told it. A serving node does this once per quiet spell (node/server.py),
+    so the origin's `share reach` is behind by seconds, not since the last offer or end.
+    Returns how many notices were queued."""
+    if not store.active_reshares(node.conn):  # most nodes: no write transaction at all
+        return 0
+    with db.transaction(node.conn) as conn:
+        return sum(notify(node, conn, share, "active", changed_only=True)
+                   for share in store.active_reshares(conn))
 
 
 def _send(conn: sqlite3.Connection, peer: str, notice: Notice) -> None:

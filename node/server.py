@@ -18,7 +18,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from tagshare.node import clock as clocks
-from tagshare.node import memory
+from tagshare.node import memory, reach
 from tagshare.node.client import FederationClient
 from tagshare.node.courier import INBOX_PATH, OUTBOX_PATH, Courier
 from tagshare.node.decoder import Decoder, WorkerLost
@@ -132,6 +132,10 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
             await in_db_thread(app, lambda: db.compact_pending(node.conn))
         except sqlite3.Error as error:  # e.g. the lock held too long: at the next quiet spell
             log.warning("could not compact the search index: %s", error)
+        try:  # the same moment suits telling origins the new counts of our re-shares
+            await in_db_thread(app, lambda: reach.refresh(node))
+        except sqlite3.Error as error:
+            log.warning("could not tell origins the counts of re-shares: %s", error)
 
     task = asyncio.create_task(_checkpoint_forever(checkpointer, thread, purge=purge,
                                                    quiet=quiet, compact=compact))

@@ -37,6 +37,13 @@ def reshares_of(conn: sqlite3.Connection, tag_name: str) -> list[sqlite3.Row]:
         "AND tag = ? AND upstream != '[]' ORDER BY id", (tag_name,)).fetchall()
 
 
+def active_reshares(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Active outgoing shares that carry paths: every tag this node re-shares."""
+    return conn.execute(
+        "SELECT * FROM shares WHERE direction = 'outgoing' AND status = 'active' "
+        "AND upstream != '[]' AND grant_signed IS NOT NULL ORDER BY id").fetchall()
+
+
 def sources_of(conn: sqlite3.Connection,
                people: Sequence[str]) -> dict[str, list[sqlite3.Row]]:
     """Per person: the subscriptions that hold them (the share's row): active ones, and

@@ -45,6 +45,33 @@ async def test_the_party_sees_where_its_people_went(tmp_path: Path) -> None:
         assert missing.exit_code != 0 and len(missing.output.strip().splitlines()) == 1
 
 
+async def test_counts_that_change_after_the_re_share_reach_the_party(tmp_path: Path) -> None:
+    """The county tells the party again once its re-share's count has changed and it
+    has gone quiet (node/reach.refresh), not only at offer, accept and end."""
+    async with chain_of_three(tmp_path) as chain:
+        party, county, campaign = chain.party, chain.county, chain.campaign
+        sub = await chain.active(party, county, fields="name,email", reshare="narrower")
+        for n in range(2):
+            party.add_person(first_name=f"P{n}", email=f"p{n}@example.org")
+        await wait_until(lambda: county.count("people") == 2, message="two reach the county")
+        await chain.active(county, campaign, tag=chain.local_tag(county, sub),
+                           fields="name,email")
+        await wait_until(lambda: _reach_count(party, campaign.node_id) == 2,
+                         message="the accept's notice counts two")
+        for n in range(2, 5):
+            party.add_person(first_name=f"P{n}", email=f"p{n}@example.org")
+        await wait_until(lambda: campaign.count("people") == 5, message="five reach the campaign")
+        await wait_until(lambda: _reach_count(party, campaign.node_id) == 5, timeout=30,
+                         message="the county tells the party the new count")
+        rows = cli_json(await run_cli(party, "share", "reach", "volunteers", "--json"))
+        assert next(r for r in rows if r["holder"] == campaign.node_id)["people"] == 5
+
+
+def _reach_count(party, holder: str) -> int | None:  # type: ignore[no-untyped-def]
+    row = _reach_row(party, holder, "active")
+    return None if row is None else int(row["people"])
+
+
 def _reach_row(party, holder: str, status: str):  # type: ignore[no-untyped-def]
     rows = party.query("SELECT * FROM reach WHERE holder = ? AND status = ?", (holder, status))
     return rows[0] if rows else None

@@ -59,7 +59,7 @@ def apply_items(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
                                    and _unseen(known.get(i.uuid))])
     fresh_seen = [i for i in fresh if i.op == "upsert" or not _unseen(known.get(i.uuid))]
     _upsert_all(node, conn, share, [i for i in fresh if i.op == "upsert"], tag_id, writable,
-                {uuid: row["person"] for uuid, row in known.items()})
+                known)
     for item in fresh_seen:
         if item.op == "withdraw":
             _withdraw(conn, share, share["peer"], item, tag_id, known.get(item.uuid))
@@ -105,9 +105,9 @@ class Grant:
 
 
 def _upsert_all(node: Node, conn: sqlite3.Connection, share: sqlite3.Row, items: list[Item],
-                tag_id: int, writable: Grant, held: dict[str, object]) -> None:
+                tag_id: int, writable: Grant, held: dict[str, sqlite3.Row]) -> None:
     """Create or update the copies of many people with a handful of bulk statements;
-    `held` is origin uuid -> person of the share's `received` rows read before."""
+    `held` is the share's `received` rows of them read before, by origin uuid."""
     origin = share["peer"]
     live = _not_erased(node, conn, share, items)
     attached = _attach_targets(node, conn, live)

@@ -61,8 +61,9 @@ IDLE_CHECKPOINT = 10.0  # ... and at most this long apart when nothing commits
 # after 0.5 + 1 + 2 + 4 = 7.5 s without a commit: not between edits coming seconds apart,
 # whose next one would only read the pages back.
 QUIET_AFTER = 8.0
-# Compact the search index after bulk writes (storage/search.py) when nothing has
-# committed for 0.5 + 1 = 1.5 s: a first sync in chunks commits far more often than that.
+# Compact the search index after bulk writes (storage/search.py), and tell origins the
+# changed counts of re-shares (node/reach.py), when nothing has committed for
+# 0.5 + 1 = 1.5 s: a first sync in chunks commits far more often than that.
 COMPACT_QUIET = 2.0
 REFUSAL_SUMMARY_INTERVAL = 5.0  # seconds between looks for a refusal summary that is due
 T = TypeVar("T")
@@ -127,7 +128,7 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
         await in_db_thread(app, lambda: db.release_memory(node.conn))
         await asyncio.get_running_loop().run_in_executor(thread, memory.release_free_memory)
 
-    async def compact() -> None:
+    async def settled() -> None:
         try:
             await in_db_thread(app, lambda: db.compact_pending(node.conn))
         except sqlite3.Error as error:  # e.g. the lock held too long: at the next quiet spell
@@ -138,7 +139,7 @@ async def _checkpoint_ctx(app: web.Application) -> AsyncIterator[None]:
             log.warning("could not tell origins the counts of re-shares: %s", error)
 
     task = asyncio.create_task(_checkpoint_forever(checkpointer, thread, purge=purge,
-                                                   quiet=quiet, compact=compact))
+                                                   quiet=quiet, settled=settled))
     yield
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -150,13 +151,14 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
                               sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                               purge: Callable[[], Awaitable[None]] | None = None,
                               quiet: Callable[[], Awaitable[None]] | None = None,
-                              compact: Callable[[], Awaitable[None]] | None = None,
+                              settled: Callable[[], Awaitable[None]] | None = None,
                               ) -> None:
     """Checkpoint again soon while pages are left behind, but never in a tight loop: a
     reader holding an old snapshot (a long export) keeps pages behind until it ends.
     When nothing commits, look ever less often (up to IDLE_CHECKPOINT): an idle node
     costs the machine almost nothing; once it has been quiet for COMPACT_QUIET or so,
-    compact the search index if bulk writes call for it (`compact`), and once quiet for
+    run `settled` (the server compacts the search index if bulk writes call for it and
+    tells origins the changed counts of its re-shares), and once quiet for
     QUIET_AFTER, free the page cache and give freed memory back to the system (`quiet`).
     An erasure whose search-index purge was left for later is purged when it falls due,
     whether or not anything else commits."""
@@ -174,8 +176,8 @@ async def _checkpoint_forever(checkpointer: Checkpointer, thread: ThreadPoolExec
                 seen = None  # not done: look again soon, even if nothing else commits
             purge_in = await _purge_when_due(checkpointer, thread, purge)
         else:
-            if compact is not None and pause < COMPACT_QUIET <= pause * 2:
-                await compact()  # once per quiet spell, a second or two into it
+            if settled is not None and pause < COMPACT_QUIET <= pause * 2:
+                await settled()  # once per quiet spell, a second or two into it
             if quiet is not None and pause < QUIET_AFTER <= pause * 2:
                 await quiet()  # once per quiet spell, some seconds into it
             pause = min(pause * 2, IDLE_CHECKPOINT)

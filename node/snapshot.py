@@ -109,8 +109,7 @@ def apply_snapshot(node: Node, conn: sqlite3.Connection, share: sqlite3.Row,
     tag_id = people_store.tag_id(conn, share["local_tag"], create=True) or 0
     staged.add_members(conn, share["id"], tag_id,
                        [(str(row[0]), int(row[1]), person_of[str(row[0])])
-                        for row in fresh],
-                       {uuid: row["person"] for uuid, row in known.items()})
+                        for row in fresh], known)
     for kind in kinds:  # a copy created just now has no records to drop
         grouped = snapshot.records(kind) or {}
         lists = {person_of[uuid]: grouped[uuid] for uuid, _ in people

@@ -53,10 +53,10 @@ def insert_copies(conn: sqlite3.Connection, origin: str,
 
 def add_members(conn: sqlite3.Connection, share_id: str, tag_id: int,
                 members: Sequence[tuple[str, int, str]],
-                held: Mapping[str, object]) -> None:
+                held: Mapping[str, sqlite3.Row]) -> None:
     """(origin uuid, version, local person) of people the share now carries: tag each
-    person and record them as members. `held` is origin uuid -> person of the share's
-    `received` rows as the caller read them (rows it lacks are new)."""
+    person and record them as members. `held` is the share's `received` rows of these
+    people as the caller read them, by origin uuid (rows it lacks are new)."""
     _stage(conn)
     if not members:
         return
@@ -73,7 +73,7 @@ def add_members(conn: sqlite3.Connection, share_id: str, tag_id: int,
                  "version = excluded.version, state = 'member', epoch = NULL, "
                  "unseen_at = NULL, origin = NULL", (share_id,))
     moved = [(person, share_id, uuid) for uuid, _, person in members
-             if uuid in held and held[uuid] != person]
+             if uuid in held and held[uuid]["person"] != person]
     conn.executemany("UPDATE received SET person = ? WHERE share = ? AND origin_uuid = ?",
                      moved)
     conn.execute("DELETE FROM temp.staged_members")

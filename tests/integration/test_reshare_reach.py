@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reshare_helpers import chain_of_three
+from reshare_helpers import Chain, chain_of_three
 from shares_helpers import assert_unchanged, cli_json, run_cli, send_as, wait_until
 
 from tagshare.node import shares
@@ -13,15 +13,24 @@ from tagshare.protocol import ShareReach
 from tagshare.protocol.reshare import Grant, make_grant, make_notice
 
 
+async def _re_shared(chain: Chain, people: int, fields: str) -> str:
+    """The party shares `fields` of `people` people with the county (`--reshare
+    narrower`), which re-shares name and email of them all to the campaign; the campaign's
+    share id."""
+    party, county = chain.party, chain.county
+    sub = await chain.active(party, county, fields=fields, reshare="narrower")
+    for n in range(people):
+        party.add_person(first_name=f"P{n}", email=f"p{n}@example.org")
+    await wait_until(lambda: county.count("people") == people,
+                     message=f"{people} reach the county")
+    return await chain.active(county, chain.campaign, tag=chain.local_tag(county, sub),
+                              fields="name,email")
+
+
 async def test_the_party_sees_where_its_people_went(tmp_path: Path) -> None:
     async with chain_of_three(tmp_path) as chain:
         party, county, campaign = chain.party, chain.county, chain.campaign
-        sub = await chain.active(party, county, fields="name,email,phone", reshare="narrower")
-        for n in range(3):
-            party.add_person(first_name=f"P{n}", email=f"p{n}@example.org")
-        await wait_until(lambda: county.count("people") == 3, message="three reach the county")
-        down = await chain.active(county, campaign, tag=chain.local_tag(county, sub),
-                                  fields="name,email")
+        down = await _re_shared(chain, 3, "name,email,phone")
 
         row = await wait_until(lambda: _reach_row(party, campaign.node_id, "active"),
                                message="the county's notice reaches the party")
@@ -49,13 +58,8 @@ async def test_counts_that_change_after_the_re_share_reach_the_party(tmp_path: P
     """The county tells the party again once its re-share's count has changed and it
     has gone quiet (node/reach.refresh), not only at offer, accept and end."""
     async with chain_of_three(tmp_path) as chain:
-        party, county, campaign = chain.party, chain.county, chain.campaign
-        sub = await chain.active(party, county, fields="name,email", reshare="narrower")
-        for n in range(2):
-            party.add_person(first_name=f"P{n}", email=f"p{n}@example.org")
-        await wait_until(lambda: county.count("people") == 2, message="two reach the county")
-        await chain.active(county, campaign, tag=chain.local_tag(county, sub),
-                           fields="name,email")
+        party, campaign = chain.party, chain.campaign
+        await _re_shared(chain, 2, "name,email")
         await wait_until(lambda: _reach_count(party, campaign.node_id) == 2,
                          message="the accept's notice counts two")
         for n in range(2, 5):

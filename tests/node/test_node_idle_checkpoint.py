@@ -122,7 +122,7 @@ async def test_the_search_index_is_compacted_once_per_quiet_spell_before_memory_
     async def quiet() -> None:
         events.append(("quiet", sum(pauses)))
 
-    await _pauses(checkpointer, 14, pauses, compact=compact, quiet=quiet)
+    await _pauses(checkpointer, 14, pauses, settled=compact, quiet=quiet)
     assert [name for name, _ in events] == ["compact", "quiet"]
     started = sum(pauses[:6])  # the last commit was seen at the 7th look
     assert events[0][1] - started >= COMPACT_QUIET - 2 * CHECKPOINT_INTERVAL
